@@ -1,0 +1,1 @@
+"""MMSA-format datasets: loading, synthetic data with a planted structure, batching."""

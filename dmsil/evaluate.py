@@ -1,0 +1,136 @@
+"""Evaluate a checkpoint (or a folder of per-seed checkpoints) on a split of an MMSA pickle.
+
+    python -m dmsil.evaluate runs/mosi --data mosi.pkl --split test [--json]
+
+Fused-head metrics are at the top level of the JSON; the unimodal heads' are under ``T``, ``A``, ``V``,
+scored against ``regression_labels_T/A/V`` where the data has them (CH-SIMS), else the fused label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dmsil import checkpoint, metrics
+from dmsil.data.batches import Batcher
+from dmsil.data.mmsa import MMSAData, load_mmsa
+from dmsil.errors import DmsilError
+from dmsil.model import HEADS, DMSIL
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def predict(model: DMSIL, batcher: Batcher, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Scores of the four heads for every sample of the batcher's split, in order."""
+    was_training = model.training
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {h: [] for h in HEADS}
+    for _, inputs in batcher.batches(batch_size):
+        out = model(**inputs)
+        for h in HEADS:
+            parts[h].append(out[h].cpu().numpy())
+    model.train(was_training)
+    return {h: np.concatenate(v) for h, v in parts.items()}
+
+
+def evaluate_model(model: DMSIL, data: MMSAData, split: str, dataset: str, batch_size: int = 64) -> dict:
+    """MMSA metrics of the fused head at top level, and of each unimodal head under its letter."""
+    s = data.splits[split]
+    batcher = Batcher(s, model.config.text_model, model.config.text_max_length, f"{data.path} [{split}]")
+    preds = predict(model, batcher, batch_size)
+    result: dict = metrics.compute(preds["M"], s.labels, dataset)
+    for m in "TAV":
+        truth = s.unimodal_labels.get(m, s.labels)
+        result[m] = metrics.compute(preds[m], truth, dataset)
+        result[m]["truth"] = f"regression_labels_{m}" if m in s.unimodal_labels else "regression_labels"
+    return result
+
+
+def summarize_seeds(per_seed: dict[int, dict]) -> dict:
+    """Per-seed results plus mean and standard deviation of every numeric metric (fused and per head)."""
+
+    def numeric(d: dict) -> dict[str, float]:
+        return {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    runs = list(per_seed.values())
+    keys = list(numeric(runs[0]))
+    mean = {k: float(np.mean([r[k] for r in runs])) for k in keys}
+    std = {k: float(np.std([r[k] for r in runs])) for k in keys}
+    for m in "TAV":
+        if m in runs[0]:
+            mean[m] = {k: float(np.mean([r[m][k] for r in runs])) for k in numeric(runs[0][m])}
+    return {"seeds": {str(k): v for k, v in per_seed.items()}, "mean": mean, "std": std}
+
+
+def checkpoint_dirs(path: Path) -> list[Path]:
+    """The checkpoint itself, or its ``seed-*`` sub-checkpoints when it holds several."""
+    if (path / checkpoint.CONFIG).is_file():
+        return [path]
+    seeds = sorted(p for p in path.glob("seed-*") if (p / checkpoint.CONFIG).is_file())
+    if not seeds:
+        checkpoint.read_config(path)  # raises the one-line reason
+    return seeds
+
+
+def format_table(result: dict) -> str:
+    """Metric rows, head columns (M = fused)."""
+    keys = [k for k, v in result.items() if isinstance(v, float)]
+    heads = ["M"] + [m for m in "TAV" if isinstance(result.get(m), dict)]
+    lines = [f"{'metric':<15}" + "".join(f"{h:>10}" for h in heads)]
+    for k in keys:
+        row = [result[k]] + [result[m].get(k, math.nan) for m in heads[1:]]
+        lines.append(f"{k:<15}" + "".join(f"{v:>10.4f}" for v in row))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m dmsil.evaluate", description="Evaluate a dmsil checkpoint.")
+    p.add_argument("checkpoint", help="checkpoint directory, or a training output with seed-* checkpoints")
+    p.add_argument("--data", required=True, help="MMSA-format pickle; pickle runs code: use files you trust")
+    p.add_argument("--split", choices=("train", "valid", "test"), default="test")
+    p.add_argument("--dataset", choices=("mosi", "mosei", "sims"), help="default: the one the checkpoint was trained for")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        dirs = checkpoint_dirs(Path(args.checkpoint))
+        dataset = args.dataset or checkpoint.read_config(dirs[0]).get("train", {}).get("dataset", "mosi")
+        data = load_mmsa(args.data, dataset)
+        per_seed = {}
+        for d in dirs:
+            model = checkpoint.load(d)
+            _check_dims(model, data, d)
+            per_seed[d.name] = evaluate_model(model, data, args.split, dataset)
+    except DmsilError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    result = per_seed[dirs[0].name] if len(dirs) == 1 else summarize_seeds(per_seed)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif len(dirs) == 1:
+        print(format_table(result))
+    else:
+        print(f"mean over {len(dirs)} seeds")
+        print(format_table(result["mean"]))
+    return 0
+
+
+def _check_dims(model: DMSIL, data: MMSAData, where: Path) -> None:
+    dt, da, dv = data.dims
+    c = model.config
+    expected = (None if c.text_model else c.text_dim, c.audio_dim, c.video_dim)
+    found = (None if c.text_model else dt, da, dv)
+    if expected != found:
+        raise DmsilError(f"{data.path}: feature sizes {found} do not match the checkpoint {where} ({expected})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

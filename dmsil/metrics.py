@@ -1,0 +1,77 @@
+"""The field's standard regression metrics, with MMSA's ``MetricsTop`` key names and definitions.
+
+Values are not rounded (MMSA rounds to 4 decimals for MOSI/MOSEI); everything else follows MMSA,
+including its quirks (``np.round`` rounds halves to even; Has0 counts 0 as positive; SIMS clips
+both predictions and truth to [-1, 1] before every metric, MAE included).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+MOSI_KEYS = ("Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score", "Mult_acc_5", "Mult_acc_7", "MAE", "Corr")
+SIMS_KEYS = ("Mult_acc_2", "Mult_acc_3", "Mult_acc_5", "F1_score", "MAE", "Corr")
+SIMS_BINS = {
+    2: (-1.01, 0.0, 1.01),
+    3: (-1.01, -0.1, 0.1, 1.01),
+    5: (-1.01, -0.7, -0.1, 0.1, 0.7, 1.01),
+}
+"""Right-closed class intervals (edge_i, edge_i+1] of CH-SIMS's 2/3/5-class accuracies."""
+
+
+def _rounded_accuracy(pred: np.ndarray, true: np.ndarray, bound: float) -> float:
+    return float(np.mean(np.round(np.clip(pred, -bound, bound)) == np.round(np.clip(true, -bound, bound))))
+
+
+def _corr(pred: np.ndarray, true: np.ndarray) -> float:
+    if np.std(pred) == 0 or np.std(true) == 0:
+        return float("nan")
+    return float(np.corrcoef(pred, true)[0, 1])
+
+
+def mosi_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """CMU-MOSI / MOSEI: binary (with and without neutral truth), 5/7-class accuracy, MAE, Pearson r."""
+    non0 = true != 0
+    has0_true, has0_pred = true >= 0, pred >= 0
+    non0_true, non0_pred = true[non0] > 0, pred[non0] > 0
+    return {
+        "Has0_acc_2": float(accuracy_score(has0_true, has0_pred)),
+        "Has0_F1_score": float(f1_score(has0_true, has0_pred, average="weighted")),
+        "Non0_acc_2": float(accuracy_score(non0_true, non0_pred)) if non0.any() else float("nan"),
+        "Non0_F1_score": float(f1_score(non0_true, non0_pred, average="weighted")) if non0.any() else float("nan"),
+        "Mult_acc_5": _rounded_accuracy(pred, true, 2.0),
+        "Mult_acc_7": _rounded_accuracy(pred, true, 3.0),
+        "MAE": float(np.mean(np.abs(pred - true))),
+        "Corr": _corr(pred, true),
+    }
+
+
+def sims_class(values: np.ndarray, classes: int) -> np.ndarray:
+    """Class index of each value in [-1, 1] under CH-SIMS's right-closed bins."""
+    inner = np.asarray(SIMS_BINS[classes][1:-1])
+    return np.searchsorted(inner, values, side="left")
+
+
+def sims_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """CH-SIMS: 2/3/5-class accuracy on fixed bins, weighted F1 of the 2 classes, MAE and r after clipping."""
+    pred, true = np.clip(pred, -1.0, 1.0), np.clip(true, -1.0, 1.0)
+    result = {f"Mult_acc_{k}": float(np.mean(sims_class(pred, k) == sims_class(true, k))) for k in (2, 3, 5)}
+    result["F1_score"] = float(f1_score(sims_class(true, 2), sims_class(pred, 2), average="weighted"))
+    result["MAE"] = float(np.mean(np.abs(pred - true)))
+    result["Corr"] = _corr(pred, true)
+    return result
+
+
+def compute(y_pred, y_true, dataset: str = "mosi") -> dict[str, float]:
+    """Metrics of ``y_pred`` against ``y_true`` (any array-likes of equal length) for a dataset family."""
+    pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    true = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    if pred.shape != true.shape or pred.size == 0:
+        raise ValueError(f"need equal, non-empty predictions and truths, got {pred.size} and {true.size}")
+    family = dataset.lower()
+    if family in ("mosi", "mosei"):
+        return mosi_metrics(pred, true)
+    if family == "sims":
+        return sims_metrics(pred, true)
+    raise ValueError(f"unknown dataset {dataset!r}: use mosi, mosei or sims")

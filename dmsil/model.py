@@ -1,0 +1,171 @@
+"""The dmsil network: Self-MM's private heads plus the shared-information alignment branch.
+
+Only torch is needed here: a transformers text encoder is imported when a checkpoint asks for one,
+so engines can run the fusion model on machines without any feature extractor installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dmsil.alignment import CovarianceAlignment
+from dmsil.config import ModelConfig
+from dmsil.errors import DmsilError
+
+HEADS = ("M", "T", "A", "V")
+
+
+class MaskedLSTM(nn.Module):
+    """Self-MM's AuViSubNet without ``pack_padded_sequence`` (which does not export to ONNX).
+
+    The LSTM runs over the padded sequence and the output at each sample's last valid frame is taken:
+    for a unidirectional LSTM that equals the final state of the packed run. A sample with length 0
+    (modality missing) gets an all-zero representation instead of state from padding.
+    """
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.rnn = nn.LSTM(
+            in_dim, hidden, num_layers=layers, dropout=dropout if layers > 1 else 0.0, batch_first=True
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden, out_dim)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        outputs, _ = self.rnn(x)
+        lengths = lengths.to(device=x.device, dtype=torch.long).view(-1)
+        last = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+        h = outputs.gather(1, last).squeeze(1)
+        present = (lengths > 0).to(h.dtype).unsqueeze(-1)
+        return self.linear(self.dropout(h)) * present
+
+
+def pool_tokens(states: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """One vector per sequence: the first ([CLS]) position or the masked mean of the valid tokens."""
+    if how == "cls":
+        return states[:, 0]
+    if how == "mean":
+        weights = mask.to(states.dtype).unsqueeze(-1)
+        return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    raise ValueError(f"unknown text pooling {how!r}: use 'cls' or 'mean'")
+
+
+class TextEncoder(nn.Module):
+    """A fine-tunable ``transformers`` encoder from a local directory, or a projection of frozen states.
+
+    MMSA pickles carry BERT states but no BERT weights; for them a trainable linear map over the pooled
+    states stands in for fine-tuning. With ``text_model`` set, token ids go through the real encoder.
+    """
+
+    def __init__(self, config: ModelConfig, pretrained: bool = True):
+        super().__init__()
+        self.pooling = config.text_pooling
+        self.transformer: nn.Module | None = None
+        self.projection: nn.Module | None = None
+        if config.text_model:
+            if not (Path(config.text_model) / "config.json").is_file():
+                raise DmsilError(f"{config.text_model}: not a transformers model directory (no config.json)")
+            from transformers import AutoConfig, AutoModel
+
+            hf_config = AutoConfig.from_pretrained(config.text_model, local_files_only=True)
+            if pretrained:
+                self.transformer = AutoModel.from_pretrained(config.text_model, config=hf_config, local_files_only=True)
+            else:  # weights come from a dmsil checkpoint right after
+                self.transformer = AutoModel.from_config(hf_config)
+            config.text_out = int(hf_config.hidden_size)
+        else:
+            self.projection = nn.Sequential(nn.Linear(config.text_dim, config.text_out), nn.Tanh())
+
+    @property
+    def fine_tuned(self) -> bool:
+        return self.transformer is not None
+
+    def forward(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.transformer is not None:
+            states = self.transformer(input_ids=text.long(), attention_mask=mask.long()).last_hidden_state
+            return pool_tokens(states, mask, self.pooling)
+        return self.projection(pool_tokens(text, mask, self.pooling))
+
+
+class Head(nn.Module):
+    """Self-MM's post layers: dropout, Linear-ReLU (the head's *feature*), Linear-ReLU, Linear to one score."""
+
+    def __init__(self, in_dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.layer_1 = nn.Linear(in_dim, hidden)
+        self.layer_2 = nn.Linear(hidden, hidden)
+        self.layer_3 = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feature = F.relu(self.layer_1(self.dropout(x)))
+        return self.layer_3(F.relu(self.layer_2(feature))).squeeze(-1), feature
+
+
+class DMSIL(nn.Module):
+    """Shared (covariance alignment) and private (Self-MM multi-task) information learning.
+
+    ``forward`` returns the four scores ``M, T, A, V`` (batch,), Self-MM's head features
+    ``Feature_f/t/a/v`` used by ULGM, and the shared-space projections ``Shared_T/A/V`` of the
+    modalities that take part in alignment.
+    """
+
+    def __init__(self, config: ModelConfig, pretrained: bool = True):
+        super().__init__()
+        self.config = config
+        self.text_encoder = TextEncoder(config, pretrained)
+        self.audio_encoder = MaskedLSTM(
+            config.audio_dim, config.audio_hidden, config.audio_out, config.lstm_layers, config.lstm_dropout
+        )
+        self.video_encoder = MaskedLSTM(
+            config.video_dim, config.video_hidden, config.video_out, config.lstm_layers, config.lstm_dropout
+        )
+        dims = {"T": config.text_out, "A": config.audio_out, "V": config.video_out}
+        self.alignment = CovarianceAlignment(config.alignment, dims) if config.alignment.enabled else None
+        fused_in = sum(dims.values())
+        if self.alignment is not None and config.alignment.fuse_shared:
+            fused_in += config.alignment.shared_dim * len(self.alignment.projections)
+        self.heads = nn.ModuleDict(
+            {
+                "M": Head(fused_in, config.post_fusion_dim, config.post_fusion_dropout),
+                "T": Head(config.text_out, config.post_text_dim, config.post_text_dropout),
+                "A": Head(config.audio_out, config.post_audio_dim, config.post_audio_dropout),
+                "V": Head(config.video_out, config.post_video_dim, config.post_video_dropout),
+            }
+        )
+
+    def forward(
+        self,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        audio: torch.Tensor,
+        audio_lengths: torch.Tensor,
+        video: torch.Tensor,
+        video_lengths: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        unimodal = {
+            "T": self.text_encoder(text, text_mask),
+            "A": self.audio_encoder(audio, audio_lengths),
+            "V": self.video_encoder(video, video_lengths),
+        }
+        out: dict[str, torch.Tensor] = {}
+        fused_parts = [unimodal["T"], unimodal["A"], unimodal["V"]]
+        if self.alignment is not None:
+            shared = self.alignment.project(unimodal)
+            out.update({f"Shared_{m}": s for m, s in shared.items()})
+            if self.config.alignment.fuse_shared:
+                fused_parts.extend(shared.values())
+        out["M"], out["Feature_f"] = self.heads["M"](torch.cat(fused_parts, dim=-1))
+        for m, name in (("T", "t"), ("A", "a"), ("V", "v")):
+            out[m], out[f"Feature_{name}"] = self.heads[m](unimodal[m])
+        return out
+
+    def alignment_losses(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weighted CORAL term per configured pair; empty for the Self-MM baseline."""
+        if self.alignment is None:
+            return {}
+        return self.alignment.losses({m[-1]: t for m, t in out.items() if m.startswith("Shared_")})

@@ -1,0 +1,231 @@
+"""Training with Self-MM's recipe plus the alignment terms, early-stopped on validation loss.
+
+    python -m dmsil.train --data mosi.pkl --dataset mosi --out runs/mosi --seeds 1111,1112,1113,1114,1115
+    python -m dmsil.train --data mosi.pkl --dataset mosi --out runs/selfmm --no-align   # Self-MM baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dmsil import checkpoint
+from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig, parse_pairs
+from dmsil.data.batches import Batcher
+from dmsil.data.mmsa import MMSAData, load_mmsa
+from dmsil.errors import DmsilError
+from dmsil.evaluate import evaluate_model, predict, summarize_seeds
+from dmsil.labels import LabelGenerator
+from dmsil.losses import total_loss, weighted_l1
+from dmsil.model import HEADS, DMSIL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    alignment: dict[str, float]
+    """Mean weighted CORAL term per pair over the epoch's batches."""
+    valid_mae: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    model: DMSIL
+    best_epoch: int
+    best_valid_mae: float
+    history: list[EpochStats] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_optimizer(model: DMSIL, cfg: TrainConfig) -> torch.optim.Adam:
+    """Self-MM's parameter groups: transformer (no decay on biases/LayerNorm), audio, video, the rest."""
+    groups: dict[str, list[torch.nn.Parameter]] = {"text": [], "text_no_decay": [], "audio": [], "video": [], "other": []}
+    for name, param in model.named_parameters():
+        if name.startswith("text_encoder.transformer."):
+            no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+            groups["text_no_decay" if no_decay else "text"].append(param)
+        elif name.startswith("audio_encoder."):
+            groups["audio"].append(param)
+        elif name.startswith("video_encoder."):
+            groups["video"].append(param)
+        else:
+            groups["other"].append(param)
+    settings = {
+        "text": (cfg.lr_text, cfg.weight_decay_text),
+        "text_no_decay": (cfg.lr_text, 0.0),
+        "audio": (cfg.lr_audio, cfg.weight_decay_audio),
+        "video": (cfg.lr_video, cfg.weight_decay_video),
+        "other": (cfg.lr_other, cfg.weight_decay_other),
+    }
+    return torch.optim.Adam(
+        [{"params": p, "lr": settings[k][0], "weight_decay": settings[k][1]} for k, p in groups.items() if p]
+    )
+
+
+def train(
+    data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress: bool = True
+) -> TrainResult:
+    """Train one seed; returns the model restored to its best validation epoch."""
+    seed_everything(cfg.seed)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    where = str(data.path)
+    train_b = Batcher(data.splits["train"], model_config.text_model, model_config.text_max_length, f"{where} [train]")
+    valid_b = Batcher(data.splits["valid"], model_config.text_model, model_config.text_max_length, f"{where} [valid]")
+    model = DMSIL(model_config)
+    c = model.config
+    ulgm = LabelGenerator(
+        len(train_b),
+        {"M": c.post_fusion_dim, "T": c.post_text_dim, "A": c.post_audio_dim, "V": c.post_video_dim},
+        bound=c.label_bound,
+        exclude_zero=cfg.exclude_zero,
+    )
+    ulgm.init_labels(torch.arange(len(train_b)), torch.from_numpy(data.splits["train"].labels))
+    optimizer = build_optimizer(model, cfg)
+    rng = np.random.default_rng(cfg.seed)
+    result = TrainResult(model, best_epoch=0, best_valid_mae=math.inf)
+    best_state = copy.deepcopy(model.state_dict())
+    n_batches = math.ceil(len(train_b) / cfg.batch_size)
+
+    for epoch in range(1, cfg.max_epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        optimizer.zero_grad()
+        total, align_sums = 0.0, {pair: 0.0 for pair in c.alignment.pairs}
+        bar = tqdm(train_b.batches(cfg.batch_size, True, rng), total=n_batches, desc=f"epoch {epoch}",
+                   disable=not progress, leave=False, file=sys.stderr)
+        for step, (idx, inputs) in enumerate(bar, 1):
+            out = model(**inputs)
+            tasks = {h: weighted_l1(out[h], ulgm.labels[h][idx], ulgm.weights(h, idx)) for h in HEADS}
+            aligns = model.alignment_losses(out)
+            loss = total_loss(tasks, aligns)
+            loss.backward()
+            total += loss.item()
+            for pair, value in aligns.items():
+                align_sums[pair] += value.item()
+            if epoch > 1:
+                ulgm.update_labels(out, idx, epoch)
+            ulgm.update_features(out, idx)
+            ulgm.update_centres()
+            if step % cfg.update_every == 0 or step == n_batches:
+                optimizer.step()
+                optimizer.zero_grad()
+            bar.set_postfix(loss=f"{total / step:.3f}")
+        valid_mae = float(np.mean(np.abs(predict(model, valid_b, cfg.batch_size)["M"] - data.splits["valid"].labels)))
+        stats = EpochStats(epoch, total / n_batches, {p: s / n_batches for p, s in align_sums.items()}, valid_mae,
+                           time.perf_counter() - start)
+        result.history.append(stats)
+        improved = valid_mae <= result.best_valid_mae - 1e-6
+        log.info("epoch %d  train loss %.4f  align %s  valid MAE %.4f%s  (%.1fs)", epoch, stats.train_loss,
+                 {p: round(v, 5) for p, v in stats.alignment.items()}, valid_mae, "  *" if improved else "", stats.seconds)
+        if improved:
+            result.best_epoch, result.best_valid_mae = epoch, valid_mae
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - result.best_epoch >= cfg.early_stop:
+            log.info("early stop: no validation gain for %d epochs", cfg.early_stop)
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return result
+
+
+def run_seeds(
+    data: MMSAData, model_config: ModelConfig, train_configs: list[TrainConfig], out: Path,
+    features: FeatureSpec, progress: bool = True,
+) -> dict:
+    """Train every seed, evaluate on test, save each checkpoint; returns the per-seed and mean metrics."""
+    per_seed = {}
+    for cfg in train_configs:
+        log.info("seed %d: training on %s (%d train / %d valid samples)", cfg.seed, data.path,
+                 len(data.splits["train"]), len(data.splits["valid"]))
+        result = train(data, copy.deepcopy(model_config), cfg, progress)
+        metrics = evaluate_model(result.model, data, "test", cfg.dataset, cfg.batch_size)
+        metrics["best_epoch"], metrics["valid_MAE"] = result.best_epoch, result.best_valid_mae
+        ckpt_dir = out if len(train_configs) == 1 else out / f"seed-{cfg.seed}"
+        checkpoint.save(result.model, ckpt_dir, features, metrics,
+                        extra={"train": asdict(cfg), "data": str(data.path),
+                               "history": [asdict(h) for h in result.history]})
+        log.info("seed %d: test %s  -> %s", cfg.seed, _brief(metrics), ckpt_dir)
+        per_seed[cfg.seed] = metrics
+    summary = summarize_seeds(per_seed)
+    if len(train_configs) > 1:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _brief(metrics: dict) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and k in
+                     ("MAE", "Corr", "Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_7"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dmsil.train", description="Train the dmsil model on an MMSA pickle.")
+    p.add_argument("--data", required=True, help="MMSA-format pickle (train/valid/test); pickle runs code: use files you trust")
+    p.add_argument("--dataset", choices=("mosi", "mosei", "sims"), default="mosi", help="metrics, label range and presets")
+    p.add_argument("--out", required=True, help="checkpoint directory (one sub-directory per seed when several)")
+    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping usually ends sooner)")
+    p.add_argument("--early-stop", type=int, default=8, help="epochs without validation gain before stopping")
+    p.add_argument("--batch-size", type=int, help="default: Self-MM's per-dataset value")
+    p.add_argument("--seeds", default="1111", help="comma-separated seeds; Self-MM reports 1111-1115 averaged")
+    p.add_argument("--pairs", default="TA,TV,AV", help="modality pairs whose covariances are aligned")
+    p.add_argument("--align-weight", default="1.0", help="lambda per pair (one value, or one per pair)")
+    p.add_argument("--shared-dim", type=int, default=32, help="size of the shared space")
+    p.add_argument("--no-align", action="store_true", help="the Self-MM baseline: no shared branch at all")
+    p.add_argument("--text-model", help="local transformers model directory to fine-tune on raw_text")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        pairs = () if args.no_align else parse_pairs(args.pairs)
+        weights = tuple(float(w) for w in args.align_weight.split(",")) if pairs else ()
+        alignment = AlignmentConfig(pairs=pairs, weights=weights, shared_dim=args.shared_dim)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        data = load_mmsa(args.data, args.dataset)
+        dt, da, dv = data.dims
+        model_config = ModelConfig.for_dataset(
+            args.dataset, text_dim=dt or 768, audio_dim=da, video_dim=dv, text_model=args.text_model, alignment=alignment
+        )
+        overrides = {"max_epochs": args.epochs, "early_stop": args.early_stop, "num_threads": args.threads}
+        if args.batch_size:
+            overrides["batch_size"] = args.batch_size
+        configs = [TrainConfig.for_dataset(args.dataset, seed=s, **overrides) for s in seeds]
+        summary = run_seeds(data, model_config, configs, Path(args.out), FeatureSpec.from_pickle(data), not args.quiet)
+    except DmsilError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(_brief(summary["mean"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up dmsil-live: the Debian packages the tests use, then .venv with the whole checked stack
+# (DESIGN §8) in ONE pip command, so mediapipe's pins (numpy<2, protobuf<5) resolve with the rest.
+# Finally writes a MOSI-shaped synthetic dataset to .data/ for the README's first command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(espeak-ng ffmpeg)
+if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch 2.14.1 is a CUDA build that runs on the CPU too; torchaudio 2.11.0 needs it (the CPU-only 2.13.0 cannot load it).
+.venv/bin/python -m pip install -q --progress-bar off -e ".[live,dev]" \
+  torch==2.14.1 torchaudio==2.11.0 mediapipe==0.10.21 "pyarrow<22"
+
+mkdir -p .data
+[ -f .data/synthetic_mosi.pkl ] || .venv/bin/python -m dmsil.data.synthetic --out .data/synthetic_mosi.pkl --n 2199 --seed 1
+echo "setup done: $(du -sh .venv | cut -f1) in .venv"
