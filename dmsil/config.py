@@ -164,7 +164,9 @@ class TrainConfig:
         """Self-MM's published per-dataset optimiser settings (MMSA ``self_mm`` config), then ``overrides``."""
         base: dict[str, Any] = {"dataset": dataset}
         if dataset == "mosei":
-            base.update(batch_size=32, lr_video=1e-4, weight_decay_audio=0.0, weight_decay_video=0.0, weight_decay_other=0.01)
+            base.update(
+                batch_size=32, lr_video=1e-4, weight_decay_audio=0.0, weight_decay_video=0.0, weight_decay_other=0.01
+            )
         elif dataset == "sims":
             base.update(batch_size=32, weight_decay_audio=0.01, weight_decay_video=0.01)
         base.update(overrides)

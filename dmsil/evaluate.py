@@ -22,7 +22,7 @@ from dmsil import checkpoint, metrics
 from dmsil.data.batches import Batcher
 from dmsil.data.mmsa import MMSAData, load_mmsa
 from dmsil.errors import DmsilError
-from dmsil.model import HEADS, DMSIL
+from dmsil.model import DMSIL, HEADS
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", help="checkpoint directory, or a training output with seed-* checkpoints")
     p.add_argument("--data", required=True, help="MMSA-format pickle; pickle runs code: use files you trust")
     p.add_argument("--split", choices=("train", "valid", "test"), default="test")
-    p.add_argument("--dataset", choices=("mosi", "mosei", "sims"), help="default: the one the checkpoint was trained for")
+    p.add_argument(
+        "--dataset", choices=("mosi", "mosei", "sims"), help="default: the one the checkpoint was trained for"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         dirs = checkpoint_dirs(Path(args.checkpoint))
         dataset = args.dataset or checkpoint.read_config(dirs[0]).get("train", {}).get("dataset", "mosi")
-        data = load_mmsa(args.data, dataset)
+        models = {d: checkpoint.load(d) for d in dirs}
+        data = load_mmsa(args.data)
         per_seed = {}
-        for d in dirs:
-            model = checkpoint.load(d)
+        for d, model in models.items():
             _check_dims(model, data, d)
             per_seed[d.name] = evaluate_model(model, data, args.split, dataset)
     except DmsilError as exc:

@@ -24,10 +24,12 @@ def relative_distance(features: torch.Tensor, pos: torch.Tensor, neg: torch.Tens
 def generate_labels(y_m: torch.Tensor, delta_f: torch.Tensor, delta_s: torch.Tensor, bound: float) -> torch.Tensor:
     """``y_s = y_m + (delta_s - delta_f) * (y_m + delta_f) / (2 delta_f)``, clamped to [-H, H].
 
-    Written as MMSA writes it: ``0.5 * alpha * y_m + 0.5 * (y_m + delta_s - delta_f)``, alpha = delta_s/delta_f.
+    Written as MMSA writes it, ``0.5 * alpha * y_m + 0.5 * (y_m + delta_s - delta_f)`` with
+    alpha = delta_s / delta_f, except that the deltas are subtracted before ``y_m`` is added: a feature
+    on a centre gives deltas near 1e8, where float32 ``y_m + delta_s`` would lose ``y_m`` entirely.
     """
     alpha = delta_s / (delta_f + EPS)
-    new = 0.5 * alpha * y_m + 0.5 * (y_m + delta_s - delta_f)
+    new = 0.5 * alpha * y_m + 0.5 * y_m + 0.5 * (delta_s - delta_f)
     return new.clamp(-bound, bound)
 
 

@@ -10,9 +10,7 @@ def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) 
     return (weight * (pred.view(-1) - target.view(-1)).abs()).mean()
 
 
-def total_loss(
-    task_losses: dict[str, torch.Tensor], alignment_losses: dict[str, torch.Tensor]
-) -> torch.Tensor:
+def total_loss(task_losses: dict[str, torch.Tensor], alignment_losses: dict[str, torch.Tensor]) -> torch.Tensor:
     """Sum of the four task losses and the (already weighted) CORAL terms of every aligned pair."""
     terms = list(task_losses.values()) + list(alignment_losses.values())
     return torch.stack(terms).sum()

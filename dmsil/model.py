@@ -29,9 +29,7 @@ class MaskedLSTM(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int = 1, dropout: float = 0.0):
         super().__init__()
-        self.rnn = nn.LSTM(
-            in_dim, hidden, num_layers=layers, dropout=dropout if layers > 1 else 0.0, batch_first=True
-        )
+        self.rnn = nn.LSTM(in_dim, hidden, num_layers=layers, dropout=dropout if layers > 1 else 0.0, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(hidden, out_dim)
 

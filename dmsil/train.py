@@ -1,7 +1,7 @@
 """Training with Self-MM's recipe plus the alignment terms, early-stopped on validation loss.
 
-    python -m dmsil.train --data mosi.pkl --dataset mosi --out runs/mosi --seeds 1111,1112,1113,1114,1115
-    python -m dmsil.train --data mosi.pkl --dataset mosi --out runs/selfmm --no-align   # Self-MM baseline
+python -m dmsil.train --data mosi.pkl --dataset mosi --out runs/mosi --seeds 1111,1112,1113,1114,1115
+python -m dmsil.train --data mosi.pkl --dataset mosi --out runs/selfmm --no-align   # Self-MM baseline
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dmsil.errors import DmsilError
 from dmsil.evaluate import evaluate_model, predict, summarize_seeds
 from dmsil.labels import LabelGenerator
 from dmsil.losses import total_loss, weighted_l1
-from dmsil.model import HEADS, DMSIL
+from dmsil.model import DMSIL, HEADS
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,13 @@ def seed_everything(seed: int) -> None:
 
 def build_optimizer(model: DMSIL, cfg: TrainConfig) -> torch.optim.Adam:
     """Self-MM's parameter groups: transformer (no decay on biases/LayerNorm), audio, video, the rest."""
-    groups: dict[str, list[torch.nn.Parameter]] = {"text": [], "text_no_decay": [], "audio": [], "video": [], "other": []}
+    groups: dict[str, list[torch.nn.Parameter]] = {
+        "text": [],
+        "text_no_decay": [],
+        "audio": [],
+        "video": [],
+        "other": [],
+    }
     for name, param in model.named_parameters():
         if name.startswith("text_encoder.transformer."):
             no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
@@ -83,9 +89,7 @@ def build_optimizer(model: DMSIL, cfg: TrainConfig) -> torch.optim.Adam:
     )
 
 
-def train(
-    data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress: bool = True
-) -> TrainResult:
+def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress: bool = True) -> TrainResult:
     """Train one seed; returns the model restored to its best validation epoch."""
     seed_everything(cfg.seed)
     if cfg.num_threads:
@@ -113,8 +117,14 @@ def train(
         model.train()
         optimizer.zero_grad()
         total, align_sums = 0.0, {pair: 0.0 for pair in c.alignment.pairs}
-        bar = tqdm(train_b.batches(cfg.batch_size, True, rng), total=n_batches, desc=f"epoch {epoch}",
-                   disable=not progress, leave=False, file=sys.stderr)
+        bar = tqdm(
+            train_b.batches(cfg.batch_size, True, rng),
+            total=n_batches,
+            desc=f"epoch {epoch}",
+            disable=not progress,
+            leave=False,
+            file=sys.stderr,
+        )
         for step, (idx, inputs) in enumerate(bar, 1):
             out = model(**inputs)
             tasks = {h: weighted_l1(out[h], ulgm.labels[h][idx], ulgm.weights(h, idx)) for h in HEADS}
@@ -133,12 +143,24 @@ def train(
                 optimizer.zero_grad()
             bar.set_postfix(loss=f"{total / step:.3f}")
         valid_mae = float(np.mean(np.abs(predict(model, valid_b, cfg.batch_size)["M"] - data.splits["valid"].labels)))
-        stats = EpochStats(epoch, total / n_batches, {p: s / n_batches for p, s in align_sums.items()}, valid_mae,
-                           time.perf_counter() - start)
+        stats = EpochStats(
+            epoch,
+            total / n_batches,
+            {p: s / n_batches for p, s in align_sums.items()},
+            valid_mae,
+            time.perf_counter() - start,
+        )
         result.history.append(stats)
         improved = valid_mae <= result.best_valid_mae - 1e-6
-        log.info("epoch %d  train loss %.4f  align %s  valid MAE %.4f%s  (%.1fs)", epoch, stats.train_loss,
-                 {p: round(v, 5) for p, v in stats.alignment.items()}, valid_mae, "  *" if improved else "", stats.seconds)
+        log.info(
+            "epoch %d  train loss %.4f  align %s  valid MAE %.4f%s  (%.1fs)",
+            epoch,
+            stats.train_loss,
+            {p: round(v, 5) for p, v in stats.alignment.items()},
+            valid_mae,
+            "  *" if improved else "",
+            stats.seconds,
+        )
         if improved:
             result.best_epoch, result.best_valid_mae = epoch, valid_mae
             best_state = copy.deepcopy(model.state_dict())
@@ -151,21 +173,34 @@ def train(
 
 
 def run_seeds(
-    data: MMSAData, model_config: ModelConfig, train_configs: list[TrainConfig], out: Path,
-    features: FeatureSpec, progress: bool = True,
+    data: MMSAData,
+    model_config: ModelConfig,
+    train_configs: list[TrainConfig],
+    out: Path,
+    features: FeatureSpec,
+    progress: bool = True,
 ) -> dict:
     """Train every seed, evaluate on test, save each checkpoint; returns the per-seed and mean metrics."""
     per_seed = {}
     for cfg in train_configs:
-        log.info("seed %d: training on %s (%d train / %d valid samples)", cfg.seed, data.path,
-                 len(data.splits["train"]), len(data.splits["valid"]))
+        log.info(
+            "seed %d: training on %s (%d train / %d valid samples)",
+            cfg.seed,
+            data.path,
+            len(data.splits["train"]),
+            len(data.splits["valid"]),
+        )
         result = train(data, copy.deepcopy(model_config), cfg, progress)
         metrics = evaluate_model(result.model, data, "test", cfg.dataset, cfg.batch_size)
         metrics["best_epoch"], metrics["valid_MAE"] = result.best_epoch, result.best_valid_mae
         ckpt_dir = out if len(train_configs) == 1 else out / f"seed-{cfg.seed}"
-        checkpoint.save(result.model, ckpt_dir, features, metrics,
-                        extra={"train": asdict(cfg), "data": str(data.path),
-                               "history": [asdict(h) for h in result.history]})
+        checkpoint.save(
+            result.model,
+            ckpt_dir,
+            features,
+            metrics,
+            extra={"train": asdict(cfg), "data": str(data.path), "history": [asdict(h) for h in result.history]},
+        )
         log.info("seed %d: test %s  -> %s", cfg.seed, _brief(metrics), ckpt_dir)
         per_seed[cfg.seed] = metrics
     summary = summarize_seeds(per_seed)
@@ -175,14 +210,21 @@ def run_seeds(
 
 
 def _brief(metrics: dict) -> str:
-    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and k in
-                     ("MAE", "Corr", "Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_7"))
+    return "  ".join(
+        f"{k} {v:.4f}"
+        for k, v in metrics.items()
+        if isinstance(v, float) and k in ("MAE", "Corr", "Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_7")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dmsil.train", description="Train the dmsil model on an MMSA pickle.")
-    p.add_argument("--data", required=True, help="MMSA-format pickle (train/valid/test); pickle runs code: use files you trust")
-    p.add_argument("--dataset", choices=("mosi", "mosei", "sims"), default="mosi", help="metrics, label range and presets")
+    p.add_argument(
+        "--data", required=True, help="MMSA-format pickle (train/valid/test); pickle runs code: use files you trust"
+    )
+    p.add_argument(
+        "--dataset", choices=("mosi", "mosei", "sims"), default="mosi", help="metrics, label range and presets"
+    )
     p.add_argument("--out", required=True, help="checkpoint directory (one sub-directory per seed when several)")
     p.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping usually ends sooner)")
     p.add_argument("--early-stop", type=int, default=8, help="epochs without validation gain before stopping")
@@ -200,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         pairs = () if args.no_align else parse_pairs(args.pairs)
@@ -213,7 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         data = load_mmsa(args.data, args.dataset)
         dt, da, dv = data.dims
         model_config = ModelConfig.for_dataset(
-            args.dataset, text_dim=dt or 768, audio_dim=da, video_dim=dv, text_model=args.text_model, alignment=alignment
+            args.dataset,
+            text_dim=dt or 768,
+            audio_dim=da,
+            video_dim=dv,
+            text_model=args.text_model,
+            alignment=alignment,
         )
         overrides = {"max_epochs": args.epochs, "early_stop": args.early_stop, "num_threads": args.threads}
         if args.batch_size:

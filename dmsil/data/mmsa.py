@@ -138,16 +138,24 @@ def load_mmsa(path: str | Path, dataset: str | None = None) -> MMSAData:
             raw = pickle.load(f)  # noqa: S301 - the user named this MMSA pickle; see the module docstring
     except Exception as exc:
         raise DataError(f"{path}: not a readable MMSA pickle ({type(exc).__name__}: {exc})") from None
+    data = from_dict(raw, path)
+    if dataset in STANDARD_DIMS and data.dims[0] and data.dims != STANDARD_DIMS[dataset]:
+        log.warning(
+            "%s: feature dims %s differ from the standard %s ones %s", path, data.dims, dataset, STANDARD_DIMS[dataset]
+        )
+    return data
+
+
+def from_dict(raw: object, path: str | Path) -> MMSAData:
+    """Validate an in-memory MMSA dict (as unpickled); ``path`` names it in errors."""
+    path = Path(path)
     if not isinstance(raw, dict):
         raise DataError(f"{path}: expected a dict with {', '.join(SPLITS)}, found {type(raw).__name__}")
     missing = [s for s in SPLITS if s not in raw]
     if missing:
         raise DataError(f"{path}: missing split(s) {', '.join(missing)} (has {', '.join(map(str, raw))})")
-    splits = {name: _split(raw[name], f"{path} [{name}]") for name in SPLITS}
-    data = MMSAData(path, splits)
+    data = MMSAData(path, {name: _split(raw[name], f"{path} [{name}]") for name in SPLITS})
     _check_dims(data)
-    if dataset in STANDARD_DIMS and data.dims[0] and data.dims != STANDARD_DIMS[dataset]:
-        log.warning("%s: feature dims %s differ from the standard %s ones %s", path, data.dims, dataset, STANDARD_DIMS[dataset])
     return data
 
 
@@ -161,4 +169,6 @@ def _check_dims(data: MMSAData) -> None:
         if (s.text is None) != (train.text is None) or (s.text_ids is None) != (train.text_ids is None):
             raise DataError(f"{data.path} [{name}]: text keys differ from the train split")
         if s.text is not None and s.text.shape[2] != train.text.shape[2]:
-            raise DataError(f"{data.path} [{name}]: 'text' has {s.text.shape[2]} features, train has {train.text.shape[2]}")
+            raise DataError(
+                f"{data.path} [{name}]: 'text' has {s.text.shape[2]} features, train has {train.text.shape[2]}"
+            )

@@ -76,10 +76,16 @@ def make(spec: SyntheticSpec) -> dict:
     lengths_t = rng.integers(max(3, lt_max // 5), lt_max + 1, size=n)
     lengths_a = rng.integers(max(2, la_max // 5), la_max + 1, size=n)
     lengths_v = rng.integers(max(2, lv_max // 5), lv_max + 1, size=n)
-    views = np.stack([shared, private[:, 0]], 1), np.stack([shared, private[:, 1]], 1), np.stack([shared, private[:, 2]], 1)
+    views = (
+        np.stack([shared, private[:, 0]], 1),
+        np.stack([shared, private[:, 1]], 1),
+        np.stack([shared, private[:, 2]], 1),
+    )
 
     text = _frames(rng, views[0], dt, lt_max, lengths_t, spec.feature_noise)
-    text[:, 0] = (views[0] @ rng.normal(size=(2, dt)) + 0.3 * spec.feature_noise * rng.normal(size=(n, dt))).astype(np.float32)
+    text[:, 0] = (views[0] @ rng.normal(size=(2, dt)) + 0.3 * spec.feature_noise * rng.normal(size=(n, dt))).astype(
+        np.float32
+    )
     audio = _frames(rng, views[1], da, la_max, lengths_a, spec.feature_noise)
     vision = _frames(rng, views[2], dv, lv_max, lengths_v, spec.feature_noise)
 
@@ -94,7 +100,9 @@ def make(spec: SyntheticSpec) -> dict:
 
     if spec.dataset == "sims":
         labels = np.round(np.clip(raw / 2.0, -1, 1) * 5) / 5
-        unimodal = {m: np.round(np.clip(v @ [1.0, 1.0] / 2.5, -1, 1) * 5) / 5 for m, v in zip("TAV", views)}
+        unimodal = {
+            m: np.round(np.clip(v @ [1.0, 1.0] / 2.5, -1, 1) * 5) / 5 for m, v in zip("TAV", views, strict=True)
+        }
     else:
         labels = np.round(np.clip(raw * 1.5, -3, 3) * 5) / 5
         unimodal = {}

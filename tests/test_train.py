@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dmsil.alignment import coral_loss
+from dmsil.config import AlignmentConfig, ModelConfig, TrainConfig
+from dmsil.data.batches import Batcher
+from dmsil.evaluate import evaluate_model
+from dmsil.train import build_optimizer, train
+
+
+def shared_gaps(model, split) -> dict[str, float]:
+    batcher = Batcher(split)
+    with torch.no_grad():
+        out = model(**batcher.inputs(np.arange(len(batcher))))
+    return {p: coral_loss(out[f"Shared_{p[0]}"], out[f"Shared_{p[1]}"]).item() for p in ("TA", "TV", "AV")}
+
+
+@pytest.fixture(scope="module")
+def runs(synthetic):
+    """The same seed trained with the alignment weight at 0 and at 1 (same architecture)."""
+    results = {}
+    for weight in (0.0, 1.0):
+        cfg = ModelConfig.for_dataset("mosi", text_dim=32, alignment=AlignmentConfig(weights=(weight,)))
+        results[weight] = train(synthetic, cfg, TrainConfig(max_epochs=10, seed=1111), progress=False)
+    return results
+
+
+def test_training_beats_the_mean_predictor_clearly(synthetic, runs):
+    test = synthetic.splits["test"]
+    baseline = np.mean(np.abs(test.labels - synthetic.splits["train"].labels.mean()))
+    mae = evaluate_model(runs[1.0].model, synthetic, "test", "mosi")["MAE"]
+    assert mae < 0.7 * baseline, (mae, baseline)
+
+
+def test_alignment_term_falls(synthetic, runs):
+    aligned, unaligned = runs[1.0], runs[0.0]
+    # Within the run: the weighted CORAL term ends below its peak.
+    per_epoch = [sum(h.alignment.values()) for h in aligned.history]
+    assert per_epoch[-1] < max(per_epoch)
+    # Against the same model trained with weight 0: covariances of the shared views are far closer.
+    with_align = shared_gaps(aligned.model, synthetic.splits["test"])
+    without = shared_gaps(unaligned.model, synthetic.splits["test"])
+    assert sum(with_align.values()) < 0.5 * sum(without.values()), (with_align, without)
+
+
+def test_early_stopping_restores_the_best_epoch(synthetic):
+    cfg = ModelConfig.for_dataset("mosi", text_dim=32)
+    result = train(synthetic, cfg, TrainConfig(max_epochs=30, early_stop=2, seed=3), progress=False)
+    best = min(h.valid_mae for h in result.history)
+    assert result.best_valid_mae == pytest.approx(best)
+    assert len(result.history) - result.best_epoch == 2 or len(result.history) == 30
+    valid = synthetic.splits["valid"]
+    mae = evaluate_model(result.model, synthetic, "valid", "mosi")["MAE"]
+    assert mae == pytest.approx(result.best_valid_mae, abs=1e-5)
+    assert np.isfinite(valid.labels).all()
+
+
+def test_optimizer_groups_follow_self_mm():
+    model_cfg = ModelConfig(text_dim=32)
+    from dmsil.model import DMSIL
+
+    groups = build_optimizer(DMSIL(model_cfg), TrainConfig()).param_groups
+    assert sorted((g["lr"], g["weight_decay"]) for g in groups) == [(1e-3, 1e-3), (5e-3, 1e-3), (5e-3, 1e-3)]
+
+
+def test_cli_trains_seeds_and_writes_summary(trained_dir):
+    summary = json.loads((trained_dir / "summary.json").read_text())
+    assert set(summary["seeds"]) == {"1111", "1112"}
+    assert set(summary["mean"]) >= {"MAE", "Corr", "Has0_acc_2", "Non0_F1_score", "T", "A", "V"}
+    for seed in ("1111", "1112"):
+        ckpt = trained_dir / f"seed-{seed}"
+        assert {p.name for p in ckpt.iterdir()} == {"model.safetensors", "config.json", "metrics.json"}
+        config = json.loads((ckpt / "config.json").read_text())
+        assert config["train"]["seed"] == int(seed) and config["model"]["alignment"]["pairs"] == ["TA", "TV", "AV"]
+        assert config["features"]["source"] == "mmsa-pickle"
