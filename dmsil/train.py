@@ -235,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared-dim", type=int, default=32, help="size of the shared space")
     p.add_argument("--no-align", action="store_true", help="the Self-MM baseline: no shared branch at all")
     p.add_argument("--text-model", help="local transformers model directory to fine-tune on raw_text")
+    p.add_argument("--text-max-length", type=int, default=50, help="tokens per utterance for --text-model (SIMS: 39)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -262,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             audio_dim=da,
             video_dim=dv,
             text_model=args.text_model,
+            text_max_length=args.text_max_length,
             alignment=alignment,
         )
         overrides = {"max_epochs": args.epochs, "early_stop": args.early_stop, "num_threads": args.threads}
