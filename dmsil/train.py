@@ -141,7 +141,7 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
             if step % cfg.update_every == 0 or step == n_batches:
                 optimizer.step()
                 optimizer.zero_grad()
-            bar.set_postfix(loss=f"{total / step:.3f}")
+            bar.set_postfix(loss=f"{total / step:.3f}", refresh=False)
         valid_mae = float(np.mean(np.abs(predict(model, valid_b, cfg.batch_size)["M"] - data.splits["valid"].labels)))
         stats = EpochStats(
             epoch,
