@@ -179,15 +179,27 @@ class TrainConfig:
 
 @dataclass
 class FeatureSpec:
-    """What produced the model's inputs, so a live pipeline can refuse features it cannot reproduce."""
+    """What produced the model's inputs, so a live pipeline can rebuild them or refuse, never guess.
+
+    ``source`` is ``mmsa-pickle`` for features that came precomputed (COVAREP, Facet, ...: not
+    reproducible here) or the name of the project's extractor set (``dmsil.features.EXTRACTOR_SET``).
+    """
 
     source: str = "mmsa-pickle"
-    """``mmsa-pickle`` (features precomputed in a pickle, not reproducible live) or the project's extractors."""
     text: str = ""
     audio: str = ""
     video: str = ""
     audio_rate_hz: float | None = None
     video_rate_hz: float | None = None
+    audio_names: list[str] = field(default_factory=list)
+    video_names: list[str] = field(default_factory=list)
+    text_model: str | None = None
+    """Encoder folder whose tokenizer (and frozen states) made the text input; ``packaged:<name>`` for the default."""
+    text_max_length: int = 50
+    asr: dict[str, str] = field(default_factory=dict)
+    """Backend and model that made transcripts where the labels had none."""
+    normalization: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """Per-modality ``mean``/``std`` over the training frames; inputs are ``(x - mean) / std``."""
     versions: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -15,17 +15,9 @@ import torch
 
 from dmsil.data.mmsa import Split
 from dmsil.errors import DataError
+from dmsil.features.text import tokenize
 
 log = logging.getLogger(__name__)
-
-
-def tokenize(texts: list[str], model_dir: str | Path, max_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids and attention mask of ``texts`` with the tokenizer stored beside a local encoder."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="np")
-    return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.float32)
 
 
 class Batcher:

