@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from dmsil import checkpoint, metrics
+from dmsil.data import MMSAData, load
 from dmsil.data.batches import Batcher
-from dmsil.data.mmsa import MMSAData, load_mmsa
 from dmsil.errors import DmsilError
 from dmsil.model import DMSIL, HEADS
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         dirs = checkpoint_dirs(Path(args.checkpoint))
         dataset = args.dataset or checkpoint.read_config(dirs[0]).get("train", {}).get("dataset", "mosi")
         models = {d: checkpoint.load(d) for d in dirs}
-        data = load_mmsa(args.data)
+        data = load(args.data)
         per_seed = {}
         for d, model in models.items():
             _check_dims(model, data, d)

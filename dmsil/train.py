@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from dmsil import checkpoint
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig, parse_pairs
+from dmsil.data import MMSAData, load
 from dmsil.data.batches import Batcher
-from dmsil.data.mmsa import MMSAData, load_mmsa
 from dmsil.errors import DmsilError
 from dmsil.evaluate import evaluate_model, predict, summarize_seeds
 from dmsil.labels import LabelGenerator
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        data = load_mmsa(args.data, args.dataset)
+        data = load(args.data, args.dataset)
         dt, da, dv = data.dims
         model_config = ModelConfig.for_dataset(
             args.dataset,
@@ -270,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.batch_size:
             overrides["batch_size"] = args.batch_size
         configs = [TrainConfig.for_dataset(args.dataset, seed=s, **overrides) for s in seeds]
-        summary = run_seeds(data, model_config, configs, Path(args.out), FeatureSpec.from_pickle(data), not args.quiet)
+        summary = run_seeds(
+            data, model_config, configs, Path(args.out), data.features or FeatureSpec.from_pickle(data), not args.quiet
+        )
     except DmsilError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dmsil.data.mmsa import MMSAData, load_mmsa
@@ -50,3 +51,37 @@ def trained_dir(synthetic_path, tmp_path_factory) -> Path:
         "--quiet",
     )
     return out
+
+
+LABELLED = [
+    # video_id, clip_id, spoken sentence, label, mode, write the text into label.csv?, face?
+    ("vid1", "c1", "I really loved this movie, it was wonderful.", 2.0, "train", True, True),
+    ("vid1", "c2", "This was a terrible and boring film.", -2.0, "train", True, True),
+    ("vid1", "c3", "The story was fine, nothing special.", 0.0, "train", False, True),
+    ("vid2", "c1", "What a great performance, I enjoyed it.", 1.6, "train", True, False),
+    ("vid2", "c2", "I hated the ending, it was awful.", -1.8, "valid", True, True),
+    ("vid2", "c3", "It was pretty good overall.", 1.0, "valid", True, True),
+    ("vid4", "c1", "The acting was bad and dull.", -1.4, "test", True, True),
+    ("vid4", "c2", "A brilliant and moving story.", 2.2, "test", True, True),
+]
+
+
+@pytest.fixture(scope="session")
+def labelled_set(tmp_path_factory) -> Path:
+    """An MMSA-FET layout (label.csv + Raw/<video>/<clip>.mp4) of real speech and faces, plus one corrupt clip."""
+    from tests import media
+
+    root = tmp_path_factory.mktemp("labelled")
+    lines = ["video_id,clip_id,text,label,mode"]
+    for video_id, clip_id, sentence, label, mode, with_text, face in LABELLED:
+        folder = root / "Raw" / video_id
+        folder.mkdir(parents=True, exist_ok=True)
+        wav = media.speech(sentence, root / f"{video_id}_{clip_id}.wav")
+        media.video(folder / f"{clip_id}.mp4", wav, seconds=4.0, with_face=face)
+        text = f'"{sentence}"' if with_text else ""
+        lines.append(f"{video_id},{clip_id},{text},{label},{mode}")
+    (root / "Raw" / "vid3").mkdir()
+    (root / "Raw" / "vid3" / "c0.mp4").write_bytes(np.random.default_rng(0).bytes(20000))
+    lines.append("vid3,c0,Random bytes.,0.4,train")
+    (root / "label.csv").write_text("\n".join(lines) + "\n")
+    return root

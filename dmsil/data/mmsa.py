@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dmsil.config import FeatureSpec
 from dmsil.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class Split:
 class MMSAData:
     path: Path
     splits: dict[str, Split]
+    features: FeatureSpec | None = None
+    """How the features were made, when known (a feature store knows; a pickle does not)."""
 
     @property
     def dims(self) -> tuple[int, int, int]:

@@ -1,0 +1,65 @@
+"""Real test media made on the spot: espeak-ng speech, a real face (skimage's astronaut) moving on a
+640x480 canvas, a scene without a face, muxed by ffmpeg. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+W, H = 640, 480
+
+
+def speech(text: str, out: Path, speed: int = 150) -> Path:
+    subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(out), text], check=True, capture_output=True)
+    return out
+
+
+def face_frames(n: int, with_face: bool = True, seed: int = 0) -> np.ndarray:
+    """n RGB frames: the astronaut's head drifting across a grey canvas, or the coffee scene (no face)."""
+    import cv2
+    from skimage import data
+
+    canvas = np.full((H, W, 3), 90, np.uint8)
+    if not with_face:
+        scene = cv2.resize(data.coffee(), (W, H))
+        return np.repeat(scene[None], n, axis=0)
+    head = cv2.resize(data.astronaut()[20:280, 120:340], None, fx=1.3, fy=1.3)
+    hh, hw = head.shape[:2]
+    rng = np.random.default_rng(seed)
+    x0, y0 = rng.integers(20, W - hw - 20), rng.integers(10, H - hh - 10)
+    frames = np.empty((n, H, W, 3), np.uint8)
+    for i in range(n):
+        x = int(np.clip(x0 + 40 * np.sin(i / 15), 0, W - hw))
+        y = int(np.clip(y0 + 15 * np.cos(i / 20), 0, H - hh))
+        frame = canvas.copy()
+        frame[y : y + hh, x : x + hw] = head
+        frames[i] = frame
+    return frames
+
+
+def video(out: Path, wav: Path | None, seconds: float, with_face: bool = True, fps: int = 25) -> Path:
+    """An H.264 mp4 of moving-face (or no-face) frames, with the wav as its AAC audio track if given."""
+    frames = face_frames(int(seconds * fps), with_face)
+    cmd = [
+        "ffmpeg",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{W}x{H}",
+        "-r",
+        str(fps),
+        "-i",
+        "-",
+    ]
+    if wav is not None:
+        cmd += ["-i", str(wav), "-c:a", "aac", "-shortest"]
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(out)]
+    subprocess.run(cmd, input=frames.tobytes(), check=True)
+    return out
