@@ -47,7 +47,8 @@ class ASROptions:
     language: str | None = None
     """Spoken language code; None lets the model detect it (English-only models always use ``en``)."""
     vad: bool = True
-    """Skip non-speech with Silero VAD (faster-whisper only: openai-whisper has no VAD)."""
+    """Silero VAD (shipped with faster-whisper): faster-whisper skips non-speech with it; for openai-whisper,
+    which has none and invents words in silence ("You"), audio without any speech is not decoded at all."""
     beam_size: int = 5
     threads: int = 0
     """CPU threads for CTranslate2 (0 = its default)."""
@@ -156,6 +157,8 @@ class OpenAIWhisperTranscriber:
         x = to_mono_16k(audio, sr)
         if x.size < SAMPLE_RATE // 10:
             return []
+        if self.options.vad and not has_speech(x):
+            return []
         language = "en" if self._english_only else self.options.language
         result = self._model.transcribe(
             x,
@@ -171,6 +174,13 @@ class OpenAIWhisperTranscriber:
             for s in result["segments"]
             for w in s.get("words", [])
         )
+
+
+def has_speech(audio16k: np.ndarray) -> bool:
+    """Whether Silero VAD finds any speech in 16 kHz mono audio."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return bool(get_speech_timestamps(audio16k, VadOptions()))
 
 
 def load_transcriber(options: ASROptions | None = None) -> Transcriber:

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from dmsil.errors import DataError
+from dmsil.features.media import VIDEO_RATE, decode
+from tests import media
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    wav = media.speech("Testing the decoder with a short sentence.", d / "s.wav")
+    return {
+        "av": media.video(d / "av.mp4", wav, seconds=3.0),
+        "video_only": media.video(d / "v.mp4", None, seconds=2.0, fps=30),
+        "wav": wav,
+    }
+
+
+def test_audio_and_frames_on_the_fixed_grid(files):
+    clip = decode(files["av"])
+    assert clip.audio is not None and clip.audio.dtype == np.float32
+    assert abs(clip.audio.size / 16000 - clip.duration) < 0.2
+    assert clip.frames[0].shape == (480, 640, 3) and clip.frames[0].dtype == np.uint8
+    # A 25 fps source sampled on a 15 Hz grid: the frame at or after each grid time, so steps of 1 or 2
+    # source frames that average 1/15 s.
+    steps = np.diff(clip.frame_times)
+    assert abs(steps.mean() - 1 / VIDEO_RATE) < 0.003 and steps.max() <= 1 / VIDEO_RATE + 1 / 25 + 1e-6
+
+
+def test_video_only_and_audio_only(files):
+    clip = decode(files["video_only"])
+    assert clip.audio is None and abs(len(clip.frames) - 2.0 * VIDEO_RATE) <= 1  # 30 fps sampled to 15
+    clip = decode(files["wav"])
+    assert not clip.has_video and clip.audio.size > 16000
+
+
+def test_callback_consumes_frames(files):
+    seen = []
+    clip = decode(files["av"], on_frame=lambda t, rgb: seen.append(t))
+    assert clip.frames == [] and seen == clip.frame_times and seen
+
+
+def test_bad_files_are_one_line_errors(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        decode(tmp_path / "missing.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(DataError, match="empty file"):
+        decode(tmp_path / "empty.mp4")
+    (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(1).bytes(5000))
+    with pytest.raises(DataError, match="noise.mp4: cannot decode"):
+        decode(tmp_path / "noise.mp4")
