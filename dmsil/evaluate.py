@@ -94,7 +94,9 @@ def format_table(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m dmsil.evaluate", description="Evaluate a dmsil checkpoint.")
     p.add_argument("checkpoint", help="checkpoint directory, or a training output with seed-* checkpoints")
-    p.add_argument("--data", required=True, help="MMSA-format pickle; pickle runs code: use files you trust")
+    p.add_argument(
+        "--data", required=True, help="MMSA pickle (pickle runs code: use files you trust) or a dmsil.prepare store"
+    )
     p.add_argument("--split", choices=("train", "valid", "test"), default="test")
     p.add_argument(
         "--dataset", choices=("mosi", "mosei", "sims"), help="default: the one the checkpoint was trained for"

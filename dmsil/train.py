@@ -220,7 +220,9 @@ def _brief(metrics: dict) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dmsil.train", description="Train the dmsil model on an MMSA pickle.")
     p.add_argument(
-        "--data", required=True, help="MMSA-format pickle (train/valid/test); pickle runs code: use files you trust"
+        "--data",
+        required=True,
+        help="MMSA pickle (pickle runs code: use files you trust) or a dmsil.prepare feature store",
     )
     p.add_argument(
         "--dataset", choices=("mosi", "mosei", "sims"), default="mosi", help="metrics, label range and presets"
