@@ -10,20 +10,15 @@ from dmsil.features import EXTRACTOR_SET, build
 from tests.conftest import LABELLED, run_module
 
 
+def run_prepare(labelled_set, out, *extra):
+    labels, raw = str(labelled_set / "label.csv"), str(labelled_set / "Raw")
+    return run_module("dmsil.prepare", "--labels", labels, "--raw", raw, "--out", str(out), *extra)
+
+
 @pytest.fixture(scope="module")
 def store(labelled_set, tmp_path_factory):
     out = tmp_path_factory.mktemp("store") / "store"
-    proc = run_module(
-        "dmsil.prepare",
-        "--labels",
-        str(labelled_set / "label.csv"),
-        "--raw",
-        str(labelled_set / "Raw"),
-        "--out",
-        str(out),
-        "--workers",
-        "2",
-    )
+    proc = run_prepare(labelled_set, out, "--workers", "2")
     return out, proc
 
 
@@ -57,15 +52,7 @@ def test_clip_features_are_real(store):
 def test_rerun_skips_finished_clips(store, labelled_set):
     out, _ = store
     before = {p: p.stat().st_mtime_ns for p in (out / "clips").rglob("*.npz")}
-    run_module(
-        "dmsil.prepare",
-        "--labels",
-        str(labelled_set / "label.csv"),
-        "--raw",
-        str(labelled_set / "Raw"),
-        "--out",
-        str(out),
-    )
+    run_prepare(labelled_set, out)
     after = {p: p.stat().st_mtime_ns for p in (out / "clips").rglob("*.npz")}
     assert before == after
 
