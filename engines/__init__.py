@@ -1,5 +1,65 @@
-"""Engines that run a trained dmsil checkpoint fast (ONNX Runtime, TensorRT, compiled CUDA).
+"""Run a trained dmsil checkpoint fast, behind one interface: ``engines.load(checkpoint, kind)``.
 
-Not built yet: the engines stage of the project fills this package. Today ``dmsil.load`` gives the
-eager PyTorch reference model.
+Kinds: ``tensorrt`` (NVIDIA GPU with TensorRT), ``torch-compile`` (CUDA graphs on a GPU), ``onnxruntime``
+(CPU), ``torch`` (eager reference). ``auto`` takes the first that can run here, in that order, and logs
+the choice and every fallback reason once. Every engine maps numpy inputs to ``{"M","T","A","V"}``.
 """
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from engines.base import INPUTS, OUTPUTS, Engine, EngineUnavailable
+
+log = logging.getLogger(__name__)
+KINDS = ("auto", "tensorrt", "torch-compile", "onnxruntime", "torch")
+
+
+def _build(kind: str, ckpt: Path, threads: int | None) -> Engine:
+    from dmsil import checkpoint
+
+    if kind == "torch":
+        import torch
+
+        from engines.torch_engine import TorchEngine
+
+        return TorchEngine(checkpoint.load(ckpt), "cuda" if torch.cuda.is_available() else "cpu")
+    if kind == "torch-compile":
+        from engines.torch_engine import CompiledTorchEngine
+
+        return CompiledTorchEngine(checkpoint.load(ckpt))
+    from engines.onnx_export import cache_key, export
+
+    if kind == "onnxruntime":
+        from engines.ort_engine import OrtEngine
+
+        return OrtEngine(export(ckpt), threads)
+    if kind == "tensorrt":
+        from engines.trt_engine import TensorRTEngine, _import
+
+        _import()  # fail fast, before exporting anything
+        return TensorRTEngine(export(ckpt), ckpt / "onnx", cache_key(ckpt))
+    raise ValueError(f"unknown engine {kind!r}: use one of {', '.join(KINDS)}")
+
+
+def load(checkpoint_dir: str | Path, kind: str = "auto", threads: int | None = None) -> Engine:
+    """An engine for the checkpoint; ``kind="auto"`` falls back along TensorRT, torch-compile, ONNX Runtime, torch."""
+    ckpt = Path(checkpoint_dir)
+    if kind != "auto":
+        engine = _build(kind, ckpt, threads)
+        log.info("engine: %s", engine.name)
+        return engine
+    reasons = []
+    for candidate in KINDS[1:]:
+        try:
+            engine = _build(candidate, ckpt, threads)
+        except EngineUnavailable as exc:
+            reasons.append(f"{candidate}: {exc}")
+            continue
+        log.info("engine: %s%s", engine.name, f" (skipped {'; '.join(reasons)})" if reasons else "")
+        return engine
+    raise EngineUnavailable("; ".join(reasons))
+
+
+__all__ = ["INPUTS", "KINDS", "OUTPUTS", "Engine", "EngineUnavailable", "load"]

@@ -1,0 +1,112 @@
+"""Command line: export a checkpoint to ONNX, or benchmark every engine that can run here side by side.
+
+python -m engines export CHECKPOINT [--to FILE.onnx]
+python -m engines bench --checkpoint CHECKPOINT [--batch 1,8,32] [--seq 50,500,375] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dmsil import checkpoint
+from dmsil.errors import DmsilError
+from engines import KINDS, OUTPUTS, EngineUnavailable, _build
+from engines.base import example_batch
+
+
+def bench(ckpt: str, batches: list[int], seq: tuple[int, int, int], repeats: int, threads: int | None) -> dict:
+    """Median/p95 ms per engine and batch, calls interleaved across engines; max abs diff to eager torch."""
+    engines, skipped = {}, {}
+    for kind in KINDS[1:][::-1]:  # torch first: the reference
+        try:
+            engines[kind] = _build(kind, Path(ckpt), threads)
+        except EngineUnavailable as exc:
+            skipped[kind] = str(exc)
+    model = checkpoint.load(ckpt)
+    result: dict = {"seq": list(seq), "skipped": skipped, "engines": {}}
+    for b in batches:
+        batch = example_batch(model, b, seq)
+        reference = engines["torch"](batch)
+        times: dict[str, list[float]] = {k: [] for k in engines}
+        for engine in engines.values():
+            engine.warmup()
+            engine(batch)
+        for _ in range(repeats):
+            for kind, engine in engines.items():
+                start = time.perf_counter()
+                engine(batch)
+                times[kind].append((time.perf_counter() - start) * 1000)
+        for kind, engine in engines.items():
+            out = engine(batch)
+            diff = max(float(np.abs(out[k] - reference[k]).max()) for k in OUTPUTS)
+            result["engines"].setdefault(kind, {})[str(b)] = {
+                "median_ms": float(np.median(times[kind])),
+                "p95_ms": float(np.percentile(times[kind], 95)),
+                "max_abs_diff": diff,
+            }
+    first = str(batches[0])
+    for kind, per_batch in result["engines"].items():
+        result[f"{kind.replace('-', '_')}_ms"] = per_batch[first]["median_ms"]
+    result["max_abs_diff"] = max(per[first]["max_abs_diff"] for per in result["engines"].values())
+    if "onnxruntime" in result["engines"]:
+        result["speedup_onnxruntime_vs_torch"] = result["torch_ms"] / result["onnxruntime_ms"]
+    return result
+
+
+def print_table(result: dict) -> None:
+    print(f"sequence lengths text/audio/video: {result['seq']}")
+    print(f"{'engine':<15}{'batch':>6}{'median ms':>11}{'p95 ms':>9}{'vs torch':>10}{'max |diff|':>12}")
+    torch_ms = result["engines"]["torch"]
+    for kind, per_batch in result["engines"].items():
+        for b, r in per_batch.items():
+            speed = torch_ms[b]["median_ms"] / r["median_ms"]
+            print(f"{kind:<15}{b:>6}{r['median_ms']:>11.3f}{r['p95_ms']:>9.3f}{speed:>9.2f}x{r['max_abs_diff']:>12.2e}")
+    for kind, why in result["skipped"].items():
+        print(f"{kind:<15} not run: {why}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m engines", description="Export and benchmark dmsil engines.")
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="write the fusion model as ONNX (parity-checked)")
+    e.add_argument("checkpoint")
+    e.add_argument("--to", help="output .onnx (default: cached beside the checkpoint)")
+    b = sub.add_parser("bench", help="latency of every engine available here, side by side")
+    b.add_argument("--checkpoint", required=True)
+    b.add_argument("--batch", default="1,8,32", help="comma-separated batch sizes")
+    b.add_argument("--seq", default="50,500,375", help="text,audio,video lengths (MOSI-sized by default)")
+    b.add_argument("--repeats", type=int, default=100)
+    b.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores but one)")
+    b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "export":
+            from engines.onnx_export import export
+
+            print(export(args.checkpoint, args.to))
+            return 0
+        batches = [int(x) for x in args.batch.split(",")]
+        seq = tuple(int(x) for x in args.seq.split(","))
+        if len(seq) != 3 or min(batches) < 1:
+            p.error("--seq takes three lengths and --batch positive sizes")
+        result = bench(args.checkpoint, batches, seq, args.repeats, args.threads)
+    except DmsilError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

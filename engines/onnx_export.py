@@ -1,0 +1,95 @@
+"""Export a checkpoint's fusion model to ONNX, check it against PyTorch, cache it beside the checkpoint.
+
+Batch and every sequence length are dynamic axes; masks and lengths are inputs. The file is named by a
+hash of the weights, the config and the exporter versions, so a changed checkpoint or torch gets a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dmsil import checkpoint
+from dmsil.model import DMSIL
+from engines.base import INPUTS, OUTPUTS, FusionModel, example_batch, to_torch
+
+log = logging.getLogger(__name__)
+OPSET = 17
+PARITY_TOLERANCE = 1e-4
+
+
+def cache_key(ckpt_dir: Path) -> str:
+    import onnx
+
+    h = hashlib.sha256()
+    for name in (checkpoint.WEIGHTS, checkpoint.CONFIG):
+        with (ckpt_dir / name).open("rb") as f:
+            for chunk in iter(lambda f=f: f.read(1 << 20), b""):
+                h.update(chunk)
+    h.update(f"torch {torch.__version__} onnx {onnx.__version__} opset {OPSET}".encode())
+    return h.hexdigest()[:16]
+
+
+def export_model(model: DMSIL, out: Path) -> Path:
+    """Write ``model`` as ONNX with dynamic batch and sequence axes (atomically)."""
+    fusion = FusionModel(model).eval()
+    sample = to_torch(example_batch(model, batch=2, lengths=(12, 40, 30)))
+    dynamic = {
+        "text": {0: "batch", 1: "text_len"},
+        "text_mask": {0: "batch", 1: "text_len"},
+        "audio": {0: "batch", 1: "audio_len"},
+        "audio_lengths": {0: "batch"},
+        "video": {0: "batch", 1: "video_len"},
+        "video_lengths": {0: "batch"},
+    }
+    dynamic.update({k: {0: "batch"} for k in OUTPUTS})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the LSTM batch-size note does not apply: no initial state is exported
+        torch.onnx.export(
+            fusion,
+            tuple(sample),
+            str(tmp),
+            input_names=list(INPUTS),
+            output_names=list(OUTPUTS),
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    os.replace(tmp, out)
+    return out
+
+
+def parity(model: DMSIL, onnx_path: Path, lengths: tuple[int, int, int] = (50, 500, 375)) -> float:
+    """Max abs difference between ONNX Runtime and eager PyTorch on a random batch of 3."""
+    from engines.ort_engine import OrtEngine
+    from engines.torch_engine import TorchEngine
+
+    batch = example_batch(model, batch=3, lengths=lengths, seed=1)
+    batch["audio_lengths"][1:] = [lengths[1] // 2, 1]
+    batch["video_lengths"][1:] = [lengths[2] // 3, 0]
+    ours, ref = OrtEngine(onnx_path, threads=1)(batch), TorchEngine(model)(batch)
+    return max(float(np.abs(ours[k] - ref[k]).max()) for k in OUTPUTS)
+
+
+def export(ckpt_dir: str | Path, out: str | Path | None = None) -> Path:
+    """The checkpoint as ONNX (reused from the cache when present), parity-checked on a fresh export."""
+    ckpt_dir = Path(ckpt_dir)
+    model = checkpoint.load(ckpt_dir)
+    target = Path(out) if out else ckpt_dir / "onnx" / f"fusion-{cache_key(ckpt_dir)}.onnx"
+    if out is None and target.is_file():
+        return target
+    export_model(model, target)
+    diff = parity(model, target)
+    log.info("exported %s; max abs difference to PyTorch %.2e", target, diff)
+    if diff > PARITY_TOLERANCE:
+        target.unlink()
+        raise RuntimeError(f"{target}: ONNX output differs from PyTorch by {diff:.2e} (> {PARITY_TOLERANCE})")
+    return target
