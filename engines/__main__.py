@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seq", default="50,500,375", help="text,audio,video lengths (MOSI-sized by default)")
     b.add_argument("--repeats", type=int, default=100)
     b.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores but one)")
+    b.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's own choice)")
     b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -97,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         seq = tuple(int(x) for x in args.seq.split(","))
         if len(seq) != 3 or min(batches) < 1:
             p.error("--seq takes three lengths and --batch positive sizes")
+        if args.torch_threads:
+            import torch
+
+            torch.set_num_threads(args.torch_threads)
         result = bench(args.checkpoint, batches, seq, args.repeats, args.threads)
     except DmsilError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +17,9 @@ from tests.conftest import run_module
 
 
 @pytest.fixture(scope="module")
-def ckpt(trained_dir):
-    return trained_dir / "seed-1111"
+def ckpt(trained_dir, tmp_path_factory):
+    """A copy: exporting writes onnx/ beside the checkpoint, and the shared one must stay as trained."""
+    return Path(shutil.copytree(trained_dir / "seed-1111", tmp_path_factory.mktemp("engines") / "ckpt"))
 
 
 def varied_batch(model, n=5, seed=3):
@@ -41,8 +44,6 @@ def test_export_is_cached_and_keyed_by_the_weights(ckpt, tmp_path):
     first = export(ckpt)
     stamp = first.stat().st_mtime_ns
     assert export(ckpt) == first and first.stat().st_mtime_ns == stamp
-    import shutil
-
     other = shutil.copytree(ckpt, tmp_path / "other", ignore=shutil.ignore_patterns("onnx"))
     model = checkpoint.load(other)
     model.heads["M"].layer_3.bias.data += 1.0

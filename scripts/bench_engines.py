@@ -1,0 +1,60 @@
+"""Engines side by side on this machine: eager PyTorch vs ONNX Runtime (and GPU engines where they run).
+
+    .venv/bin/python scripts/bench_engines.py [--checkpoint DIR] [--repeats 200]
+
+Without ``--checkpoint`` a MOSI-shaped model (768-d text states, 5-d audio, 20-d video) is trained for
+one epoch on synthetic data: latency depends on shapes, not on how well the model was trained. Eager
+torch is measured with torch's default threads and with one thread, each beside ONNX Runtime (one
+thread: the other core is left to the feature extractors) in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from dmsil import checkpoint
+from dmsil.config import ModelConfig, TrainConfig
+from dmsil.data.mmsa import from_dict
+from dmsil.data.synthetic import SyntheticSpec, make
+from dmsil.train import train
+from engines.__main__ import bench, print_table
+
+
+def quick_checkpoint(out: Path) -> Path:
+    data = from_dict(make(SyntheticSpec(n=400, seed=1)), "synthetic")
+    result = train(data, ModelConfig.for_dataset("mosi"), TrainConfig(max_epochs=1), progress=False)
+    return checkpoint.save(result.model, out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint")
+    p.add_argument("--repeats", type=int, default=200)
+    p.add_argument("--json-out", default=str(Path(__file__).parent / "results" / "bench_engines.json"))
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = args.checkpoint or str(quick_checkpoint(Path(tmp) / "ckpt"))
+        default_threads = torch.get_num_threads()
+        report = {"machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__}}
+        for label, threads in ((f"torch {default_threads} threads (default)", default_threads), ("torch 1 thread", 1)):
+            torch.set_num_threads(threads)
+            result = bench(ckpt, [1, 8, 32], (50, 500, 375), args.repeats, threads=None)
+            print(f"\n== {label}; ONNX Runtime 1 thread ==")
+            print_table(result)
+            report[label] = result
+    Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {args.json_out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
