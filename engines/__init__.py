@@ -39,7 +39,8 @@ def _build(kind: str, ckpt: Path, threads: int | None) -> Engine:
         from engines.trt_engine import TensorRTEngine, _import
 
         _import()  # fail fast, before exporting anything
-        return TensorRTEngine(export(ckpt), ckpt / "onnx", cache_key(ckpt))
+        onnx_path = export(ckpt)
+        return TensorRTEngine(onnx_path, onnx_path.parent, cache_key(ckpt))
     raise ValueError(f"unknown engine {kind!r}: use one of {', '.join(KINDS)}")
 
 
