@@ -96,12 +96,10 @@ class ClipProcessor:
 
     def __init__(self, options: PrepareOptions):
         from dmsil.features.audio import AcousticExtractor
-        from dmsil.features.face import FaceExtractor
         from dmsil.features.text import TextFeaturizer, TextOptions
 
         self.options = options
         self.acoustic = AcousticExtractor()
-        self.face = FaceExtractor()
         self.text = TextFeaturizer(TextOptions(options.text_model, options.text_max_length))
         self._asr = None
 
@@ -120,16 +118,15 @@ class ClipProcessor:
         from dmsil.features.face import FACE_DIM, FaceExtractor
         from dmsil.features.media import decode
 
-        self.face.close()
-        self.face = FaceExtractor()  # tracking state must not carry over from the previous clip
         vectors: list[np.ndarray] = []
-        clip = decode(path, on_frame=lambda t, rgb: vectors.append(self.face(rgb).vector))
+        with FaceExtractor() as face:  # a new tracker per clip: no tracking state carries over
+            clip = decode(path, on_frame=lambda t, rgb: vectors.append(face(rgb).vector))
         video = np.stack(vectors) if vectors else np.zeros((0, FACE_DIM), np.float32)
         audio = self.acoustic(clip.audio) if clip.audio is not None else np.zeros((0, self.acoustic.dim), np.float32)
         source = "label.csv" if text else "asr"
         transcript = text or self.transcribe(clip.audio)
-        states, mask = self.text.states([transcript])
-        ids, _ = self.text.tokens([transcript])
+        ids, mask = self.text.tokens([transcript])
+        states = self.text.encode(ids, mask)
         return {
             "audio": audio.astype(np.float32),
             "video": video.astype(np.float32),

@@ -31,7 +31,6 @@ class OrtEngine:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         # The exporter drops inputs the graph does not use (e.g. the text mask with [CLS] pooling).
         self.inputs = [i.name for i in self.session.get_inputs()]
-        self._example = {i.name: i for i in self.session.get_inputs()}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {k: np.ascontiguousarray(batch[k]) for k in self.inputs}
@@ -40,7 +39,8 @@ class OrtEngine:
     def warmup(self) -> None:
         """One run on a small batch shaped from the session's own inputs (ids 1, lengths 8)."""
         feed = {}
-        for name, info in self._example.items():
+        for info in self.session.get_inputs():
+            name = info.name
             shape = [d if isinstance(d, int) else (1 if i == 0 else 8) for i, d in enumerate(info.shape)]
             dtype = np.int64 if "int64" in info.type else np.float32
             feed[name] = np.full(shape, 8 if name.endswith("lengths") else 1, dtype)

@@ -98,8 +98,11 @@ def load_store(store: str | Path) -> MMSAData:
     }
     splits = {}
     for name, items in clips.items():
-        audio, audio_lengths = _pad([_norm(z["audio"], spec, "audio") for _, z in items], da)
-        video_seqs = [_norm(z["video"], spec, "video") if z["video_present"] else z["video"][:0] for _, z in items]
+        audio, audio_lengths = _pad([normalize(z["audio"], spec.normalization["audio"]) for _, z in items], da)
+        video_seqs = [
+            normalize(z["video"], spec.normalization["video"]) if z["video_present"] else z["video"][:0]
+            for _, z in items
+        ]
         vision, vision_lengths = _pad(video_seqs, dv)
         split = Split(
             labels=np.array([r["label"] for r, _ in items], dtype=np.float32),
@@ -118,7 +121,3 @@ def load_store(store: str | Path) -> MMSAData:
                 split.unimodal_labels[m] = np.array([r[f"label_{m}"] for r, _ in items], dtype=np.float32)
         splits[name] = split
     return MMSAData(store, splits, features=spec)
-
-
-def _norm(x: np.ndarray, spec: FeatureSpec, kind: str) -> np.ndarray:
-    return normalize(x, spec.normalization[kind])

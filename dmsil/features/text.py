@@ -66,10 +66,13 @@ class TextFeaturizer:
         """(n, max_length) int64 ids and float32 mask, padded at the end."""
         return encode(self.tokenizer, texts, self.options.max_length)
 
-    @torch.no_grad()
     def states(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(n, max_length, hidden) last-layer states (zero at padding) and the mask."""
         ids, mask = self.tokens(texts)
+        return self.encode(ids, mask), mask
+
+    @torch.no_grad()
+    def encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Frozen last-layer states of already tokenized text, zero at padding."""
         out = self.encoder(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask).long())
-        states = out.last_hidden_state.numpy() * mask[:, :, None]
-        return states.astype(np.float32), mask
+        return (out.last_hidden_state.numpy() * mask[:, :, None]).astype(np.float32)
