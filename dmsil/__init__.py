@@ -5,10 +5,31 @@ heads for each modality's private information, plus covariance-based deep modal 
 information shared between modality pairs. Importing it needs only torch, numpy and safetensors.
 """
 
+from pathlib import Path
+
 from dmsil.checkpoint import load
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig
+from dmsil.errors import CheckpointError
 from dmsil.model import DMSIL
 
 __version__ = "0.1.0"
 
-__all__ = ["DMSIL", "AlignmentConfig", "FeatureSpec", "ModelConfig", "TrainConfig", "load", "__version__"]
+
+def default_checkpoint() -> Path:
+    """The shipped default model (``scripts/train_default.py``; see its MODEL_CARD.md)."""
+    path = Path(__file__).resolve().parent / "default_model"
+    if not (path / "model.safetensors").is_file():
+        raise CheckpointError(f"{path}: the default model is missing (rerun scripts/train_default.py)")
+    return path
+
+
+__all__ = [
+    "DMSIL",
+    "AlignmentConfig",
+    "FeatureSpec",
+    "ModelConfig",
+    "TrainConfig",
+    "default_checkpoint",
+    "load",
+    "__version__",
+]

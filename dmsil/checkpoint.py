@@ -1,13 +1,18 @@
 """Checkpoints as ``model.safetensors`` + ``config.json`` + ``metrics.json``: no pickle, ever.
 
 A fine-tuned transformers text encoder keeps its architecture config and tokenizer in ``text_encoder/``
-beside the weights, so a checkpoint loads without the directory it was trained from.
+beside the weights, so a checkpoint loads without the directory it was trained from. When the encoder is
+the packaged all-MiniLM-L6-v2 with its lower layers frozen, only the layers that changed are stored and
+the rest is read from the package, checked by hash. ``config.json`` also says, per head, what it was
+trained on: a head trained on nothing real is marked untrained and must never be shown as sentiment.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +21,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from dmsil.config import FeatureSpec, ModelConfig
-from dmsil.errors import CheckpointError
-from dmsil.model import DMSIL
+from dmsil.errors import CheckpointError, DmsilError
+from dmsil.model import DMSIL, HEADS
 
 log = logging.getLogger(__name__)
 
@@ -26,37 +31,97 @@ FORMAT_VERSION = 1
 WEIGHTS, CONFIG, METRICS, TEXT_ENCODER = "model.safetensors", "config.json", "metrics.json", "text_encoder"
 
 
+@dataclass
+class HeadProvenance:
+    """What one head learned from: ``trained`` False means its output is not sentiment and is never shown."""
+
+    trained: bool
+    source: str
+
+
 def save(
     model: DMSIL,
     out_dir: str | Path,
     features: FeatureSpec | None = None,
     metrics: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    heads: dict[str, HeadProvenance] | None = None,
+    half: bool = False,
 ) -> Path:
-    """Write a checkpoint directory; ``extra`` (e.g. the training config) is kept in config.json."""
+    """Write a checkpoint directory; ``extra`` (e.g. the training config) is kept in config.json.
+
+    ``heads`` defaults to every head trained on the data; ``half`` stores float weights as float16.
+    """
     from dmsil import __version__
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = model.config.to_dict()
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    base = None
     if model.text_encoder.fine_tuned:
         source = model.config.text_model
         model.text_encoder.transformer.config.save_pretrained(out / TEXT_ENCODER)
         _save_tokenizer(source, out / TEXT_ENCODER)
         config["text_model"] = TEXT_ENCODER
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        base = _packaged_base(model)
+        if base is not None:
+            frozen = frozen_keys(model)
+            state = {k: v for k, v in state.items() if k not in frozen}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(out / WEIGHTS), metadata={"format": FORMAT})
+    heads = heads or {h: HeadProvenance(True, extra.get("data", "") if extra else "") for h in HEADS}
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "dmsil_version": __version__,
         "model": config,
         "features": (features or FeatureSpec()).to_dict(),
+        "heads": {h: asdict(p) for h, p in heads.items()},
+        **({"text_base": base} if base else {}),
         **(extra or {}),
     }
     (out / CONFIG).write_text(json.dumps(document, indent=2) + "\n")
     (out / METRICS).write_text(json.dumps(metrics or {}, indent=2) + "\n")
     return out
+
+
+def _packaged_base(model: DMSIL) -> dict[str, str] | None:
+    """``{name, sha256}`` of the packaged encoder when the model fine-tunes only its top layers, else None."""
+    from dmsil.features import PACKAGED_TEXT_MODEL
+    from dmsil.features.text import default_text_model
+
+    if model.config.text_train_layers is None:
+        return None
+    try:
+        packaged = Path(default_text_model())
+    except DmsilError:
+        return None
+    if Path(model.config.text_model).resolve() != packaged.resolve():
+        return None
+    return {"name": PACKAGED_TEXT_MODEL, "sha256": _sha256(packaged / WEIGHTS)}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _resolve_base(ckpt: Path, base: dict[str, str]) -> str:
+    """Folder of the packaged encoder a checkpoint builds on, checked to be the very weights it was trained on."""
+    from dmsil.features.text import default_text_model
+
+    try:
+        folder = Path(default_text_model())
+    except DmsilError as exc:
+        raise CheckpointError(f"{ckpt}: needs {base.get('name')} ({exc})") from None
+    if _sha256(folder / WEIGHTS) != base.get("sha256"):
+        raise CheckpointError(f"{ckpt}: the installed {base.get('name')} differs from the one it was trained on")
+    return str(folder)
 
 
 def _save_tokenizer(source: str | None, dest: Path) -> None:
@@ -95,7 +160,10 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> DMSIL:
         config = ModelConfig.from_dict(document["model"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt / CONFIG}: bad model config ({exc})") from None
-    if config.text_model == TEXT_ENCODER:
+    base = document.get("text_base")
+    if base:
+        config.text_model = _resolve_base(ckpt, base)
+    elif config.text_model == TEXT_ENCODER:
         config.text_model = str(ckpt / TEXT_ENCODER)
     weights = ckpt / WEIGHTS
     if not weights.is_file():
@@ -104,12 +172,14 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> DMSIL:
         state = load_file(str(weights), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights}: unreadable safetensors file ({exc})") from None
-    model = DMSIL(config, pretrained=False)
+    model = DMSIL(config, pretrained=bool(base))
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatch
         first = str(exc).strip().splitlines()[-1].strip()
         raise CheckpointError(f"{weights}: weights do not match config.json ({first})") from None
+    if base:  # the frozen layers come from the package
+        missing = [k for k in missing if k not in frozen_keys(model)]
     if missing or unexpected:
         raise CheckpointError(
             f"{weights}: weights do not match config.json (missing {missing[:3]}, unexpected {unexpected[:3]})"
@@ -117,5 +187,26 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> DMSIL:
     return model.to(device).eval()
 
 
+def frozen_keys(model: DMSIL) -> set[str]:
+    """State-dict keys of the text encoder's frozen parameters (equal to the packaged weights)."""
+    if not model.text_encoder.fine_tuned:
+        return set()
+    return {
+        f"text_encoder.transformer.{name}"
+        for name, param in model.text_encoder.transformer.named_parameters()
+        if not param.requires_grad
+    }
+
+
 def features(ckpt_dir: str | Path) -> FeatureSpec:
     return FeatureSpec.from_dict(read_config(ckpt_dir).get("features", {}))
+
+
+def heads(ckpt_dir: str | Path) -> dict[str, HeadProvenance]:
+    """Per-head provenance; checkpoints written before it existed count every head as trained."""
+    stored = read_config(ckpt_dir).get("heads") or {}
+    found = {}
+    for head in HEADS:
+        entry = stored.get(head, {"trained": True, "source": "not recorded"})
+        found[head] = HeadProvenance(bool(entry.get("trained", True)), str(entry.get("source", "")))
+    return found

@@ -88,6 +88,10 @@ class ModelConfig:
     """How a token sequence becomes one vector: ``cls`` (Self-MM takes BERT's [CLS]) or masked ``mean``."""
     text_out: int = 768
     """Text representation size fed to the heads (Self-MM: 768, BERT's width)."""
+    text_train_layers: int | None = None
+    """Fine-tune only the top N transformer layers; embeddings and lower layers stay as loaded. None =
+    everything (Self-MM). Freezing the bottom saves backward passes on a CPU and, for a packaged encoder,
+    lets a checkpoint store only the layers that changed."""
     audio_hidden: int = 16
     video_hidden: int = 32
     audio_out: int = 16
@@ -155,6 +159,12 @@ class TrainConfig:
     weight_decay_other: float = 1e-3
     exclude_zero: bool = True
     """ULGM positive centre from labels > 0 (True, MMSA default) or >= 0."""
+    loss: str = "l1"
+    """Per-task regression loss: ``l1`` (Self-MM) or ``mse``. Binary targets such as fresh/rotten mapped to
+    +-2 call for ``mse``: its optimum is the expected label, a graded score, where L1's is the median, +-2."""
+    given_labels: tuple[str, ...] = ()
+    """Unimodal heads trained on the data's own labels (``regression_labels_T/A/V``) instead of ULGM's
+    generated ones; a NaN label means "no label": that head gets no loss on that sample."""
     seed: int = 1111
     num_threads: int = 0
     """torch intra-op threads; 0 leaves torch's default."""
@@ -175,6 +185,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.dataset not in DATASET_BOUND:
             raise ValueError(f"unknown dataset {self.dataset!r}: use one of {sorted(DATASET_BOUND)}")
+        if self.loss not in ("l1", "mse"):
+            raise ValueError(f"unknown loss {self.loss!r}: use 'l1' or 'mse'")
+        self.given_labels = tuple(self.given_labels)
+        if any(m not in MODALITIES for m in self.given_labels):
+            raise ValueError(f"given_labels {self.given_labels}: use heads out of {MODALITIES}")
 
 
 @dataclass

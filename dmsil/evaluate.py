@@ -93,7 +93,11 @@ def format_table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m dmsil.evaluate", description="Evaluate a dmsil checkpoint.")
-    p.add_argument("checkpoint", help="checkpoint directory, or a training output with seed-* checkpoints")
+    p.add_argument(
+        "checkpoint",
+        nargs="?",
+        help="checkpoint directory, or a training output with seed-* checkpoints (default: the shipped default model)",
+    )
     p.add_argument(
         "--data", required=True, help="MMSA pickle (pickle runs code: use files you trust) or a dmsil.prepare store"
     )
@@ -105,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        dirs = checkpoint_dirs(Path(args.checkpoint))
+        from dmsil import default_checkpoint
+
+        dirs = checkpoint_dirs(Path(args.checkpoint) if args.checkpoint else default_checkpoint())
         dataset = args.dataset or checkpoint.read_config(dirs[0]).get("train", {}).get("dataset", "mosi")
         models = {d: checkpoint.load(d) for d in dirs}
         data = load(args.data)

@@ -6,6 +6,7 @@ so engines can run the fusion model on machines without any feature extractor in
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from dmsil.config import ModelConfig
 from dmsil.errors import DmsilError
 
 HEADS = ("M", "T", "A", "V")
+_LAYER = re.compile(r"\blayers?\.(\d+)\.")
 
 
 class MaskedLSTM(nn.Module):
@@ -75,6 +77,8 @@ class TextEncoder(nn.Module):
             else:  # weights come from a dmsil checkpoint right after
                 self.transformer = AutoModel.from_config(hf_config)
             config.text_out = int(hf_config.hidden_size)
+            if config.text_train_layers is not None:
+                freeze_lower(self.transformer, config.text_train_layers)
         else:
             self.projection = nn.Sequential(nn.Linear(config.text_dim, config.text_out), nn.Tanh())
 
@@ -83,10 +87,36 @@ class TextEncoder(nn.Module):
         return self.transformer is not None
 
     def forward(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pooled text; all zeros for a sample whose mask is empty (no words: text missing)."""
+        present = (mask.sum(1, keepdim=True) > 0).to(torch.float32)
         if self.transformer is not None:
-            states = self.transformer(input_ids=text.long(), attention_mask=mask.long()).last_hidden_state
-            return pool_tokens(states, mask, self.pooling)
-        return self.projection(pool_tokens(text, mask, self.pooling))
+            # an all-masked row would make attention NaN: let it attend to its padding, then zero it
+            attend = torch.where(present > 0, mask, torch.ones_like(mask)).long()
+            states = self.transformer(input_ids=text.long(), attention_mask=attend).last_hidden_state
+            return pool_tokens(states, mask, self.pooling) * present
+        return self.projection(pool_tokens(text, mask, self.pooling)) * present
+
+
+def transformer_layer(name: str) -> int | None:
+    """Index of the encoder layer a parameter belongs to (``...layer.3.attention...`` -> 3), else None."""
+    match = _LAYER.search(name)
+    return int(match.group(1)) if match else None
+
+
+def freeze_lower(transformer: nn.Module, train_layers: int) -> list[str]:
+    """Stop gradients to the embeddings and all but the top ``train_layers`` layers; returns the frozen names."""
+    names = [n for n, _ in transformer.named_parameters()]
+    layers = {i for n in names if (i := transformer_layer(n)) is not None}
+    if not layers:
+        raise DmsilError("text_train_layers: cannot find numbered encoder layers ('layer.N.') in this model")
+    lowest_trained = max(layers) + 1 - train_layers
+    frozen = []
+    for name, param in transformer.named_parameters():
+        layer = transformer_layer(name)
+        if (layer is not None and layer < lowest_trained) or (layer is None and "embeddings" in name):
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
 
 
 class Head(nn.Module):

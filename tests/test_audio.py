@@ -32,7 +32,7 @@ def test_frames_at_100_per_second_finite_on_silence(extractor):
 def test_speech_differs_from_silence(extractor, tmp_path):
     import soundfile as sf
 
-    from tests import media
+    from realtime import demo as media
 
     audio, sr = sf.read(media.speech("Hello there, how are you today?", tmp_path / "s.wav"), dtype="float32")
     feats = extractor(to_mono_16k(audio, sr))

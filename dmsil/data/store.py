@@ -55,7 +55,7 @@ def read_meta(store: Path) -> dict:
     return meta
 
 
-def _stats(frames: list[np.ndarray], dim: int) -> dict[str, list[float]]:
+def frame_stats(frames: list[np.ndarray], dim: int) -> dict[str, list[float]]:
     """Mean and std per dimension over all frames (std floored so constant features stay finite)."""
     x = np.concatenate(frames) if frames else np.zeros((0, dim), np.float32)
     if len(x) == 0:
@@ -64,7 +64,7 @@ def _stats(frames: list[np.ndarray], dim: int) -> dict[str, list[float]]:
     return {"mean": x.mean(0).tolist(), "std": np.maximum(x.std(0), 1e-6).tolist()}
 
 
-def _pad(seqs: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
+def pad_frames(seqs: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     out = np.zeros((len(seqs), max(1, int(lengths.max(initial=0))), dim), dtype=np.float32)
     for i, s in enumerate(seqs):
@@ -93,17 +93,17 @@ def load_store(store: str | Path) -> MMSAData:
         raise DataError(f"{store}: no prepared clips in split(s) {', '.join(empty)}")
     da, dv = len(spec.audio_names), len(spec.video_names)
     spec.normalization = {
-        "audio": _stats([z["audio"] for _, z in clips["train"]], da),
-        "video": _stats([z["video"] for _, z in clips["train"] if z["video_present"]], dv),
+        "audio": frame_stats([z["audio"] for _, z in clips["train"]], da),
+        "video": frame_stats([z["video"] for _, z in clips["train"] if z["video_present"]], dv),
     }
     splits = {}
     for name, items in clips.items():
-        audio, audio_lengths = _pad([normalize(z["audio"], spec.normalization["audio"]) for _, z in items], da)
+        audio, audio_lengths = pad_frames([normalize(z["audio"], spec.normalization["audio"]) for _, z in items], da)
         video_seqs = [
             normalize(z["video"], spec.normalization["video"]) if z["video_present"] else z["video"][:0]
             for _, z in items
         ]
-        vision, vision_lengths = _pad(video_seqs, dv)
+        vision, vision_lengths = pad_frames(video_seqs, dv)
         split = Split(
             labels=np.array([r["label"] for r, _ in items], dtype=np.float32),
             audio=audio,

@@ -33,8 +33,11 @@ def tokenize(texts: list[str], model_dir: str | Path, max_length: int) -> tuple[
 
 
 def encode(tokenizer, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and mask padded to ``max_length``; a text with no words gets an all-zero mask (text missing)."""
     enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="np")
-    return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.float32)
+    mask = enc["attention_mask"].astype(np.float32)
+    mask[[not t.strip() for t in texts]] = 0.0
+    return enc["input_ids"].astype(np.int64), mask
 
 
 @dataclass

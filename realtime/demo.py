@@ -1,5 +1,6 @@
-"""Real test media made on the spot: espeak-ng speech, a real face (skimage's astronaut) moving on a
-640x480 canvas, a scene without a face, muxed by ffmpeg. Nothing is downloaded."""
+"""Real media made on the spot for the demo, the tests and the benchmarks: espeak-ng speech, a real face
+(scikit-image's astronaut) moving on a 640x480 canvas, a scene without a face, muxed by ffmpeg.
+Nothing is downloaded; espeak-ng and ffmpeg come from Debian (scripts/setup.sh installs them)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,27 @@ def face_frames(n: int, with_face: bool = True, seed: int = 0) -> np.ndarray:
         frame[y : y + hh, x : x + hw] = head
         frames[i] = frame
     return frames
+
+
+def join_speech(
+    sentences: list[str], out: Path, pause: float = 0.6, speed: int = 150
+) -> tuple[Path, list[tuple[float, float]]]:
+    """One wav of the sentences spoken in turn with ``pause`` seconds between them; returns it and each
+    sentence's (start, end) in seconds."""
+    import soundfile as sf
+
+    parts, spans, t = [], [], 0.0
+    rate = 22050
+    for i, sentence in enumerate(sentences):
+        audio, rate = sf.read(speech(sentence, out.with_name(f"{out.stem}.{i}.wav"), speed), dtype="float32")
+        out.with_name(f"{out.stem}.{i}.wav").unlink()
+        gap = np.zeros(int(pause * rate), np.float32)
+        spans.append((t + pause, t + pause + len(audio) / rate))
+        parts += [gap, audio]
+        t += pause + len(audio) / rate
+    parts.append(np.zeros(int(pause * rate), np.float32))
+    sf.write(out, np.concatenate(parts), rate)
+    return out, spans
 
 
 def video(out: Path, wav: Path | None, seconds: float, with_face: bool = True, fps: int = 25) -> Path:

@@ -1,0 +1,140 @@
+"""Windows of extracted features -> the four sentiment scores, with every missing modality said why.
+
+A modality reaches the model only when it has data in the window *and* its head was trained on real data
+(``checkpoint.heads``); otherwise it is masked (length 0, empty text mask), its score is ``None`` and the
+reason is reported ("no speech", "no face", or the head's provenance, e.g. "not trained in the default
+model"). The fused score is ``None`` when no trained modality is present: never a number made of zeros.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dmsil import checkpoint
+from dmsil.config import ModelConfig
+from dmsil.features import normalize, resolve_text_model
+
+log = logging.getLogger(__name__)
+
+MODALITIES = {"text": "T", "audio": "A", "video": "V"}
+ABSENT = {"text": "no speech", "audio": "no audio", "video": "no face"}
+
+
+@dataclass
+class Window:
+    """What one window gathered: its transcript and raw (unnormalized) frame features."""
+
+    start: float
+    end: float
+    transcript: str = ""
+    audio: np.ndarray | None = None
+    """(frames, audio_dim) acoustic features, or None when there was no audio."""
+    video: np.ndarray | None = None
+    """(frames, video_dim) face vectors (last entry ``face_present``), or None when there was no video."""
+
+
+@dataclass
+class Scores:
+    start: float
+    end: float
+    transcript: str
+    fused: float | None
+    text: float | None
+    audio: float | None
+    video: float | None
+    present: tuple[str, ...]
+    """Modalities that had data and a trained head, i.e. that reached the model."""
+    missing: dict[str, str] = field(default_factory=dict)
+    """Modality -> why it has no score."""
+
+
+class Scorer:
+    """Builds engine batches from windows and reads the scores back; one per pipeline."""
+
+    def __init__(self, ckpt_dir: str | Path | None = None, engine: str = "auto", threads: int | None = None):
+        import engines
+        from dmsil import default_checkpoint
+
+        self.ckpt = Path(ckpt_dir) if ckpt_dir else default_checkpoint()
+        document = checkpoint.read_config(self.ckpt)
+        self.config = ModelConfig.from_dict(document["model"])
+        self.spec = checkpoint.features(self.ckpt)
+        self.heads = checkpoint.heads(self.ckpt)
+        self.untrained = {m: self.heads[h].source for m, h in MODALITIES.items() if not self.heads[h].trained}
+        self._text = self._text_input()
+        self.engine = engines.load(self.ckpt, engine, threads)
+        self.engine.warmup()
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """Modalities worth extracting: those whose head was trained."""
+        return tuple(m for m in MODALITIES if m not in self.untrained)
+
+    def _text_input(self):
+        """Token ids for a fine-tuned encoder, or frozen states from the encoder the features came from."""
+        from dmsil.features.text import TextFeaturizer, TextOptions, encode
+
+        if self.config.text_model:
+            from transformers import AutoTokenizer
+
+            folder = self.ckpt / checkpoint.TEXT_ENCODER
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+            return lambda texts: encode(tokenizer, texts, self.config.text_max_length)
+        featurizer = TextFeaturizer(TextOptions(resolve_text_model(self.spec.text_model), self.spec.text_max_length))
+        return featurizer.states
+
+    def __call__(self, windows: list[Window]) -> list[Scores]:
+        if not windows:
+            return []
+        use = [self._present(w) for w in windows]
+        texts = [w.transcript if "text" in u else "" for w, u in zip(windows, use, strict=True)]
+        text, text_mask = self._text(texts)
+        width = max(1, int(text_mask.sum(1).max()))  # dynamic padding: trailing pad tokens cost time only
+        batch = {"text": text[:, :width], "text_mask": text_mask[:, :width]}
+        for name, dim in (("audio", self.config.audio_dim), ("video", self.config.video_dim)):
+            frames = [
+                normalize(np.asarray(getattr(w, name), np.float32), self.spec.normalization.get(name))
+                if name in u
+                else np.zeros((0, dim), np.float32)
+                for w, u in zip(windows, use, strict=True)
+            ]
+            lengths = np.array([len(f) for f in frames], np.int64)
+            padded = np.zeros((len(frames), max(1, int(lengths.max())), dim), np.float32)
+            for i, f in enumerate(frames):
+                padded[i, : len(f)] = f
+            batch[name], batch[f"{name}_lengths"] = padded, lengths
+        out = self.engine(batch)
+        return [
+            self._scores(w, u, {k: float(v[i]) for k, v in out.items()})
+            for i, (w, u) in enumerate(zip(windows, use, strict=True))
+        ]
+
+    def _present(self, w: Window) -> set[str]:
+        have = set()
+        if w.transcript.strip():
+            have.add("text")
+        if w.audio is not None and len(w.audio):
+            have.add("audio")
+        if w.video is not None and len(w.video) and np.any(np.asarray(w.video)[:, -1] > 0):
+            have.add("video")
+        return have - set(self.untrained)
+
+    def _scores(self, w: Window, use: set[str], out: dict[str, float]) -> Scores:
+        missing = {m: self.untrained.get(m, ABSENT[m]) for m in MODALITIES if m not in use}
+        per = {m: out[h] if m in use else None for m, h in MODALITIES.items()}
+        present = tuple(m for m in MODALITIES if m in use)
+        return Scores(
+            w.start,
+            w.end,
+            w.transcript,
+            out["M"] if present else None,
+            per["text"],
+            per["audio"],
+            per["video"],
+            present,
+            missing,
+        )
