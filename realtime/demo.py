@@ -85,3 +85,37 @@ def video(out: Path, wav: Path | None, seconds: float, with_face: bool = True, f
     cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(out)]
     subprocess.run(cmd, input=frames.tobytes(), check=True)
     return out
+
+
+DEMO_SENTENCES = [
+    "Hello, and thanks for watching this short demo.",
+    "I really loved the film we saw last night, it was wonderful.",
+    "The dinner afterwards was a different story: the food was cold and the waiter was rude.",
+    "I wanted to like that place, but it never came together.",
+    "Still, the evening was not bad at all, and I would do it again.",
+]
+
+
+def talk(out: Path, sentences: list[str] | None = None) -> Path:
+    """A talk video: the sentences spoken by espeak-ng over the moving astronaut, 640x480 with sound."""
+    import soundfile as sf
+
+    wav, _ = join_speech(sentences or DEMO_SENTENCES, out.with_suffix(".wav"))
+    try:
+        return video(out, wav, sf.info(str(wav)).duration)
+    finally:
+        wav.unlink()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m realtime.demo", description="Make the demo talk video.")
+    p.add_argument("--out", type=Path, default=Path("demo.mp4"))
+    args = p.parse_args(argv)
+    print(talk(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -35,6 +35,10 @@ class Window:
     """(frames, audio_dim) acoustic features, or None when there was no audio."""
     video: np.ndarray | None = None
     """(frames, video_dim) face vectors (last entry ``face_present``), or None when there was no video."""
+    recent: str = ""
+    """The words of the last hop only (the transcript a timeline shows under this window)."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Why a modality may be missing, when the source knows better than "no speech"/"no face"."""
 
 
 @dataclass
@@ -50,6 +54,10 @@ class Scores:
     """Modalities that had data and a trained head, i.e. that reached the model."""
     missing: dict[str, str] = field(default_factory=dict)
     """Modality -> why it has no score."""
+    latency: float | None = None
+    """Live: seconds from the window's end to its result."""
+    recent: str = ""
+    """The words of the window's last hop."""
 
 
 class Scorer:
@@ -124,7 +132,7 @@ class Scorer:
         return have - set(self.untrained)
 
     def _scores(self, w: Window, use: set[str], out: dict[str, float]) -> Scores:
-        missing = {m: self.untrained.get(m, ABSENT[m]) for m in MODALITIES if m not in use}
+        missing = {m: self.untrained.get(m) or w.reasons.get(m) or ABSENT[m] for m in MODALITIES if m not in use}
         per = {m: out[h] if m in use else None for m, h in MODALITIES.items()}
         present = tuple(m for m in MODALITIES if m in use)
         return Scores(
@@ -137,4 +145,5 @@ class Scorer:
             per["video"],
             present,
             missing,
+            recent=w.recent,
         )

@@ -85,3 +85,41 @@ def labelled_set(tmp_path_factory) -> Path:
     lines.append("vid3,c0,Random bytes.,0.4,train")
     (root / "label.csv").write_text("\n".join(lines) + "\n")
     return root
+
+
+TALK = [
+    "I really loved this film, it was wonderful.",
+    "The food was cold and the waiter was rude.",
+    "Honestly, it was a great day.",
+]
+
+
+@pytest.fixture(scope="session")
+def talk(tmp_path_factory) -> dict[str, Path]:
+    """A generated talk (espeak-ng sentences over the moving astronaut) and its broken or partial variants."""
+    import subprocess
+
+    import soundfile as sf
+
+    from realtime import demo
+
+    root = tmp_path_factory.mktemp("talk")
+    wav, _ = demo.join_speech(TALK, root / "talk.wav")
+    seconds = sf.info(str(wav)).duration
+    media = {"wav": wav, "talk": demo.video(root / "talk.mp4", wav, seconds)}
+    media["video_only"] = demo.video(root / "video_only.mp4", None, 4.0)
+    media["no_face"] = demo.video(root / "no_face.mp4", wav, seconds, with_face=False)
+    sf.write(root / "silence.wav", np.zeros(16000 * 4, np.float32), 16000)
+    media["silent"] = demo.video(root / "silent.mp4", root / "silence.wav", 4.0)
+    data = media["talk"].read_bytes()
+    (root / "truncated.mp4").write_bytes(data[: len(data) // 2])  # ffmpeg writes the moov index last: now gone
+    media["truncated"] = root / "truncated.mp4"
+    (root / "random.mp4").write_bytes(np.random.default_rng(1).bytes(50_000))
+    media["random"] = root / "random.mp4"
+    (root / "empty.mp4").write_bytes(b"")
+    media["empty"] = root / "empty.mp4"
+    ts = root / "talk.ts"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(media["talk"]), "-c", "copy", str(ts)], check=True)
+    (root / "cut.ts").write_bytes(ts.read_bytes()[: ts.stat().st_size // 2])  # a stream broken off half-way
+    media["cut_stream"] = root / "cut.ts"
+    return media

@@ -245,3 +245,47 @@ class IncrementalTranscriber:
             self._buffer = self._buffer[cut:]
             self._buffer_start = t0 + cut / SAMPLE_RATE
         return new
+
+
+class BlockTranscriber:
+    """Offline transcription of a stream in blocks: every sample is decoded once, words come block by block.
+
+    Audio accumulates until ``block_s``; the block is cut at its quietest ``0.1`` s within the last
+    ``search_s`` (a pause between words, so no word is split), transcribed, and its words are returned in
+    stream time. ``done_until`` is the stream time up to which every word is known.
+    """
+
+    def __init__(self, transcriber: Transcriber, block_s: float = 20.0, search_s: float = 5.0):
+        self.transcriber = transcriber
+        self.block_s, self.search_s = block_s, search_s
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self.done_until = 0.0
+
+    def push(self, audio: np.ndarray, sr: int) -> list[Word]:
+        self._buffer = np.concatenate([self._buffer, to_mono_16k(audio, sr)])
+        words: list[Word] = []
+        while self._buffer.size >= self.block_s * SAMPLE_RATE:
+            words += self._decode(self._cut())
+        return words
+
+    def flush(self) -> list[Word]:
+        """The rest of the stream (end of input)."""
+        return self._decode(self._buffer.size) if self._buffer.size else []
+
+    def _cut(self) -> int:
+        hop = SAMPLE_RATE // 10
+        end = int(self.block_s * SAMPLE_RATE)
+        first = max(hop, end - int(self.search_s * SAMPLE_RATE))
+        energy = [float(np.square(self._buffer[i - hop : i]).mean()) for i in range(first, end + 1, hop)]
+        return first + hop * int(np.argmin(energy)) - hop // 2
+
+    def _decode(self, n: int) -> list[Word]:
+        t0, block = self.done_until, self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        self.done_until = t0 + n / SAMPLE_RATE
+        if not block.size:
+            return []
+        return [
+            Word(t0 + w.start, t0 + w.end, w.text, w.probability)
+            for w in self.transcriber.transcribe(block, SAMPLE_RATE)
+        ]

@@ -1,0 +1,179 @@
+"""Command line: live sentiment from a camera and microphone, or offline scoring of files.
+
+python -m realtime --camera 0 [--mic DEVICE] [--engine auto] [--asr faster-whisper] [--window 4 --hop 1] [--no-ui]
+python -m realtime --camera talk.mp4 --no-ui        # a file played at its own pace, with its sound
+python -m realtime score FILE_OR_DIR... [--out DIR] [--format csv,json,png] [--window 4 --hop 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from dmsil.errors import DmsilError
+from dmsil.features.asr import BACKENDS, ASROptions
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", help="model directory (default: the shipped default model)")
+    p.add_argument("--engine", default="auto", help="auto, tensorrt, torch-compile, onnxruntime or torch")
+    p.add_argument("--asr", choices=BACKENDS, default="faster-whisper", help="speech recognition backend")
+    p.add_argument("--asr-model", default="tiny.en", help="tiny.en, base, or a local model path")
+    p.add_argument("--language", help="spoken language for ASR (default: detect; .en models: English)")
+    p.add_argument("--window", type=float, default=4.0, help="seconds of context per result")
+    p.add_argument("--hop", type=float, default=1.0, help="seconds between results")
+    p.add_argument("--verbose", action="store_true", help="log every stage")
+
+
+def live_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m realtime", description="Live multimodal sentiment from a camera and mic."
+    )
+    p.add_argument("--camera", default="0", help="device index, device path, URL or video file; 'none' for no video")
+    p.add_argument("--mic", help="sounddevice input (index or name); 'none' for no audio; default: the system's")
+    p.add_argument("--no-ui", action="store_true", help="print one line per window instead of the web page")
+    p.add_argument("--host", default="127.0.0.1", help="web UI address (127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    _common(p)
+    return p
+
+
+def score_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m realtime score", description="Score video or audio files offline.")
+    p.add_argument("inputs", nargs="+", help="files, or directories of media files")
+    p.add_argument("--out", default="scores", help="output directory (default: ./scores)")
+    p.add_argument("--format", default="csv,json,png", help="any of csv, json, png, comma-separated")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _common(p)
+    return p
+
+
+def _options(args, live: bool):
+    from realtime.pipeline import PipelineOptions
+
+    asr = ASROptions(args.asr, args.asr_model, args.language)
+    return PipelineOptions(window=args.window, hop=args.hop, live=live, asr=asr)
+
+
+def _fmt(x: float | None) -> str:
+    return "   n/a" if x is None else f"{x:+6.2f}"
+
+
+def score_main(argv: list[str]) -> int:
+    from realtime.score import FORMATS, expand, score_file
+    from realtime.scorer import Scorer
+
+    args = score_parser().parse_args(argv)
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        print(f"error: --format {args.format!r}: use any of {', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    try:
+        options = _options(args, live=False)
+        scorer = Scorer(args.checkpoint, args.engine)
+    except (DmsilError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    failed = 0
+    files = expand(args.inputs)
+    if not files:
+        print(f"error: no media files in {' '.join(args.inputs)}", file=sys.stderr)
+        return 1
+    for path in files:
+        result = score_file(path, scorer, options, Path(args.out), formats, progress=not args.quiet)
+        if result.error:
+            failed += 1
+            kept = f" ({len(result.rows)} windows before it written)" if result.rows else ""
+            print(f"error: {result.error}{kept}", file=sys.stderr)
+        if result.outputs:
+            print(f"{path}: {len(result.rows)} windows -> {', '.join(str(o) for o in result.outputs)}")
+    return 1 if failed else 0
+
+
+def live_sources(args, clock: float) -> list:
+    """The sources the arguments ask for; a missing device is logged and left out, not fatal."""
+    from realtime.sources import CameraSource, FileSource, MicSource, SourceError
+
+    log = logging.getLogger("realtime")
+    camera = None if args.camera.lower() == "none" else (int(args.camera) if args.camera.isdigit() else args.camera)
+    if isinstance(camera, str) and Path(camera).is_file() and args.mic is None:
+        return [FileSource(camera, pace=True)]  # a recording standing in for camera + mic, at its own pace
+    sources = []
+    if camera is not None:
+        try:
+            sources.append(CameraSource(camera, clock))
+        except SourceError as exc:
+            log.warning("%s; running without video", exc)
+    if (args.mic or "").lower() != "none":
+        mic = int(args.mic) if args.mic and args.mic.isdigit() else args.mic
+        try:
+            sources.append(MicSource(mic, clock))
+        except SourceError as exc:
+            log.warning("%s; running without audio", exc)
+    if not sources:
+        raise DmsilError("no camera and no microphone could be opened")
+    return sources
+
+
+def live_main(argv: list[str]) -> int:
+    from realtime.pipeline import Pipeline
+    from realtime.scorer import Scorer
+
+    args = live_parser().parse_args(argv)
+    log = logging.getLogger("realtime")
+    if not args.no_ui:
+        log.warning("the web UI is not built yet: printing one line per window (as with --no-ui)")
+    try:
+        scorer = Scorer(args.checkpoint, args.engine)
+        pipeline = Pipeline(scorer, _options(args, live=True))
+        clock = time.monotonic()
+        sources = live_sources(args, clock)
+    except (DmsilError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    untrained = ", ".join(f"{m}: {why}" for m, why in scorer.untrained.items())
+    print(
+        f"engine {scorer.engine.name}; window {args.window:g} s, hop {args.hop:g} s"
+        + (f"; {untrained}" if untrained else "")
+    )
+    print(f"{'time':>11} {'fused':>6} {'text':>6} {'audio':>6} {'video':>6}  {'present':<16}{'latency':>8}  transcript")
+
+    def show(s) -> None:
+        print(
+            f"{s.start:5.1f}-{s.end:5.1f} {_fmt(s.fused)} {_fmt(s.text)} {_fmt(s.audio)} {_fmt(s.video)}  "
+            f"{'+'.join(s.present) or '-':<16}{s.latency or 0:7.2f}s  {s.transcript[-60:]}",
+            flush=True,
+        )
+
+    try:
+        stats = pipeline.run(sources, show, clock_start=clock)
+    except KeyboardInterrupt:
+        pipeline.stop()
+        stats = pipeline.stats
+        print("stopped", file=sys.stderr)
+    for line in stats.errors:
+        print(f"error: {line}", file=sys.stderr)
+    if stats.frames_dropped:
+        print(f"dropped {stats.frames_dropped} of {stats.frames} video frames under load", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    verbose = "--verbose" in argv
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if argv[:1] == ["score"]:
+        return score_main(argv[1:])
+    return live_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Offline scoring of video (or audio) files into a timeline: ``NAME.csv``, ``NAME.json``, ``NAME.png``.
+
+The files go through the same pipeline as the live app, with nothing dropped. Results are written for
+every finished window even when a later part of the file cannot be decoded; that file then counts as
+failed (one line saying where it broke) and the command exits non-zero once the batch is done.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from realtime.pipeline import Pipeline, PipelineOptions
+from realtime.scorer import Scorer, Scores
+from realtime.sources import FileSource, SourceError
+
+log = logging.getLogger(__name__)
+COLUMNS = ("start", "end", "transcript", "fused", "text", "audio", "video", "present")
+FORMATS = ("csv", "json", "png")
+MEDIA = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts"}
+MEDIA |= {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".wma"}
+
+
+@dataclass
+class FileResult:
+    path: Path
+    rows: list[Scores] = field(default_factory=list)
+    error: str | None = None
+    outputs: list[Path] = field(default_factory=list)
+
+
+def expand(inputs: list[str]) -> list[Path]:
+    """Files as given; a directory contributes its media files (by extension), sorted."""
+    found = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            found += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MEDIA)
+        else:
+            found.append(p)
+    return found
+
+
+def score_file(
+    path: Path, scorer: Scorer, options: PipelineOptions, out_dir: Path, formats: tuple[str, ...], progress: bool = True
+) -> FileResult:
+    result = FileResult(path)
+    try:
+        source = FileSource(path)
+    except SourceError as exc:
+        result.error = str(exc)
+        return result
+    total = source.duration or None
+    bar = tqdm(total=total, desc=path.name, unit="s", disable=not progress, file=sys.stderr, leave=False)
+
+    def on_result(s: Scores) -> None:
+        result.rows.append(s)
+        bar.update(max(0.0, s.end - bar.n) if total is None or s.end <= total else max(0.0, total - bar.n))
+
+    stats = Pipeline(scorer, options).run([source], on_result)
+    bar.close()
+    if stats.errors:
+        result.error = stats.errors[0]
+    if result.rows or result.error is None:
+        result.outputs = write(result, scorer, out_dir, formats)
+    return result
+
+
+def row(s: Scores) -> dict:
+    return {
+        "start": round(s.start, 3),
+        "end": round(s.end, 3),
+        "transcript": s.transcript,
+        **{k: None if getattr(s, k) is None else round(getattr(s, k), 4) for k in ("fused", "text", "audio", "video")},
+        "present": "+".join(s.present),
+    }
+
+
+def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str, ...]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / result.path.stem
+    written = []
+    if "csv" in formats:
+        with stem.with_suffix(".csv").open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS)
+            w.writeheader()
+            w.writerows(row(s) for s in result.rows)
+        written.append(stem.with_suffix(".csv"))
+    if "json" in formats:
+        document = {
+            "file": str(result.path),
+            "checkpoint": str(scorer.ckpt),
+            "engine": scorer.engine.name,
+            "complete": result.error is None,
+            "error": result.error,
+            "untrained": scorer.untrained,
+            "windows": [{**row(s), "missing": s.missing} for s in result.rows],
+        }
+        stem.with_suffix(".json").write_text(
+            json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        written.append(stem.with_suffix(".json"))
+    if "png" in formats:
+        written.append(plot(result, stem.with_suffix(".png")))
+    return written
+
+
+def plot(result: FileResult, out: Path) -> Path:
+    """The four scores over time (untrained or absent ones left out), the transcript under them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result.rows
+    fig, (ax, tx) = plt.subplots(2, 1, figsize=(12, 5.5), height_ratios=(3, 1.2), sharex=True)
+    styles = {"fused": ("k", 2.5), "text": ("tab:blue", 1.2), "audio": ("tab:green", 1.2), "video": ("tab:orange", 1.2)}
+    for name, (color, width) in styles.items():
+        t = [s.end for s in rows]
+        y = [getattr(s, name) if getattr(s, name) is not None else float("nan") for s in rows]
+        if any(v == v for v in y):
+            ax.plot(t, y, color=color, lw=width, label=name, marker="." if len(rows) < 40 else None)
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_ylim(-3.2, 3.2)
+    ax.set_yticks([-3, -2, -1, 0, 1, 2, 3], ["-3 very neg.", "-2", "-1", "0 neutral", "+1", "+2", "+3 very pos."])
+    ax.set_ylabel("sentiment (MOSI scale)")
+    ax.legend(loc="upper right", ncol=4, fontsize=8)
+    title = result.path.name + ("" if result.error is None else "  (incomplete: decoding stopped)")
+    ax.set_title(title)
+    tx.set_ylim(0, 1)
+    tx.set_yticks([])
+    for side in ("left", "right", "top"):
+        tx.spines[side].set_visible(False)
+    for i, s in enumerate(r for r in rows if r.recent):
+        tx.text(s.end, 0.95 - 0.3 * (i % 3), s.recent, fontsize=7, ha="right", va="top", clip_on=True)
+    tx.set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

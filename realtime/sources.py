@@ -1,0 +1,278 @@
+"""Where frames and sound come from, behind one timestamped interface.
+
+Every source yields :class:`Frame` (RGB at most ``VIDEO_RATE`` per second) and :class:`AudioChunk`
+(16 kHz mono float32) items stamped in seconds on one clock: file time for a file, time since the
+pipeline started for a camera or a microphone. A source that cannot open raises :class:`SourceError`
+(one line: which device or file, and why); one that fails while running reports it in ``status``,
+retries where that makes sense, and otherwise ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dmsil.errors import DmsilError
+from dmsil.features.audio import SAMPLE_RATE
+from dmsil.features.media import VIDEO_RATE
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(DmsilError):
+    """A camera, microphone or file that cannot be read; the message names it and says why."""
+
+
+@dataclass
+class Frame:
+    t: float
+    rgb: np.ndarray
+
+
+@dataclass
+class AudioChunk:
+    t: float
+    """Time of the first sample."""
+    samples: np.ndarray
+
+
+class _Grid:
+    """Keeps frames on a ``rate`` grid: the first frame at or after each grid time."""
+
+    def __init__(self, rate: float):
+        self.step, self.next_t = 1.0 / rate, None
+
+    def keep(self, t: float) -> bool:
+        if self.next_t is None:
+            self.next_t = t
+        if t + 1e-6 < self.next_t:
+            return False
+        while self.next_t <= t + 1e-6:
+            self.next_t += self.step
+        return True
+
+
+def _scaled(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return rgb
+    import cv2
+
+    s = max_side / max(h, w)
+    return cv2.resize(rgb, (int(round(w * s / 2) * 2), int(round(h * s / 2) * 2)), interpolation=cv2.INTER_AREA)
+
+
+class FileSource:
+    """Any ffmpeg-readable file, demuxed in order; audio-only and video-only files are fine.
+
+    ``pace=True`` releases items no faster than real time (a file standing in for a live camera + mic).
+    Decoding errors part-way raise :class:`SourceError` after everything decoded before them was yielded.
+    """
+
+    name = "file"
+
+    def __init__(self, path: str | Path, pace: bool = False, video_rate: float = VIDEO_RATE, max_side: int = 640):
+        import av
+
+        self.path = Path(path)
+        self.pace, self.video_rate, self.max_side = pace, video_rate, max_side
+        self.status: str | None = None
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise SourceError(f"{self.path}: is a directory")
+        if self.path.stat().st_size == 0:
+            raise SourceError(f"{self.path}: empty file")
+        try:
+            with av.open(str(self.path)) as container:
+                self.has_audio = bool(container.streams.audio)
+                self.has_video = bool(container.streams.video)
+                self.duration = float(container.duration or 0) / 1e6
+        except av.error.FFmpegError as exc:
+            raise SourceError(
+                f"{self.path}: not a readable media file ({exc.strerror or type(exc).__name__})"
+            ) from None
+        if not (self.has_audio or self.has_video):
+            raise SourceError(f"{self.path}: no audio or video stream")
+
+    def __iter__(self) -> Iterator[Frame | AudioChunk]:
+        import av
+
+        grid = _Grid(self.video_rate)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        samples_out = 0
+        t_last = 0.0
+        start = time.monotonic()
+        try:
+            with av.open(str(self.path)) as container:
+                streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
+                for packet in container.demux(streams):
+                    for frame in packet.decode():
+                        if packet.stream.type == "video":
+                            t = float(frame.time or 0.0)
+                            if not grid.keep(t):
+                                continue
+                            item: Frame | AudioChunk = Frame(
+                                t, _scaled(frame.to_ndarray(format="rgb24"), self.max_side)
+                            )
+                        else:
+                            x = np.concatenate(
+                                [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+                                or [np.zeros(0, np.float32)]
+                            )
+                            if not x.size:
+                                continue
+                            item = AudioChunk(samples_out / SAMPLE_RATE, x.astype(np.float32, copy=False))
+                            samples_out += x.size
+                        t_last = max(t_last, item.t)
+                        if self.pace:
+                            wait = start + item.t - time.monotonic()
+                            if wait > 0:
+                                time.sleep(wait)
+                        yield item
+        except av.error.FFmpegError as exc:
+            self.status = f"{self.path}: cannot decode after {t_last:.1f} s ({exc.strerror or type(exc).__name__})"
+            raise SourceError(self.status) from None
+
+
+class CameraSource:
+    """OpenCV ``VideoCapture``: a device index, a device path, a URL, or a video file played at its own pace.
+
+    A device that stops delivering is reported in ``status`` and reopened every ``retry_s`` seconds until
+    :meth:`stop`; a file or URL that ends ends the source.
+    """
+
+    name = "camera"
+
+    def __init__(self, spec: int | str, clock_start: float, video_rate: float = VIDEO_RATE, retry_s: float = 2.0):
+        self.spec, self.start, self.retry_s = spec, clock_start, retry_s
+        self.is_file = isinstance(spec, str) and Path(spec).is_file()
+        self.video_rate = video_rate
+        self.status: str | None = None
+        self._stop = threading.Event()
+        self._cap = self._open()
+
+    def _open(self):
+        import cv2
+
+        cap = cv2.VideoCapture(self.spec)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"camera {self.spec}: cannot be opened (no such device, file or stream)")
+        return cap
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def __iter__(self) -> Iterator[Frame]:
+        import cv2
+
+        grid = _Grid(self.video_rate)
+        fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
+        file_start = time.monotonic()
+        n = 0
+        while not self._stop.is_set():
+            ok, bgr = self._cap.read() if self._cap is not None else (False, None)
+            if not ok:
+                if self.is_file or isinstance(self.spec, str) and "://" in self.spec:
+                    return
+                self._lost()
+                continue
+            if self.status:
+                log.info("camera %s: back", self.spec)
+                self.status = None
+            if self.is_file:  # play at the file's own pace
+                n += 1
+                wait = file_start + n / fps - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            t = time.monotonic() - self.start
+            if grid.keep(t):
+                yield Frame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if self._cap is not None:
+            self._cap.release()
+
+    def _lost(self) -> None:
+        if not self.status:
+            self.status = f"camera {self.spec}: lost; retrying every {self.retry_s:g} s"
+            log.warning(self.status)
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        if self._stop.wait(self.retry_s):
+            return
+        try:
+            self._cap = self._open()
+        except SourceError:
+            self._cap = None
+
+
+class MicSource:
+    """A microphone through ``sounddevice`` at 16 kHz mono; an error mid-stream is reported and reopened."""
+
+    name = "microphone"
+
+    def __init__(self, device: int | str | None, clock_start: float, block_s: float = 0.1, retry_s: float = 2.0):
+        self.device, self.start, self.block, self.retry_s = device, clock_start, int(SAMPLE_RATE * block_s), retry_s
+        self.status: str | None = None
+        self._stop = threading.Event()
+        self._queue: queue.Queue = queue.Queue(maxsize=100)
+        self._stream = self._open()
+
+    def _open(self):
+        try:
+            import sounddevice as sd
+        except OSError as exc:  # PortAudio library missing
+            raise SourceError(f"microphone: sound system unavailable ({exc})") from None
+        try:
+            stream = sd.InputStream(
+                samplerate=SAMPLE_RATE,
+                channels=1,
+                dtype="float32",
+                device=self.device,
+                blocksize=self.block,
+                callback=self._callback,
+            )
+            stream.start()
+        except Exception as exc:  # PortAudioError, ValueError for a bad device
+            raise SourceError(f"microphone {self.device if self.device is not None else '(default)'}: {exc}") from None
+        return stream
+
+    def _callback(self, data, frames, when, flags) -> None:
+        t = time.monotonic() - self.start - frames / SAMPLE_RATE
+        try:
+            self._queue.put_nowait(AudioChunk(t, data[:, 0].copy()))
+        except queue.Full:
+            pass  # the consumer is gone or stuck: never block the audio thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        while not self._stop.is_set():
+            try:
+                yield self._queue.get(timeout=0.5)
+                continue
+            except queue.Empty:
+                pass
+            if self._stream is not None and self._stream.active:
+                continue
+            if not self.status:
+                self.status = f"microphone {self.device}: stream stopped; retrying every {self.retry_s:g} s"
+                log.warning(self.status)
+            if self._stop.wait(self.retry_s):
+                break
+            try:
+                self._stream = self._open()
+                self.status = None
+            except SourceError:
+                self._stream = None
+        if self._stream is not None:
+            self._stream.close()

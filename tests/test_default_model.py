@@ -1,0 +1,77 @@
+"""The shipped default model: loads offline, says which heads are trained, and understands negation."""
+
+import os
+
+import numpy as np
+import pytest
+
+from dmsil import checkpoint, default_checkpoint
+from dmsil.data.packaged import rotten_tomatoes
+
+POSITIVE = ["It was not bad at all.", "I had my doubts, but I ended up loving it."]
+NEGATIVE = ["I wanted to like it, but it never came together.", "It was not good at all."]
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    from realtime.scorer import Scorer
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    return Scorer(engine="onnxruntime")
+
+
+def test_provenance_marks_audio_untrained():
+    heads = checkpoint.heads(default_checkpoint())
+    assert heads["T"].trained and heads["V"].trained and heads["M"].trained
+    assert not heads["A"].trained and "not trained in the default model" in heads["A"].source
+    assert "not human-labelled" in heads["V"].source
+
+
+def test_held_out_movies_were_not_trained_on():
+    import json
+
+    recorded = json.loads((default_checkpoint() / "held_out.json").read_text())
+    train_movies = {s.movie for s in rotten_tomatoes() if s.split == "train"}
+    assert recorded["test_movies"] and not set(recorded["test_movies"]) & train_movies
+
+
+def test_negation_and_contrast_in_text(scorer):
+    from realtime.scorer import Window
+
+    scores = scorer([Window(0, 3, t) for t in POSITIVE + NEGATIVE])
+    pos, neg = [s.text for s in scores[:2]], [s.text for s in scores[2:]]
+    assert min(pos) > 0 > max(neg), (pos, neg)
+    for s in scores:
+        assert s.audio is None and s.missing["audio"].startswith("not trained in the default model")
+        assert s.video is None and s.missing["video"] == "no face"
+        assert s.fused is not None and s.present == ("text",)
+
+
+def test_nothing_present_gives_no_fused_score(scorer):
+    from realtime.scorer import Window
+
+    silent = np.zeros((300, len(checkpoint.features(default_checkpoint()).audio_names)), np.float32)
+    (s,) = scorer([Window(0, 3, "  ", audio=silent, video=np.zeros((45, 19), np.float32))])
+    assert s.fused is None and s.text is None and s.present == ()
+    assert s.missing == {
+        "text": "no speech",
+        "audio": checkpoint.heads(default_checkpoint())["A"].source,
+        "video": "no face",
+    }
+
+
+def test_spoken_sentences_end_to_end(scorer, tmp_path):
+    """espeak-ng speech over a real face -> faster-whisper -> face features -> the model."""
+    from dmsil.prepare import ClipProcessor, PrepareOptions
+    from realtime import demo
+    from realtime.scorer import Window
+
+    extract = ClipProcessor(PrepareOptions())
+    fused = []
+    for i, sentence in enumerate(POSITIVE + NEGATIVE):
+        wav = demo.speech(sentence, tmp_path / f"{i}.wav")
+        clip = extract(demo.video(tmp_path / f"{i}.mp4", wav, seconds=4.0), "")
+        (s,) = scorer([Window(0, 4, str(clip["transcript"]), clip["audio"], clip["video"])])
+        assert s.present == ("text", "video"), s
+        fused.append(s.fused)
+    assert min(fused[:2]) > max(fused[2:]), fused

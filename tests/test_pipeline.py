@@ -1,0 +1,89 @@
+import threading
+import time
+
+import pytest
+
+from realtime.pipeline import Pipeline, PipelineOptions
+from realtime.scorer import Scorer
+from realtime.sources import AudioChunk, FileSource, Frame
+
+PIPELINE_THREADS = ("face", "asr", "acoustic", "read-")
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return Scorer(engine="onnxruntime")
+
+
+def pipeline_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(PIPELINE_THREADS)]
+
+
+class Looped:
+    """A file played ``times`` times back to back on one clock: a long stream of real media."""
+
+    name = "file"
+    has_audio = has_video = True
+
+    def __init__(self, path, times: int):
+        self.path, self.times = path, times
+        self.duration = FileSource(path).duration
+
+    def __iter__(self):
+        for k in range(self.times):
+            for item in FileSource(self.path):
+                if isinstance(item, Frame):
+                    yield Frame(item.t + k * self.duration, item.rgb)
+                else:
+                    yield AudioChunk(item.t + k * self.duration, item.samples)
+
+
+def test_offline_covers_the_file_and_leaves_no_threads(talk, scorer):
+    results = []
+    stats = Pipeline(scorer, PipelineOptions()).run([FileSource(talk["talk"])], results.append)
+    duration = FileSource(talk["talk"]).duration
+    assert [r.end for r in results[:3]] == [1.0, 2.0, 3.0] and abs(results[-1].end - duration) < 0.15
+    assert all(b.end - b.start <= 4.0 + 1e-6 for b in results)
+    assert stats.frames_dropped == 0 and not stats.errors
+    text = " ".join(r.recent for r in results).lower()
+    assert "loved" in text and "food" in text
+    assert pipeline_threads() == []
+
+
+def test_stop_ends_a_live_stream_within_a_second(talk, scorer):
+    pipeline = Pipeline(scorer, PipelineOptions(live=True))
+    threading.Timer(2.0, pipeline.stop).start()
+    start = time.monotonic()
+    pipeline.run([FileSource(talk["talk"], pace=True)], lambda s: None)
+    assert time.monotonic() - start < 3.5
+    assert pipeline_threads() == []
+
+
+def test_live_drops_oldest_frames_under_load_offline_never(talk, scorer):
+    # an unpaced file floods the face worker: live keeps up by dropping, offline waits
+    live = Pipeline(scorer, PipelineOptions(live=True, video_queue=1)).run([FileSource(talk["talk"])], lambda s: None)
+    offline = Pipeline(scorer, PipelineOptions(video_queue=1)).run([FileSource(talk["talk"])], lambda s: None)
+    assert live.frames_dropped > 0 and offline.frames_dropped == 0 and offline.frames == live.frames
+
+
+def test_memory_stays_flat_on_a_long_stream(talk, scorer):
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 1e6
+
+    samples = []
+    pipeline = Pipeline(scorer, PipelineOptions())
+    sizes = []
+
+    def on_result(s):
+        sizes.append(len(pipeline._face_stream.items) + len(pipeline._words.items))
+        if int(s.end) % 10 == 0:
+            samples.append(rss_mb())
+
+    source = Looped(talk["talk"], 6)  # about a minute of talk
+    pipeline.run([source], on_result)
+    # buffers hold what the slowest stage has not finished (an ASR block, 20 s), not the whole stream
+    half = len(sizes) // 2
+    assert max(sizes) < 40 * 15 and max(sizes[half:]) <= max(sizes[:half]) + 30, sizes
+    warm = samples[len(samples) // 3]
+    assert samples[-1] - warm < 40, samples

@@ -1,0 +1,88 @@
+import csv
+import json
+
+from realtime.score import COLUMNS
+from tests.conftest import run_module
+
+
+def score(*args):
+    return run_module("realtime", "score", "--quiet", *map(str, args), check=False)
+
+
+def read_csv(path):
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def one_line_errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
+
+
+def test_scores_a_talk_into_csv_json_and_png(talk, tmp_path):
+    proc = score(talk["talk"], "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = read_csv(tmp_path / "talk.csv")
+    assert tuple(rows[0]) == COLUMNS
+    document = json.loads((tmp_path / "talk.json").read_text())
+    assert len(document["windows"]) == len(rows) and document["complete"]
+    assert float(rows[0]["start"]) == 0.0 and float(rows[0]["end"]) == 1.0
+    import soundfile as sf
+
+    assert abs(float(rows[-1]["end"]) - sf.info(str(talk["wav"])).duration) < 0.2
+    assert all(r["present"] == "text+video" for r in rows[3:-2])
+    assert all(r["audio"] == "" for r in rows), "the untrained audio head never shows a number"
+    assert document["windows"][5]["missing"]["audio"].startswith("not trained in the default model")
+    assert "waiter" in " ".join(r["transcript"] for r in rows).lower()
+    assert (tmp_path / "talk.png").stat().st_size > 10_000
+
+
+def test_missing_modalities_are_reported(talk, tmp_path):
+    proc = score(
+        talk["wav"], talk["video_only"], talk["no_face"], talk["silent"], "--out", tmp_path, "--format", "json"
+    )
+    assert proc.returncode == 0, proc.stderr
+
+    def windows(name):
+        return json.loads((tmp_path / f"{name}.json").read_text())["windows"]
+
+    middle = windows("talk")[4]  # the audio-only wav
+    assert middle["present"] == "text" and middle["missing"]["video"] == "no video" and middle["video"] is None
+    assert all(w["present"] == "video" and w["missing"]["text"] == "no audio" for w in windows("video_only"))
+    assert all("video" not in w["present"] and w["missing"]["video"] == "no face" for w in windows("no_face"))
+    assert all(w["missing"]["text"] == "no speech" and w["present"] == "video" for w in windows("silent"))
+
+
+def test_bad_files_in_a_batch(talk, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("empty", "random", "truncated", "video_only"):
+        (folder / f"{name}.mp4").write_bytes(talk[name].read_bytes())
+    proc = score(folder, tmp_path / "missing.mp4", "--out", tmp_path / "out", "--format", "csv")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    errors = one_line_errors(proc.stderr)
+    assert len(errors) == 4, proc.stderr
+    for name in ("empty.mp4", "random.mp4", "truncated.mp4", "missing.mp4"):
+        assert sum(name in e for e in errors) == 1, (name, errors)
+    assert len(read_csv(tmp_path / "out" / "video_only.csv")) == 4
+
+
+def test_a_stream_broken_off_half_way_keeps_what_was_decoded(talk, tmp_path):
+    proc = score(talk["cut_stream"], "--out", tmp_path, "--format", "csv")
+    assert "Traceback" not in proc.stderr
+    rows = read_csv(tmp_path / "cut.csv")
+    assert 2 <= float(rows[-1]["end"]) < 9 and rows[0]["present"]
+
+
+def test_bad_arguments(talk, tmp_path):
+    proc = score(talk["talk"], "--format", "xml")
+    assert proc.returncode == 2 and one_line_errors(proc.stderr)
+    proc = run_module("realtime", "--camera", "97", "--mic", "none", "--no-ui", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert one_line_errors(proc.stderr) == ["error: no camera and no microphone could be opened"]
+
+
+def test_live_from_a_file_backed_camera(talk):
+    proc = run_module("realtime", "--camera", str(talk["talk"]), "--no-ui", check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "text+video" in line]
+    assert len(lines) >= 6 and "wonderful" in proc.stdout
