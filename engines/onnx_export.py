@@ -92,10 +92,11 @@ def parity(model: DMSIL, onnx_path: Path, lengths: tuple[int, int, int] = (50, 5
 def export(ckpt_dir: str | Path, out: str | Path | None = None) -> Path:
     """The checkpoint as ONNX (reused from the cache when present), parity-checked on a fresh export."""
     ckpt_dir = Path(ckpt_dir)
-    model = checkpoint.load(ckpt_dir)
+    checkpoint.read_config(ckpt_dir)  # a one-line error for a folder that is not a checkpoint
     target = Path(out) if out else cache_dir(ckpt_dir) / f"fusion-{cache_key(ckpt_dir)}.onnx"
     if out is None and target.is_file():
         return target
+    model = checkpoint.load(ckpt_dir)
     export_model(model, target)
     diff = parity(model, target)
     log.info("exported %s; max abs difference to PyTorch %.2e", target, diff)

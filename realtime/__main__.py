@@ -35,8 +35,11 @@ def live_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", default="0", help="device index, device path, URL or video file; 'none' for no video")
     p.add_argument("--mic", help="sounddevice input (index or name); 'none' for no audio; default: the system's")
     p.add_argument("--no-ui", action="store_true", help="print one line per window instead of the web page")
+    p.add_argument("--browser", action="store_true", help="capture from the viewer's browser (webcam + mic), not here")
     p.add_argument("--host", default="127.0.0.1", help="web UI address (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="also make a public gradio.live link (exposes the page)")
+    p.add_argument("--no-autostart", action="store_true", help="web UI: wait for the Start button")
     _common(p)
     return p
 
@@ -54,7 +57,8 @@ def score_parser() -> argparse.ArgumentParser:
 def _options(args, live: bool):
     from realtime.pipeline import PipelineOptions
 
-    asr = ASROptions(args.asr, args.asr_model, args.language)
+    # live decodes its rolling buffer every second: greedy search keeps it ahead of the speaker on a CPU
+    asr = ASROptions(args.asr, args.asr_model, args.language, beam_size=1 if live else 5, threads=1)
     return PipelineOptions(window=args.window, hop=args.hop, live=live, asr=asr)
 
 
@@ -124,9 +128,8 @@ def live_main(argv: list[str]) -> int:
     from realtime.scorer import Scorer
 
     args = live_parser().parse_args(argv)
-    log = logging.getLogger("realtime")
     if not args.no_ui:
-        log.warning("the web UI is not built yet: printing one line per window (as with --no-ui)")
+        return ui_main(args)
     try:
         scorer = Scorer(args.checkpoint, args.engine)
         pipeline = Pipeline(scorer, _options(args, live=True))
@@ -159,6 +162,30 @@ def live_main(argv: list[str]) -> int:
         print(f"error: {line}", file=sys.stderr)
     if stats.frames_dropped:
         print(f"dropped {stats.frames_dropped} of {stats.frames} video frames under load", file=sys.stderr)
+    return 0
+
+
+def ui_main(args) -> int:
+    from realtime.scorer import Scorer
+    from realtime.ui import BrowserSource, serve
+
+    try:
+        scorer = Scorer(args.checkpoint, args.engine)
+        options = _options(args, live=True)
+    except (DmsilError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    def make_sources(clock: float) -> list:
+        return [BrowserSource(clock)] if args.browser else live_sources(args, clock)
+
+    try:
+        serve(scorer, options, make_sources, args.browser, args.host, args.port, args.share, not args.no_autostart)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # the port is taken
+        print(f"error: cannot serve on {args.host}:{args.port} ({exc})", file=sys.stderr)
+        return 1
     return 0
 
 

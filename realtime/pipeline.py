@@ -14,8 +14,10 @@ and counted. A modality with nothing in the window is masked and reported, never
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -32,6 +34,7 @@ from realtime.sources import AudioChunk, Frame, SourceError
 
 log = logging.getLogger(__name__)
 _END = object()
+SOURCE_MODALITIES = {"camera": ("video",), "microphone": ("text", "audio"), "file": ("text", "audio", "video")}
 
 
 @dataclass
@@ -42,9 +45,14 @@ class PipelineOptions:
     """Seconds between results."""
     live: bool = False
     """Live: score on the clock, drop old video frames under load. Offline: wait for every stage, drop nothing."""
-    asr: ASROptions = field(default_factory=ASROptions)
+    asr: ASROptions = field(default_factory=lambda: ASROptions(threads=1))
+    """One CTranslate2 thread leaves the other cores to the face workers; on 2 cores that was faster
+    overall than CTranslate2's own thread count (scripts/bench_realtime.py)."""
     video_queue: int = 8
-    """Frames waiting for the face worker; live drops the oldest beyond this, offline waits."""
+    """Frames waiting for the face workers; live drops the oldest beyond this, offline waits."""
+    face_workers: int = 0
+    """Face threads taking turns on the frames (each with its own tracker). 0: one live (15 frames/s
+    need a fraction of a core), one per core offline (faces are the slowest stage)."""
     batch: int = 16
     """Offline windows scored per engine call."""
     sequential: bool = False
@@ -71,28 +79,45 @@ class Stats:
 
 
 class _Stream:
-    """Items produced by one worker, in time order, with how far the worker has got (its watermark)."""
+    """Items produced by one stage, kept in time order, and how far every producer of the stage has got.
 
-    def __init__(self):
-        self.items: list[tuple[float, object]] = []
-        self.until = -math.inf
+    A stage may have several workers taking from one FIFO queue; the stage's watermark is the lowest
+    time any of them has finished, so everything at or before it is in.
+    """
+
+    def __init__(self, producers: int = 1):
+        self.times: list[float] = []
+        self.values: list[object] = []
+        self.done = [-math.inf] * producers
         self.lock = threading.Lock()
+
+    @property
+    def until(self) -> float:
+        return min(self.done)
 
     def add(self, t: float, item: object) -> None:
         with self.lock:
-            self.items.append((t, item))
+            i = bisect.bisect_right(self.times, t)
+            self.times.insert(i, t)
+            self.values.insert(i, item)
 
-    def advance(self, t: float) -> None:
-        self.until = max(self.until, t)
+    def advance(self, t: float, producer: int = 0) -> None:
+        self.done[producer] = max(self.done[producer], t)
+
+    def finish(self) -> None:
+        self.done = [math.inf] * len(self.done)
 
     def take(self, start: float, end: float) -> list:
         with self.lock:
-            return [x for t, x in self.items if start <= t < end]
+            return self.values[bisect.bisect_left(self.times, start) : bisect.bisect_left(self.times, end)]
 
     def prune(self, before: float) -> None:
         with self.lock:
-            keep = next((i for i, (t, _) in enumerate(self.items) if t >= before), len(self.items))
-            del self.items[:keep]
+            keep = bisect.bisect_left(self.times, before)
+            del self.times[:keep], self.values[:keep]
+
+    def __len__(self) -> int:
+        return len(self.times)
 
 
 class Pipeline:
@@ -102,8 +127,12 @@ class Pipeline:
         self.scorer = scorer
         self.options = options or PipelineOptions()
         self.stats = Stats()
+        self.latest_frame: np.ndarray | None = None
+        """The newest camera picture (RGB), for a preview."""
         self._stop = threading.Event()
-        self._face_stream, self._words, self._acoustic = _Stream(), _Stream(), _Stream()
+        workers = self.options.face_workers or (1 if self.options.live else len(os.sched_getaffinity(0)))
+        self._face_workers = max(1, workers)
+        self._face_stream, self._words, self._acoustic = _Stream(self._face_workers), _Stream(), _Stream()
         self._timers: dict[str, float] = {}
         self._timer_lock = threading.Lock()
 
@@ -118,6 +147,7 @@ class Pipeline:
     def run(self, sources: Iterable, on_result: Callable[[Scores], None], clock_start: float | None = None) -> Stats:
         """Process until every source ends (or :meth:`stop`); returns the statistics."""
         sources = list(sources)
+        self._sources = sources
         opts = self.options
         self._clock = clock_start if clock_start is not None else time.monotonic()
         has_video = any(getattr(s, "has_video", s.name == "camera") for s in sources)
@@ -132,9 +162,12 @@ class Pipeline:
         audio_qs: list[queue.Queue] = []
         threads = []
         if has_video:
-            threads.append(threading.Thread(target=self._face_worker, args=(video_q,), name="face", daemon=True))
+            threads += [
+                threading.Thread(target=self._face_worker, args=(video_q, i), name=f"face-{i}", daemon=True)
+                for i in range(self._face_workers)
+            ]
         else:
-            self._face_stream.advance(math.inf)
+            self._face_stream.finish()
         if has_audio:
             asr_q: queue.Queue = queue.Queue(maxsize=0 if opts.sequential else 200)
             audio_qs.append(asr_q)
@@ -146,10 +179,10 @@ class Pipeline:
                     threading.Thread(target=self._acoustic_worker, args=(ac_q,), name="acoustic", daemon=True)
                 )
             else:
-                self._acoustic.advance(math.inf)
+                self._acoustic.finish()
         else:
-            self._words.advance(math.inf)
-            self._acoustic.advance(math.inf)
+            self._words.finish()
+            self._acoustic.finish()
         readers = [
             threading.Thread(
                 target=self._read,
@@ -215,6 +248,7 @@ class Pipeline:
                     break
                 if isinstance(item, Frame) and video_q is not None:
                     self.stats.frames += 1
+                    self.latest_frame = item.rgb
                     self._put(video_q, item, drop_oldest=self.options.live)
                 elif isinstance(item, AudioChunk):
                     self.stats.audio_seconds += item.samples.size / SAMPLE_RATE
@@ -235,7 +269,8 @@ class Pipeline:
                 last = self._open_readers == 0
             if last:  # every source has ended: tell the workers
                 if video_q is not None:
-                    self._put(video_q, _END, drop_oldest=False)
+                    for _ in range(self._face_workers):  # one end mark per face worker
+                        self._put(video_q, _END, drop_oldest=False)
                 for q in audio_qs:
                     self._put(q, _END, drop_oldest=False)
 
@@ -251,7 +286,7 @@ class Pipeline:
                 return
             yield item
 
-    def _face_worker(self, q: queue.Queue) -> None:
+    def _face_worker(self, q: queue.Queue, index: int) -> None:
         from dmsil.features.face import FaceExtractor
 
         failed = False
@@ -264,9 +299,9 @@ class Pipeline:
                     if not failed:
                         log.warning("face worker: %s: %s (further failures not logged)", type(exc).__name__, exc)
                         failed = True
-                self._face_stream.advance(frame.t)
+                self._face_stream.advance(frame.t, index)
                 self._time("face", time.perf_counter() - start)
-        self._face_stream.advance(math.inf)
+        self._face_stream.advance(math.inf, index)
 
     def _asr_worker(self, q: queue.Queue) -> None:
         transcriber = load_transcriber(self.options.asr)
@@ -287,7 +322,7 @@ class Pipeline:
             start = time.perf_counter()
             self._add_words(asr.flush(), first_t)
             self._time("asr", time.perf_counter() - start)
-        self._words.advance(math.inf)
+        self._words.finish()
 
     def _add_words(self, words: list[Word], offset: float) -> None:
         for w in words:
@@ -307,7 +342,7 @@ class Pipeline:
                 pending = []
         if pending and t0 is not None:
             self._acoustic_block(extractor, np.concatenate(pending), t0, FRAME_RATE)
-        self._acoustic.advance(math.inf)
+        self._acoustic.finish()
 
     def _acoustic_block(self, extractor, samples: np.ndarray, t0: float, rate: float) -> float:
         start = time.perf_counter()
@@ -367,6 +402,16 @@ class Pipeline:
         for stream in (self._face_stream, self._words, self._acoustic):
             stream.prune(cutoff)
 
+    def _current_reasons(self) -> dict[str, str]:
+        """Static reasons (no video stream, ...) overridden by a source's live trouble (camera lost)."""
+        reasons = dict(self._reasons)
+        for source in self._sources:
+            status = getattr(source, "status", None)
+            if status:
+                for modality in SOURCE_MODALITIES.get(source.name, ()):
+                    reasons[modality] = status
+        return reasons
+
     def _window(self, start: float, end: float) -> Window:
         words = self._words.take(start, end)
         recent = self._words.take(max(start, end - self.options.hop), end)
@@ -379,5 +424,5 @@ class Pipeline:
             np.stack(acoustic) if acoustic else None,
             np.stack(faces) if faces else None,
             " ".join(recent),
-            dict(self._reasons),
+            self._current_reasons(),
         )

@@ -16,7 +16,8 @@ import numpy as np
 
 from dmsil import checkpoint
 from dmsil.config import ModelConfig
-from dmsil.features import normalize, resolve_text_model
+from dmsil.errors import DmsilError
+from dmsil.features import EXTRACTOR_SET, normalize, resolve_text_model
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,11 @@ class Scorer:
         document = checkpoint.read_config(self.ckpt)
         self.config = ModelConfig.from_dict(document["model"])
         self.spec = checkpoint.features(self.ckpt)
+        if self.spec.source != EXTRACTOR_SET:
+            raise DmsilError(
+                f"{self.ckpt}: trained on features from {self.spec.source!r}, which cannot be computed here "
+                f"(this app computes {EXTRACTOR_SET}); train on a store made by `python -m dmsil.prepare`"
+            )
         self.heads = checkpoint.heads(self.ckpt)
         self.untrained = {m: self.heads[h].source for m, h in MODALITIES.items() if not self.heads[h].trained}
         self._text = self._text_input()

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Set up dmsil-live: the Debian packages the tests use, then .venv with the whole checked stack
 # (DESIGN §8) in ONE pip command, so mediapipe's pins (numpy<2, protobuf<5) resolve with the rest.
-# Finally writes a MOSI-shaped synthetic dataset to .data/ for the README's first command.
+# Finally writes the demo talk video (demo.mp4) and a MOSI-shaped synthetic dataset (.data/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(espeak-ng ffmpeg)
+APT_PACKAGES=(espeak-ng ffmpeg chromium)
 if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -30,4 +30,6 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 mkdir -p .data
 [ -f .data/synthetic_mosi.pkl ] || .venv/bin/python -m dmsil.data.synthetic --out .data/synthetic_mosi.pkl --n 2199 --seed 1
+# The demo talk for the README's first command: espeak-ng sentences over a real face, muxed by ffmpeg.
+[ -f demo.mp4 ] || .venv/bin/python -m realtime.demo --out demo.mp4 >/dev/null
 echo "setup done: $(du -sh .venv | cut -f1) in .venv"

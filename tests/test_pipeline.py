@@ -7,7 +7,7 @@ from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.scorer import Scorer
 from realtime.sources import AudioChunk, FileSource, Frame
 
-PIPELINE_THREADS = ("face", "asr", "acoustic", "read-")
+PIPELINE_THREADS = ("face-", "asr", "acoustic", "read-")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_memory_stays_flat_on_a_long_stream(talk, scorer):
     sizes = []
 
     def on_result(s):
-        sizes.append(len(pipeline._face_stream.items) + len(pipeline._words.items))
+        sizes.append(len(pipeline._face_stream) + len(pipeline._words))
         if int(s.end) % 10 == 0:
             samples.append(rss_mb())
 
@@ -87,3 +87,48 @@ def test_memory_stays_flat_on_a_long_stream(talk, scorer):
     assert max(sizes) < 40 * 15 and max(sizes[half:]) <= max(sizes[:half]) + 30, sizes
     warm = samples[len(samples) // 3]
     assert samples[-1] - warm < 40, samples
+
+
+class Unplugged:
+    """A camera whose frames (real ones, from the talk) stop after ``seconds``, as when it is unplugged."""
+
+    name = "camera"
+
+    def __init__(self, path, seconds: float):
+        self.path, self.seconds, self.status = path, seconds, None
+
+    def __iter__(self):
+        for item in FileSource(self.path):
+            if isinstance(item, Frame):
+                if item.t > self.seconds:
+                    self.status = "camera 0: lost; retrying every 2 s"
+                    return
+                yield item
+
+
+class AudioOf(FileSource):
+    """The talk's sound only, as a microphone would give it."""
+
+    name = "microphone"
+
+    def __iter__(self):
+        return (i for i in super().__iter__() if isinstance(i, AudioChunk))
+
+
+def test_a_camera_lost_mid_stream_is_reported_and_the_rest_goes_on(talk, scorer):
+    results = []
+    stats = Pipeline(scorer, PipelineOptions()).run(
+        [Unplugged(talk["talk"], 3.0), AudioOf(talk["talk"])], results.append
+    )
+    assert not stats.errors
+    before, after = results[2], results[-2]
+    assert before.present == ("text", "video") or before.present == ("video",)
+    assert after.present == ("text",) and after.missing["video"].startswith("camera 0: lost")
+    assert results[-1].end > 9  # the audio went on to the end
+
+
+def test_a_checkpoint_with_features_this_app_cannot_compute_is_refused(trained_dir):
+    from dmsil.errors import DmsilError
+
+    with pytest.raises(DmsilError, match="cannot be computed here"):
+        Scorer(trained_dir / "seed-1111")
