@@ -34,6 +34,7 @@ from realtime.sources import AudioChunk, Frame, SourceError
 
 log = logging.getLogger(__name__)
 _END = object()
+MODALITY_NAMES = ("text", "audio", "video")
 SOURCE_MODALITIES = {"camera": ("video",), "microphone": ("text", "audio"), "file": ("text", "audio", "video")}
 
 
@@ -134,6 +135,8 @@ class Pipeline:
         self._face_workers = max(1, workers)
         self._face_stream, self._words, self._acoustic = _Stream(self._face_workers), _Stream(), _Stream()
         self._timers: dict[str, float] = {}
+        self._faults: dict[str, int] = {}
+        self._troubles: list[tuple[float, float, tuple[str, ...], str]] = []
         self._timer_lock = threading.Lock()
 
     def stop(self) -> None:
@@ -162,22 +165,17 @@ class Pipeline:
         audio_qs: list[queue.Queue] = []
         threads = []
         if has_video:
-            threads += [
-                threading.Thread(target=self._face_worker, args=(video_q, i), name=f"face-{i}", daemon=True)
-                for i in range(self._face_workers)
-            ]
+            threads += [self._thread(f"face-{i}", self._face_worker, video_q, i) for i in range(self._face_workers)]
         else:
             self._face_stream.finish()
         if has_audio:
             asr_q: queue.Queue = queue.Queue(maxsize=0 if opts.sequential else 200)
             audio_qs.append(asr_q)
-            threads.append(threading.Thread(target=self._asr_worker, args=(asr_q,), name="asr", daemon=True))
+            threads.append(self._thread("asr", self._asr_worker, asr_q))
             if "audio" in self.scorer.needed:
                 ac_q: queue.Queue = queue.Queue(maxsize=0 if opts.sequential else 200)
                 audio_qs.append(ac_q)
-                threads.append(
-                    threading.Thread(target=self._acoustic_worker, args=(ac_q,), name="acoustic", daemon=True)
-                )
+                threads.append(self._thread("acoustic", self._acoustic_worker, ac_q))
             else:
                 self._acoustic.finish()
         else:
@@ -276,6 +274,25 @@ class Pipeline:
 
     # -- workers -----------------------------------------------------------------------------------
 
+    def _thread(self, name: str, worker: Callable, q: queue.Queue, *args) -> threading.Thread:
+        """A worker thread that, if it dies (a model that will not load, a bug), says so in the windows,
+        lets the windows go on without its stage, and keeps emptying its queue so no reader blocks."""
+        stage = name.split("-")[0]
+        stream = {"face": self._face_stream, "asr": self._words, "acoustic": self._acoustic}[stage]
+        modalities = {"face": ("video",), "asr": ("text",), "acoustic": ("audio",)}[stage]
+
+        def run() -> None:
+            try:
+                worker(q, *args)
+            except Exception as exc:
+                log.debug("%s worker stopped", name, exc_info=True)
+                self._trouble(modalities, -math.inf, math.inf, self._fault(stage, exc))
+                stream.finish()
+                for _ in self._items(q):
+                    pass
+
+        return threading.Thread(target=run, name=name, daemon=True)
+
     def _items(self, q: queue.Queue):
         while not self._stop.is_set():
             try:
@@ -289,22 +306,22 @@ class Pipeline:
     def _face_worker(self, q: queue.Queue, index: int) -> None:
         from dmsil.features.face import FaceExtractor
 
-        failed = False
         with FaceExtractor() as face:
             for frame in self._items(q):
                 start = time.perf_counter()
                 try:
                     self._face_stream.add(frame.t, face(frame.rgb).vector)
-                except Exception as exc:  # one bad frame: logged once, the frame counts as "no face"
-                    if not failed:
-                        log.warning("face worker: %s: %s (further failures not logged)", type(exc).__name__, exc)
-                        failed = True
+                except Exception as exc:  # one bad frame: logged once, the windows around it say why
+                    self._trouble(("video",), frame.t, frame.t + 1 / VIDEO_RATE, self._fault("face", exc))
                 self._face_stream.advance(frame.t, index)
                 self._time("face", time.perf_counter() - start)
         self._face_stream.advance(math.inf, index)
 
+    def _transcriber(self):
+        return load_transcriber(self.options.asr)
+
     def _asr_worker(self, q: queue.Queue) -> None:
-        transcriber = load_transcriber(self.options.asr)
+        transcriber = self._transcriber()
         if self.options.live:
             asr = IncrementalTranscriber(transcriber)
         else:
@@ -314,15 +331,30 @@ class Pipeline:
             if first_t is None:
                 first_t = chunk.t  # stream time of the transcriber's sample 0
             start = time.perf_counter()
-            self._add_words(asr.push(chunk.samples, SAMPLE_RATE), first_t)
+            try:
+                self._add_words(asr.push(chunk.samples, SAMPLE_RATE), first_t)
+            except Exception as exc:  # the words of that audio are lost; the windows over it say why
+                span = self._lost_span(asr, first_t, chunk.t, chunk.t + chunk.samples.size / SAMPLE_RATE)
+                self._trouble(("text",), *span, self._fault("asr", exc))
             self._time("asr", time.perf_counter() - start)
             if not self.options.live:
                 self._words.advance(first_t + asr.done_until)
         if first_t is not None and not self._stop.is_set():
             start = time.perf_counter()
-            self._add_words(asr.flush(), first_t)
+            try:
+                self._add_words(asr.flush(), first_t)
+            except Exception as exc:
+                span = self._lost_span(asr, first_t, self._seen_end - getattr(asr, "buffered_seconds", 0.0), math.inf)
+                self._trouble(("text",), *span, self._fault("asr", exc))
+
             self._time("asr", time.perf_counter() - start)
         self._words.finish()
+
+    @staticmethod
+    def _lost_span(asr, offset: float, start: float, end: float) -> tuple[float, float]:
+        """The audio whose words a failed decode lost: the block that failed, else the given span."""
+        block = getattr(asr, "last_block", None)
+        return (offset + block[0], offset + block[1]) if block else (start, end)
 
     def _add_words(self, words: list[Word], offset: float) -> None:
         for w in words:
@@ -346,7 +378,11 @@ class Pipeline:
 
     def _acoustic_block(self, extractor, samples: np.ndarray, t0: float, rate: float) -> float:
         start = time.perf_counter()
-        frames = extractor(samples)
+        try:
+            frames = extractor(samples)
+        except Exception as exc:
+            frames = []
+            self._trouble(("audio",), t0, t0 + samples.size / SAMPLE_RATE, self._fault("acoustic", exc))
         for i, f in enumerate(frames):
             self._acoustic.add(t0 + i / rate, f)
         self._time("acoustic", time.perf_counter() - start)
@@ -389,7 +425,25 @@ class Pipeline:
     def _score(self, ready: list[Window], on_result: Callable[[Scores], None]) -> None:
         opts = self.options
         start = time.perf_counter()
-        scored = self.scorer(ready)
+        try:
+            scored = self.scorer(ready)
+        except Exception as exc:  # one bad batch must not end the stream: its windows say why, the next try again
+            reason = self._fault("engine", exc)
+            scored = [
+                Scores(
+                    w.start,
+                    w.end,
+                    w.transcript,
+                    None,
+                    None,
+                    None,
+                    None,
+                    (),
+                    dict.fromkeys(MODALITY_NAMES, reason),
+                    recent=w.recent,
+                )
+                for w in ready
+            ]
         self._time("engine", time.perf_counter() - start)
         now = time.monotonic() - self._clock
         for s in scored:
@@ -402,9 +456,30 @@ class Pipeline:
         for stream in (self._face_stream, self._words, self._acoustic):
             stream.prune(cutoff)
 
-    def _current_reasons(self) -> dict[str, str]:
-        """Static reasons (no video stream, ...) overridden by a source's live trouble (camera lost)."""
+    def _fault(self, stage: str, exc: Exception) -> str:
+        """Log a stage's failure once (then count it); returns the one-line reason shown in the windows."""
+        reason = f"{stage} failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        with self._timer_lock:
+            self._faults[stage] = self._faults.get(stage, 0) + 1
+            first = self._faults[stage] == 1
+        if first:
+            log.warning("%s (logged once; the pipeline goes on)", reason)
+            self.stats.errors.append(reason)
+        return reason
+
+    def _trouble(self, modalities: tuple[str, ...], start: float, end: float, reason: str) -> None:
+        with self._timer_lock:
+            self._troubles.append((start, end, modalities, reason))
+            del self._troubles[:-100]  # bounded: only the recent ones can still touch a window
+
+    def _current_reasons(self, start: float = -math.inf, end: float = math.inf) -> dict[str, str]:
+        """Static reasons (no video stream, ...), then a stage's failure inside the window, then a source's
+        live trouble (camera lost)."""
         reasons = dict(self._reasons)
+        with self._timer_lock:
+            for t0, t1, modalities, reason in self._troubles:
+                if t0 < end and t1 > start:
+                    reasons.update(dict.fromkeys(modalities, reason))
         for source in self._sources:
             status = getattr(source, "status", None)
             if status:
@@ -424,5 +499,5 @@ class Pipeline:
             np.stack(acoustic) if acoustic else None,
             np.stack(faces) if faces else None,
             " ".join(recent),
-            self._current_reasons(),
+            self._current_reasons(start, end),
         )

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +25,6 @@ import soundfile as sf
 from dmsil.features import versions
 from dmsil.features.asr import ASROptions, load_transcriber
 from dmsil.features.audio import SAMPLE_RATE, AcousticExtractor, to_mono_16k
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.media makes the face frames
 
 SENTENCES = (
     "I wanted to like this film, but it never came together. "
@@ -58,7 +55,7 @@ def bench_asr(audio: np.ndarray, repeats: int) -> dict[str, float]:
 
 def bench_face(repeats: int) -> dict[str, float]:
     from dmsil.features.face import ExpressionClassifier, FaceExtractor, FaceOptions
-    from tests.media import face_frames
+    from realtime.demo import face_frames
 
     frames = face_frames(repeats + 10)
     out = {}

@@ -132,3 +132,69 @@ def test_a_checkpoint_with_features_this_app_cannot_compute_is_refused(trained_d
 
     with pytest.raises(DmsilError, match="cannot be computed here"):
         Scorer(trained_dir / "seed-1111")
+
+
+class FlakyEngine:
+    """The real engine, failing on its ``n``-th call: an engine error on one batch."""
+
+    def __init__(self, engine, n: int):
+        self.engine, self.n, self.calls = engine, n, 0
+        self.name = engine.name
+
+    def __call__(self, batch):
+        self.calls += 1
+        if self.calls == self.n:
+            raise RuntimeError("device lost")
+        return self.engine(batch)
+
+    def warmup(self):
+        self.engine.warmup()
+
+
+class FlakyASR(Pipeline):
+    """The real transcriber, failing on its second block."""
+
+    def _transcriber(self):
+        real, calls = super()._transcriber(), []
+
+        class Flaky:
+            name = real.name
+
+            def transcribe(self, audio, sr):
+                calls.append(1)
+                if len(calls) == 2:
+                    raise RuntimeError("decoder crashed")
+                return real.transcribe(audio, sr)
+
+        return Flaky()
+
+
+def test_an_engine_error_on_one_window_is_reported_and_the_next_windows_score(talk):
+    scorer = Scorer(engine="onnxruntime")
+    scorer.engine = FlakyEngine(scorer.engine, 2)
+    results = []
+    stats = Pipeline(scorer, PipelineOptions(batch=1)).run([FileSource(talk["talk"])], results.append)
+    failed = [r for r in results if r.fused is None and r.missing.get("text", "").startswith("engine failed")]
+    assert len(failed) == 1 and failed[0].missing["video"] == "engine failed: RuntimeError: device lost"
+    assert results[-1].fused is not None and stats.errors == ["engine failed: RuntimeError: device lost"]
+
+
+def test_an_asr_error_loses_one_block_only(talk, scorer):
+    results = []
+    options = PipelineOptions()
+    stats = FlakyASR(scorer, options).run([Looped(talk["talk"], 3)], results.append)  # about 33 s: 2 blocks
+    assert stats.errors == ["asr failed: RuntimeError: decoder crashed"]
+    hit = [r for r in results if r.missing.get("text", "").startswith("asr failed")]
+    assert hit and len(hit) < 0.7 * len(results), "only the windows over the lost block"
+    assert any("text" in r.present for r in results), "the other blocks were transcribed"
+
+
+def test_an_asr_model_that_cannot_load_leaves_the_face_going(talk, scorer):
+    from dmsil.features.asr import ASROptions
+
+    results = []
+    options = PipelineOptions(asr=ASROptions(model="/nonexistent/model"))
+    stats = Pipeline(scorer, options).run([FileSource(talk["talk"])], results.append)
+    assert len(stats.errors) == 1 and stats.errors[0].startswith("asr failed")
+    assert all(r.present == ("video",) and r.missing["text"].startswith("asr failed") for r in results[1:])
+    assert pipeline_threads() == []

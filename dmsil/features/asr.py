@@ -260,6 +260,7 @@ class BlockTranscriber:
         self.block_s, self.search_s = block_s, search_s
         self._buffer = np.zeros(0, dtype=np.float32)
         self.done_until = 0.0
+        self.last_block = (0.0, 0.0)
 
     def push(self, audio: np.ndarray, sr: int) -> list[Word]:
         self._buffer = np.concatenate([self._buffer, to_mono_16k(audio, sr)])
@@ -283,6 +284,7 @@ class BlockTranscriber:
         t0, block = self.done_until, self._buffer[:n]
         self._buffer = self._buffer[n:]
         self.done_until = t0 + n / SAMPLE_RATE
+        self.last_block = (t0, self.done_until)  # a block that fails to decode is lost, and this says which
         if not block.size:
             return []
         return [
