@@ -128,6 +128,8 @@ class Pipeline:
         self.scorer = scorer
         self.options = options or PipelineOptions()
         self.stats = Stats()
+        self.queues: dict[str, queue.Queue] = {}
+        """The stage input queues, by name (their ``qsize()`` shows a stage falling behind)."""
         self.latest_frame: np.ndarray | None = None
         """The newest camera picture (RGB), for a preview."""
         self._stop = threading.Event()
@@ -193,7 +195,7 @@ class Pipeline:
         self._open_readers = len(readers)
         self._seen_end = 0.0
         self._reader_lock = threading.Lock()
-        self._ends = {"video": video_q, "audio": audio_qs}
+        self.queues = {"video": video_q, **{f"audio-{i}": q for i, q in enumerate(audio_qs)}}
         if opts.sequential:
             for t in readers + threads:
                 t.start()

@@ -21,7 +21,7 @@ import numpy as np
 
 from dmsil.errors import DmsilError
 from dmsil.features.audio import SAMPLE_RATE
-from dmsil.features.media import VIDEO_RATE
+from dmsil.features.media import VIDEO_RATE, upright_rgb
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +72,26 @@ def _scaled(rgb: np.ndarray, max_side: int) -> np.ndarray:
 class FileSource:
     """Any ffmpeg-readable file, demuxed in order; audio-only and video-only files are fine.
 
-    ``pace=True`` releases items no faster than real time (a file standing in for a live camera + mic).
+    ``pace=True`` releases items no faster than real time (a file standing in for a live camera + mic);
+    ``loops`` plays it that many times back to back on one clock (0: until stopped), for soak runs.
     Decoding errors part-way raise :class:`SourceError` after everything decoded before them was yielded.
     """
 
     name = "file"
 
-    def __init__(self, path: str | Path, pace: bool = False, video_rate: float = VIDEO_RATE, max_side: int = 640):
+    def __init__(
+        self,
+        path: str | Path,
+        pace: bool = False,
+        loops: int = 1,
+        video_rate: float = VIDEO_RATE,
+        max_side: int = 640,
+    ):
         import av
 
         self.path = Path(path)
-        self.pace, self.video_rate, self.max_side = pace, video_rate, max_side
+        self.pace, self.loops, self.video_rate, self.max_side = pace, loops, video_rate, max_side
+        self._stop = threading.Event()
         self.status: str | None = None
         if not self.path.exists():
             raise SourceError(f"{self.path}: no such file")
@@ -103,13 +112,32 @@ class FileSource:
             raise SourceError(f"{self.path}: no audio or video stream")
 
     def __iter__(self) -> Iterator[Frame | AudioChunk]:
+        """The file once, or ``loops`` times back to back on one clock (0: until stopped)."""
+        start = time.monotonic()
+        k = 0
+        while not self._stop.is_set() and (self.loops == 0 or k < self.loops):
+            offset = k * self.duration
+            for item in self._once():
+                item.t += offset
+                if self.pace:
+                    wait = start + item.t - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                if self._stop.is_set():
+                    return
+                yield item
+            k += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _once(self) -> Iterator[Frame | AudioChunk]:
         import av
 
         grid = _Grid(self.video_rate)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         samples_out = 0
         t_last = 0.0
-        start = time.monotonic()
         try:
             with av.open(str(self.path)) as container:
                 streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
@@ -119,9 +147,7 @@ class FileSource:
                             t = float(frame.time or 0.0)
                             if not grid.keep(t):
                                 continue
-                            item: Frame | AudioChunk = Frame(
-                                t, _scaled(frame.to_ndarray(format="rgb24"), self.max_side)
-                            )
+                            item: Frame | AudioChunk = Frame(t, _scaled(upright_rgb(frame), self.max_side))
                         else:
                             x = np.concatenate(
                                 [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
@@ -132,10 +158,6 @@ class FileSource:
                             item = AudioChunk(samples_out / SAMPLE_RATE, x.astype(np.float32, copy=False))
                             samples_out += x.size
                         t_last = max(t_last, item.t)
-                        if self.pace:
-                            wait = start + item.t - time.monotonic()
-                            if wait > 0:
-                                time.sleep(wait)
                         yield item
         except av.error.FFmpegError as exc:
             self.status = f"{self.path}: cannot decode after {t_last:.1f} s ({exc.strerror or type(exc).__name__})"

@@ -19,25 +19,6 @@ def pipeline_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith(PIPELINE_THREADS)]
 
 
-class Looped:
-    """A file played ``times`` times back to back on one clock: a long stream of real media."""
-
-    name = "file"
-    has_audio = has_video = True
-
-    def __init__(self, path, times: int):
-        self.path, self.times = path, times
-        self.duration = FileSource(path).duration
-
-    def __iter__(self):
-        for k in range(self.times):
-            for item in FileSource(self.path):
-                if isinstance(item, Frame):
-                    yield Frame(item.t + k * self.duration, item.rgb)
-                else:
-                    yield AudioChunk(item.t + k * self.duration, item.samples)
-
-
 def test_offline_covers_the_file_and_leaves_no_threads(talk, scorer):
     results = []
     stats = Pipeline(scorer, PipelineOptions()).run([FileSource(talk["talk"])], results.append)
@@ -80,7 +61,7 @@ def test_memory_stays_flat_on_a_long_stream(talk, scorer):
         if int(s.end) % 10 == 0:
             samples.append(rss_mb())
 
-    source = Looped(talk["talk"], 6)  # about a minute of talk
+    source = FileSource(talk["talk"], loops=6)  # about a minute of talk
     pipeline.run([source], on_result)
     # buffers hold what the slowest stage has not finished (an ASR block, 20 s), not the whole stream
     half = len(sizes) // 2
@@ -182,7 +163,7 @@ def test_an_engine_error_on_one_window_is_reported_and_the_next_windows_score(ta
 def test_an_asr_error_loses_one_block_only(talk, scorer):
     results = []
     options = PipelineOptions()
-    stats = FlakyASR(scorer, options).run([Looped(talk["talk"], 3)], results.append)  # about 33 s: 2 blocks
+    stats = FlakyASR(scorer, options).run([FileSource(talk["talk"], loops=3)], results.append)  # about 33 s: 2 blocks
     assert stats.errors == ["asr failed: RuntimeError: decoder crashed"]
     hit = [r for r in results if r.missing.get("text", "").startswith("asr failed")]
     assert hit and len(hit) < 0.7 * len(results), "only the windows over the lost block"

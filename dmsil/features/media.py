@@ -35,6 +35,14 @@ class Clip:
         return bool(self.frame_times)
 
 
+def upright_rgb(frame, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """A decoded frame as RGB, turned the way its display rotation says (phone videos are stored sideways
+    with a rotation flag; the expression classifier needs faces upright)."""
+    rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+    turns = (-round((getattr(frame, "rotation", 0) or 0) / 90)) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
 def iter_frames(container, stream, video_rate: float, max_side: int) -> Iterator[tuple[float, np.ndarray]]:
     """(time, RGB frame) pairs on a ``video_rate`` grid from a PyAV video stream."""
     step = 1.0 / video_rate
@@ -47,7 +55,7 @@ def iter_frames(container, stream, video_rate: float, max_side: int) -> Iterator
             continue
         scale = min(1.0, max_side / max(frame.width, frame.height))
         width, height = int(round(frame.width * scale / 2) * 2), int(round(frame.height * scale / 2) * 2)
-        yield t, frame.to_ndarray(format="rgb24", width=width, height=height)
+        yield t, upright_rgb(frame, width, height)
         while next_t <= t + 1e-6:
             next_t += step
 

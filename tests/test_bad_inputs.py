@@ -1,0 +1,93 @@
+"""The rest of the bad-input matrix, each row a real file made here: odd audio, odd video, odd paths.
+
+(Missing, empty, random, truncated, audio-only, video-only, silent, no-face and mixed-directory files are
+in test_score.py; two faces in test_face.py; bad pickles in test_mmsa.py; broken checkpoints in
+test_checkpoint.py and below.)
+"""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from realtime.sources import FileSource, Frame
+from tests.conftest import run_module
+
+
+def ffmpeg(*args) -> None:
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *map(str, args)], check=True)
+
+
+def score_json(path, out) -> dict:
+    proc = run_module("realtime", "score", "--quiet", str(path), "--out", str(out), "--format", "json", check=False)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    return json.loads((out / f"{path.stem}.json").read_text())
+
+
+@pytest.mark.parametrize(("rate", "channels", "suffix"), [(8000, 1, ".wav"), (44100, 6, ".wav"), (48000, 2, ".mp3")])
+def test_odd_sample_rates_and_channel_counts(talk, tmp_path, rate, channels, suffix):
+    path = tmp_path / f"odd_{rate}_{channels}{suffix}"
+    ffmpeg("-i", talk["wav"], "-ar", rate, "-ac", channels, path)
+    windows = score_json(path, tmp_path)["windows"]
+    words = " ".join(w["transcript"] for w in windows).lower()
+    assert "food" in words or "waiter" in words, words
+    assert windows[-1]["missing"]["video"] == "no video"
+
+
+def test_rotated_phone_video_is_turned_upright(talk, tmp_path):
+    """Stored sideways with a 90-degree display rotation, as phones record portrait video."""
+    from dmsil.features.face import FACE_FEATURE_NAMES, FaceExtractor
+
+    sideways = tmp_path / "sideways.mp4"
+    ffmpeg(
+        "-i", talk["talk"], "-vf", "transpose=2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "copy", sideways
+    )
+    phone = tmp_path / "phone.mp4"
+    ffmpeg("-i", sideways, "-c", "copy", "-metadata:s:v:0", "rotate=90", phone)
+    frame = next(i for i in FileSource(phone) if isinstance(i, Frame))
+    assert frame.rgb.shape == (480, 640, 3)  # the sideways 480x640 picture, turned back
+    roll = FACE_FEATURE_NAMES.index("head_roll")
+    with FaceExtractor() as face:
+        vector = face(frame.rgb).vector
+    assert abs(vector[roll]) < 0.3 and vector[FACE_FEATURE_NAMES.index("expr_happy")] > 0.5
+
+
+def test_variable_frame_rate(talk, tmp_path):
+    vfr = tmp_path / "vfr.mkv"  # all frames for 3 s, then every third one: timestamps kept, rate varies
+    ffmpeg("-i", talk["talk"], "-vf", "select='lt(t,3)+not(mod(n,3))'", "-vsync", "vfr", "-c:a", "copy", vfr)
+    times = [i.t for i in FileSource(vfr) if isinstance(i, Frame)]
+    assert np.all(np.diff(times) > 0) and times[-1] > 9
+    windows = score_json(vfr, tmp_path)["windows"]
+    assert all("video" in w["present"] for w in windows[1:-1])
+
+
+def test_a_clip_shorter_than_one_window(talk, tmp_path):
+    short = tmp_path / "short.mp4"
+    ffmpeg("-i", talk["talk"], "-t", "1.6", short)
+    windows = score_json(short, tmp_path)["windows"]
+    assert [w["end"] for w in windows][:1] == [1.0] and abs(windows[-1]["end"] - 1.6) < 0.15
+
+
+def test_non_ascii_and_space_in_paths(talk, tmp_path):
+    folder = tmp_path / "vidéos d'été"
+    folder.mkdir()
+    path = folder / "ma présentation ✓.mp4"
+    shutil.copy(talk["talk"], path)
+    out = folder / "résultats"
+    proc = run_module("realtime", "score", "--quiet", str(path), "--out", str(out), check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in out.iterdir()} == {f"ma présentation ✓.{x}" for x in ("csv", "json", "png")}
+
+
+def test_a_broken_checkpoint_is_one_line(tmp_path, talk):
+    from dmsil import default_checkpoint
+
+    ck = shutil.copytree(default_checkpoint(), tmp_path / "ck", ignore=shutil.ignore_patterns("onnx"))
+    data = (ck / "model.safetensors").read_bytes()
+    (ck / "model.safetensors").write_bytes(data[: len(data) // 2])
+    proc = run_module("realtime", "score", str(talk["talk"]), "--checkpoint", str(ck), check=False)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(errors) == 1 and "model.safetensors" in errors[0]
