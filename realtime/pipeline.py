@@ -257,12 +257,12 @@ class Pipeline:
                 t = item.t
                 span = item.samples.size / SAMPLE_RATE if isinstance(item, AudioChunk) else 1.0 / VIDEO_RATE
                 self._seen_end = max(self._seen_end, item.t + span)
-        except SourceError as exc:
-            self.stats.errors.append(str(exc))
-            log.warning("%s", exc)
-        except Exception as exc:  # a broken source must not take the pipeline down
-            self.stats.errors.append(f"{source.name}: {type(exc).__name__}: {exc} (after {t:.1f} s)")
-            log.exception("source %s failed", source.name)
+        except Exception as exc:  # a broken source must not take the pipeline down: its modalities say why
+            reason = str(exc) if isinstance(exc, SourceError) else f"{source.name} failed: {type(exc).__name__}: {exc}"
+            reason = f"{reason.splitlines()[0]} (after {t:.1f} s)"
+            self.stats.errors.append(reason)
+            log.warning("%s", reason)
+            self._trouble(SOURCE_MODALITIES.get(source.name, MODALITY_NAMES), t, math.inf, reason)
         finally:
             with self._reader_lock:
                 self._open_readers -= 1

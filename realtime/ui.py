@@ -273,6 +273,7 @@ def build(session: LiveSession, browser: bool, out_root: Path):
                 return note, png, files or None, pd.DataFrame([row(s) for s in result.rows])
 
             go.click(score_upload, inputs=upload, outputs=[message, image, downloads, table])
+        app.unload(session.stop)  # closing the page stops the capture (a local, single-viewer tool)
     return app
 
 

@@ -179,3 +179,26 @@ def test_an_asr_model_that_cannot_load_leaves_the_face_going(talk, scorer):
     assert len(stats.errors) == 1 and stats.errors[0].startswith("asr failed")
     assert all(r.present == ("video",) and r.missing["text"].startswith("asr failed") for r in results[1:])
     assert pipeline_threads() == []
+
+
+class MicUnplugged(FileSource):
+    """Real speech from the talk, then the device error a sound card raises when it is pulled out."""
+
+    name = "microphone"
+
+    def __iter__(self):
+        for item in super().__iter__():
+            if isinstance(item, AudioChunk):
+                if item.t > 4.0:
+                    raise OSError("[Errno -9999] Unanticipated host error")
+                yield item
+
+
+def test_a_microphone_error_mid_stream_is_reported_and_video_goes_on(talk, scorer):
+    results = []
+    camera = Unplugged(talk["talk"], 99.0)  # frames to the end
+    stats = Pipeline(scorer, PipelineOptions()).run([camera, MicUnplugged(talk["talk"])], results.append)
+    assert len(stats.errors) == 1 and "microphone failed: OSError" in stats.errors[0]
+    late = [r for r in results if r.start > 4.5]
+    assert late and all(r.present == ("video",) and "microphone failed" in r.missing["text"] for r in late)
+    assert results[-1].end > 9 and pipeline_threads() == []

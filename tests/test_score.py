@@ -86,3 +86,26 @@ def test_live_from_a_file_backed_camera(talk):
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if "text+video" in line]
     assert len(lines) >= 6 and "wonderful" in proc.stdout
+
+
+def test_ctrl_c_stops_the_live_app_within_a_second(talk):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime", "--camera", str(talk["talk"]), "--no-ui"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in proc.stdout:  # wait until the first window is printed
+        if "video" in line.split()[-2:] or "text+video" in line:
+            break
+    assert proc.poll() is None, "still streaming when interrupted"
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=10)
+    assert time.monotonic() - start < 1.5 and proc.returncode == 0
+    assert "Traceback" not in stderr

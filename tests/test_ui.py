@@ -63,18 +63,20 @@ class Server:
 
 @pytest.fixture
 def browser_page():
+    """Opens pages in Debian's chromium (a new browser per call, so flags can differ); closes them after."""
+    pw = playwright.sync_playwright().start()
+    browsers: list = []
+
     def open_page(*extra_flags: str):
-        pw = playwright.sync_playwright().start()
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=OFFLINE_FLAGS + list(extra_flags))
+        browsers.append(browser)
         context = browser.new_context(permissions=["camera", "microphone"], viewport={"width": 1280, "height": 1100})
-        opened.append((pw, browser))
         return context.new_page()
 
-    opened: list = []
     yield open_page
-    for pw, browser in opened:
+    for browser in browsers:
         browser.close()
-        pw.stop()
+    pw.stop()
 
 
 def wait_for_scores(page, timeout_s: float = 60) -> tuple[str, str]:
@@ -99,11 +101,15 @@ def test_server_side_capture_from_a_file_backed_camera(talk, browser_page):
         page.screenshot(path=str(ARTIFACTS / "ui-server-side.png"), full_page=True)
         # stop, then restart: the file plays again and new windows arrive
         page.click("#stop")
-        page.wait_for_function("document.querySelector('#status').innerText.includes('stopped')")
+        page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')")
         page.click("#start")
-        page.wait_for_function("document.querySelector('#status').innerText.includes('running')", timeout=20_000)
+        page.wait_for_function("document.querySelector('#status')?.innerText.includes('running')", timeout=20_000)
         wait_for_scores(page)
         assert listening_addresses(server.port) == {"127.0.0.1"}  # nothing listens beyond the loopback interface
+        page.close()  # closing the page stops the capture
+        page = browser_page()
+        page.goto(server.url)
+        page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')", timeout=5_000)
     finally:
         server.close()
 
@@ -150,7 +156,7 @@ def test_file_tab_scores_an_upload(talk, browser_page):
         page.locator("#upload input[type=file]").set_input_files(str(talk["talk"]))
         page.wait_for_timeout(1000)
         page.click("#score")
-        page.wait_for_function("document.querySelector('#file-status').innerText.includes('windows')", timeout=90_000)
+        page.wait_for_function("document.querySelector('#file-status')?.innerText.includes('windows')", timeout=90_000)
         listed = page.locator("#downloads").inner_text().replace("\n", "")
         assert "talk.csv" in listed and "talk.json" in listed, listed
     finally:
