@@ -35,7 +35,12 @@ from realtime.sources import AudioChunk, Frame, SourceError
 log = logging.getLogger(__name__)
 _END = object()
 MODALITY_NAMES = ("text", "audio", "video")
-SOURCE_MODALITIES = {"camera": ("video",), "microphone": ("text", "audio"), "file": ("text", "audio", "video")}
+SOURCE_MODALITIES = {
+    "camera": ("video",),
+    "microphone": ("text", "audio"),
+    "file": ("text", "audio", "video"),
+    "browser": ("text", "audio", "video"),
+}
 
 
 @dataclass

@@ -51,7 +51,7 @@ def score_card(name: str, score: float | None, why: str | None) -> str:
 class BrowserSource:
     """Frames and sound pushed from the page (``--browser``), stamped on the pipeline's clock on arrival."""
 
-    name = "file"  # it carries every modality, like a file does
+    name = "browser"
     has_audio = has_video = True
 
     def __init__(self, clock_start: float):
