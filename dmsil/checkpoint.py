@@ -179,7 +179,8 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> DMSIL:
         first = str(exc).strip().splitlines()[-1].strip()
         raise CheckpointError(f"{weights}: weights do not match config.json ({first})") from None
     if base:  # the frozen layers come from the package
-        missing = [k for k in missing if k not in frozen_keys(model)]
+        frozen = frozen_keys(model)
+        missing = [k for k in missing if k not in frozen]
     if missing or unexpected:
         raise CheckpointError(
             f"{weights}: weights do not match config.json (missing {missing[:3]}, unexpected {unexpected[:3]})"

@@ -160,8 +160,8 @@ class Pipeline:
         self._sources = sources
         opts = self.options
         self._clock = clock_start if clock_start is not None else time.monotonic()
-        has_video = any(getattr(s, "has_video", s.name == "camera") for s in sources)
-        has_audio = any(getattr(s, "has_audio", s.name == "microphone") for s in sources)
+        has_video = any(s.has_video for s in sources)
+        has_audio = any(s.has_audio for s in sources)
         self._reasons = {}
         if not has_video:
             self._reasons["video"] = "no video"
@@ -479,7 +479,7 @@ class Pipeline:
             self._troubles.append((start, end, modalities, reason))
             del self._troubles[:-100]  # bounded: only the recent ones can still touch a window
 
-    def _current_reasons(self, start: float = -math.inf, end: float = math.inf) -> dict[str, str]:
+    def _current_reasons(self, start: float, end: float) -> dict[str, str]:
         """Static reasons (no video stream, ...), then a stage's failure inside the window, then a source's
         live trouble (camera lost)."""
         reasons = dict(self._reasons)

@@ -16,6 +16,7 @@ import numpy as np
 
 from dmsil import checkpoint
 from dmsil.config import ModelConfig
+from dmsil.data.store import pad_frames
 from dmsil.errors import DmsilError
 from dmsil.features import EXTRACTOR_SET, normalize, resolve_text_model
 
@@ -116,11 +117,7 @@ class Scorer:
                 else np.zeros((0, dim), np.float32)
                 for w, u in zip(windows, use, strict=True)
             ]
-            lengths = np.array([len(f) for f in frames], np.int64)
-            padded = np.zeros((len(frames), max(1, int(lengths.max())), dim), np.float32)
-            for i, f in enumerate(frames):
-                padded[i, : len(f)] = f
-            batch[name], batch[f"{name}_lengths"] = padded, lengths
+            batch[name], batch[f"{name}_lengths"] = pad_frames(frames, dim)
         out = self.engine(batch)
         return [
             self._scores(w, u, {k: float(v[i]) for k, v in out.items()})

@@ -21,7 +21,7 @@ import numpy as np
 
 from dmsil.errors import DmsilError
 from dmsil.features.audio import SAMPLE_RATE
-from dmsil.features.media import VIDEO_RATE, upright_rgb
+from dmsil.features.media import VIDEO_RATE, FrameGrid, sampled_rgb
 
 log = logging.getLogger(__name__)
 
@@ -41,32 +41,6 @@ class AudioChunk:
     t: float
     """Time of the first sample."""
     samples: np.ndarray
-
-
-class _Grid:
-    """Keeps frames on a ``rate`` grid: the first frame at or after each grid time."""
-
-    def __init__(self, rate: float):
-        self.step, self.next_t = 1.0 / rate, None
-
-    def keep(self, t: float) -> bool:
-        if self.next_t is None:
-            self.next_t = t
-        if t + 1e-6 < self.next_t:
-            return False
-        while self.next_t <= t + 1e-6:
-            self.next_t += self.step
-        return True
-
-
-def _scaled(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    if max(h, w) <= max_side:
-        return rgb
-    import cv2
-
-    s = max_side / max(h, w)
-    return cv2.resize(rgb, (int(round(w * s / 2) * 2), int(round(h * s / 2) * 2)), interpolation=cv2.INTER_AREA)
 
 
 class FileSource:
@@ -134,7 +108,7 @@ class FileSource:
     def _once(self) -> Iterator[Frame | AudioChunk]:
         import av
 
-        grid = _Grid(self.video_rate)
+        grid = FrameGrid(self.video_rate)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         samples_out = 0
         t_last = 0.0
@@ -147,7 +121,7 @@ class FileSource:
                             t = float(frame.time or 0.0)
                             if not grid.keep(t):
                                 continue
-                            item: Frame | AudioChunk = Frame(t, _scaled(upright_rgb(frame), self.max_side))
+                            item: Frame | AudioChunk = Frame(t, sampled_rgb(frame, self.max_side))
                         else:
                             x = np.concatenate(
                                 [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
@@ -172,6 +146,7 @@ class CameraSource:
     """
 
     name = "camera"
+    has_audio, has_video = False, True
 
     def __init__(self, spec: int | str, clock_start: float, video_rate: float = VIDEO_RATE, retry_s: float = 2.0):
         self.spec, self.start, self.retry_s = spec, clock_start, retry_s
@@ -196,7 +171,7 @@ class CameraSource:
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
-        grid = _Grid(self.video_rate)
+        grid = FrameGrid(self.video_rate)
         fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
         file_start = time.monotonic()
         n = 0
@@ -240,6 +215,7 @@ class MicSource:
     """A microphone through ``sounddevice`` at 16 kHz mono; an error mid-stream is reported and reopened."""
 
     name = "microphone"
+    has_audio, has_video = True, False
 
     def __init__(self, device: int | str | None, clock_start: float, block_s: float = 0.1, retry_s: float = 2.0):
         self.device, self.start, self.block, self.retry_s = device, clock_start, int(SAMPLE_RATE * block_s), retry_s

@@ -74,6 +74,7 @@ class Unplugged:
     """A camera whose frames (real ones, from the talk) stop after ``seconds``, as when it is unplugged."""
 
     name = "camera"
+    has_audio, has_video = False, True
 
     def __init__(self, path, seconds: float):
         self.path, self.seconds, self.status = path, seconds, None

@@ -43,21 +43,36 @@ def upright_rgb(frame, width: int | None = None, height: int | None = None) -> n
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
+class FrameGrid:
+    """Keeps frames on a ``rate`` grid: the first frame at or after each grid time."""
+
+    def __init__(self, rate: float):
+        self.step, self.next_t = 1.0 / rate, None
+
+    def keep(self, t: float) -> bool:
+        if self.next_t is None:
+            self.next_t = t
+        if t + 1e-6 < self.next_t:
+            return False
+        while self.next_t <= t + 1e-6:
+            self.next_t += self.step
+        return True
+
+
+def sampled_rgb(frame, max_side: int) -> np.ndarray:
+    """A decoded frame as upright RGB, scaled down (to even sides) so its longer side is at most ``max_side``."""
+    scale = min(1.0, max_side / max(frame.width, frame.height))
+    width, height = int(round(frame.width * scale / 2) * 2), int(round(frame.height * scale / 2) * 2)
+    return upright_rgb(frame, width, height)
+
+
 def iter_frames(container, stream, video_rate: float, max_side: int) -> Iterator[tuple[float, np.ndarray]]:
     """(time, RGB frame) pairs on a ``video_rate`` grid from a PyAV video stream."""
-    step = 1.0 / video_rate
-    next_t = None
+    grid = FrameGrid(video_rate)
     for frame in container.decode(stream):
         t = float(frame.time) if frame.time is not None else 0.0
-        if next_t is None:
-            next_t = t
-        if t + 1e-6 < next_t:
-            continue
-        scale = min(1.0, max_side / max(frame.width, frame.height))
-        width, height = int(round(frame.width * scale / 2) * 2), int(round(frame.height * scale / 2) * 2)
-        yield t, upright_rgb(frame, width, height)
-        while next_t <= t + 1e-6:
-            next_t += step
+        if grid.keep(t):
+            yield t, sampled_rgb(frame, max_side)
 
 
 def decode(
