@@ -89,18 +89,19 @@ def save(
 
 def _packaged_base(model: DMSIL) -> dict[str, str] | None:
     """``{name, sha256}`` of the packaged encoder when the model fine-tunes only its top layers, else None."""
-    from dmsil.features import PACKAGED_TEXT_MODEL
-    from dmsil.features.text import default_text_model
+    from dmsil.features.text import PACKAGED
 
     if model.config.text_train_layers is None:
         return None
-    try:
-        packaged = Path(default_text_model())
-    except DmsilError:
-        return None
-    if Path(model.config.text_model).resolve() != packaged.resolve():
-        return None
-    return {"name": PACKAGED_TEXT_MODEL, "sha256": _sha256(packaged / WEIGHTS)}
+    here = Path(model.config.text_model).resolve()
+    for name, locate in PACKAGED.items():
+        try:
+            packaged = Path(locate())
+        except DmsilError:
+            continue
+        if here == packaged.resolve():
+            return {"name": name, "sha256": _sha256(packaged / WEIGHTS)}
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -113,10 +114,10 @@ def _sha256(path: Path) -> str:
 
 def _resolve_base(ckpt: Path, base: dict[str, str]) -> str:
     """Folder of the packaged encoder a checkpoint builds on, checked to be the very weights it was trained on."""
-    from dmsil.features.text import default_text_model
+    from dmsil.features.text import packaged_text_model
 
     try:
-        folder = Path(default_text_model())
+        folder = Path(packaged_text_model(str(base.get("name"))))
     except DmsilError as exc:
         raise CheckpointError(f"{ckpt}: needs {base.get('name')} ({exc})") from None
     if _sha256(folder / WEIGHTS) != base.get("sha256"):

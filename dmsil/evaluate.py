@@ -41,6 +41,37 @@ def predict(model: DMSIL, batcher: Batcher, batch_size: int = 64) -> dict[str, n
     return {h: np.concatenate(v) for h, v in parts.items()}
 
 
+@torch.no_grad()
+def score_texts(model: DMSIL, texts: list[str], batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Text-only scores of the four heads (no audio, no face) for raw sentences, in order."""
+    from transformers import AutoTokenizer
+
+    from dmsil.features.text import encode
+
+    tokenizer = AutoTokenizer.from_pretrained(model.config.text_model, local_files_only=True)
+    ids, mask = encode(tokenizer, texts, model.config.text_max_length)
+    order = np.argsort(mask.sum(1), kind="stable")
+    was_training = model.training
+    model.eval()
+    out = {h: np.zeros(len(texts), np.float32) for h in HEADS}
+    for start in range(0, len(texts), batch_size):
+        idx = order[start : start + batch_size]
+        width = max(1, int(mask[idx].sum(1).max()))
+        n = len(idx)
+        scores = model(
+            torch.from_numpy(ids[idx, :width]),
+            torch.from_numpy(mask[idx, :width]),
+            torch.zeros(n, 1, model.config.audio_dim),
+            torch.zeros(n, dtype=torch.long),
+            torch.zeros(n, 1, model.config.video_dim),
+            torch.zeros(n, dtype=torch.long),
+        )
+        for h in HEADS:
+            out[h][idx] = scores[h].numpy()
+    model.train(was_training)
+    return out
+
+
 def evaluate_model(model: DMSIL, data: MMSAData, split: str, dataset: str, batch_size: int = 64) -> dict:
     """MMSA metrics of the fused head at top level, and of each unimodal head under its letter."""
     s = data.splits[split]

@@ -75,3 +75,39 @@ def compute(y_pred, y_true, dataset: str = "mosi") -> dict[str, float]:
     if family == "sims":
         return sims_metrics(pred, true)
     raise ValueError(f"unknown dataset {dataset!r}: use mosi, mosei or sims")
+
+
+def graded(pred: np.ndarray, true: np.ndarray, band: float = 0.5) -> dict[str, float]:
+    """Sentence-level sentiment on the MOSI scale: Pearson r, three-class accuracy (neutral: |y| < band), MAE.
+
+    ``mean_abs_neutral`` / ``mean_abs_opinion`` are the mean |prediction| on sentences whose truth is in /
+    outside the neutral band: how loudly a model speaks about what is not an opinion.
+    """
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+
+    def classes(x: np.ndarray) -> np.ndarray:
+        return np.where(x >= band, 1, np.where(x <= -band, -1, 0))
+
+    neutral = np.abs(true) < band
+    return {
+        "n": int(len(true)),
+        "r": _corr(pred, true),
+        "acc3": float(np.mean(classes(pred) == classes(true))),
+        "mae": float(np.mean(np.abs(pred - true))),
+        "mean_abs_neutral": float(np.mean(np.abs(pred[neutral]))) if neutral.any() else float("nan"),
+        "mean_abs_opinion": float(np.mean(np.abs(pred[~neutral]))) if (~neutral).any() else float("nan"),
+    }
+
+
+def reliability(pred: np.ndarray, true: np.ndarray, edges=(-3, -2, -1, -0.5, 0.5, 1, 2, 3)) -> list[dict]:
+    """Mean prediction per bin of the truth: a calibrated model's points lie near each bin's mean truth."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        inside = (true >= lo) & (true < hi) if hi < edges[-1] else (true >= lo) & (true <= hi)
+        if inside.any():
+            rows.append(
+                {"lo": lo, "hi": hi, "n": int(inside.sum()), "truth": float(true[inside].mean()),
+                 "pred": float(pred[inside].mean())}
+            )  # fmt: skip
+    return rows

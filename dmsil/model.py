@@ -64,6 +64,7 @@ class TextEncoder(nn.Module):
     def __init__(self, config: ModelConfig, pretrained: bool = True):
         super().__init__()
         self.pooling = config.text_pooling
+        self.train_layers = config.text_train_layers
         self.transformer: nn.Module | None = None
         self.projection: nn.Module | None = None
         if config.text_model:
@@ -86,6 +87,24 @@ class TextEncoder(nn.Module):
     def fine_tuned(self) -> bool:
         return self.transformer is not None
 
+    @property
+    def first_trained_layer(self) -> int:
+        """Index of the lowest fine-tuned layer: the states entering it never change during training."""
+        total = len(self.transformer.encoder.layer)
+        return total - (self.train_layers if self.train_layers is not None else total)
+
+    @torch.no_grad()
+    def frozen_states(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """States entering the first fine-tuned layer: computed once per sentence and cached for training."""
+        hidden = self.transformer.embeddings(input_ids=text.long())
+        return run_layers(self.transformer, hidden, mask, 0, self.first_trained_layer)
+
+    def from_frozen(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pooled text from :meth:`frozen_states`: the fine-tuned layers only, equal to :meth:`forward`."""
+        top = run_layers(self.transformer, states, mask, self.first_trained_layer, None)
+        present = (mask.sum(1, keepdim=True) > 0).to(top.dtype)
+        return pool_tokens(top, mask, self.pooling) * present
+
     def forward(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Pooled text; all zeros for a sample whose mask is empty (no words: text missing)."""
         present = (mask.sum(1, keepdim=True) > 0).to(torch.float32)
@@ -95,6 +114,20 @@ class TextEncoder(nn.Module):
             states = self.transformer(input_ids=text.long(), attention_mask=attend).last_hidden_state
             return pool_tokens(states, mask, self.pooling) * present
         return self.projection(pool_tokens(text, mask, self.pooling)) * present
+
+
+def run_layers(transformer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor, start: int, stop: int | None):
+    """Encoder layers ``start:stop`` of a BERT-style or MPNet ``transformers`` model over ``hidden``."""
+    from transformers.masking_utils import create_bidirectional_mask
+
+    attention = create_bidirectional_mask(config=transformer.config, inputs_embeds=hidden, attention_mask=mask.long())
+    extra = {}
+    if hasattr(transformer.encoder, "compute_position_bias"):  # MPNet: one relative-position bias for all layers
+        extra["position_bias"] = transformer.encoder.compute_position_bias(hidden)
+    for layer in transformer.encoder.layer[start:stop]:
+        out = layer(hidden, attention, **extra)
+        hidden = out[0] if isinstance(out, tuple) else out
+    return hidden
 
 
 def transformer_layer(name: str) -> int | None:
@@ -180,6 +213,10 @@ class DMSIL(nn.Module):
             "A": self.audio_encoder(audio, audio_lengths),
             "V": self.video_encoder(video, video_lengths),
         }
+        return self.fuse(unimodal)
+
+    def fuse(self, unimodal: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Scores, head features and shared projections from the three pooled modality vectors."""
         out: dict[str, torch.Tensor] = {}
         fused_parts = [unimodal["T"], unimodal["A"], unimodal["V"]]
         if self.alignment is not None:

@@ -13,7 +13,10 @@ from pathlib import Path
 from engines.base import INPUTS, OUTPUTS, Engine, EngineUnavailable
 
 log = logging.getLogger(__name__)
-KINDS = ("auto", "tensorrt", "torch-compile", "onnxruntime", "torch")
+KINDS = ("auto", "tensorrt", "torch-compile", "onnxruntime", "torch", "onnxruntime-fp32")
+"""``auto`` tries the next four in order; ``onnxruntime`` runs INT8 where the checkpoint asks for it
+(``config.json`` ``runtime.onnx_int8``, set when the held-out metrics were checked to hold), and
+``onnxruntime-fp32`` always runs the float graph."""
 
 
 def _build(kind: str, ckpt: Path, threads: int | None) -> Engine:
@@ -29,12 +32,14 @@ def _build(kind: str, ckpt: Path, threads: int | None) -> Engine:
         from engines.torch_engine import CompiledTorchEngine
 
         return CompiledTorchEngine(checkpoint.load(ckpt))
-    from engines.onnx_export import cache_key, export
+    from engines.onnx_export import cache_key, export, quantize
 
-    if kind == "onnxruntime":
+    if kind in ("onnxruntime", "onnxruntime-fp32"):
         from engines.ort_engine import OrtEngine
 
-        return OrtEngine(export(ckpt), threads)
+        onnx_path = export(ckpt)
+        int8 = kind == "onnxruntime" and checkpoint.read_config(ckpt).get("runtime", {}).get("onnx_int8", False)
+        return OrtEngine(quantize(onnx_path) if int8 else onnx_path, threads)
     if kind == "tensorrt":
         from engines.trt_engine import TensorRTEngine, _import
 
@@ -52,7 +57,7 @@ def load(checkpoint_dir: str | Path, kind: str = "auto", threads: int | None = N
         log.info("engine: %s", engine.name)
         return engine
     reasons = []
-    for candidate in KINDS[1:]:
+    for candidate in KINDS[1:5]:
         try:
             engine = _build(candidate, ckpt, threads)
         except EngineUnavailable as exc:

@@ -104,3 +104,26 @@ def export(ckpt_dir: str | Path, out: str | Path | None = None) -> Path:
         target.unlink()
         raise RuntimeError(f"{target}: ONNX output differs from PyTorch by {diff:.2e} (> {PARITY_TOLERANCE})")
     return target
+
+
+def quantize(onnx_path: Path) -> Path:
+    """ONNX Runtime's dynamic INT8 quantization of the MatMuls (weights int8, activations per batch), cached.
+
+    Accuracy is not checked here (no tolerance fits every model): a checkpoint opts in through
+    ``runtime.onnx_int8`` once its held-out metrics were measured on the quantized graph.
+    """
+    out = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
+    if out.is_file():
+        return out
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = out.with_suffix(".tmp.onnx")
+    root = logging.getLogger()
+    was, root.disabled = root.disabled, True  # it warns on the root logger about optional pre-processing
+    try:
+        quantize_dynamic(str(onnx_path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+    finally:
+        root.disabled = was
+    tmp.replace(out)
+    log.info("quantized %s -> %s", onnx_path.name, out.name)
+    return out

@@ -12,8 +12,10 @@ import numpy as np
 W, H = 640, 480
 
 
-def speech(text: str, out: Path, speed: int = 150) -> Path:
-    subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(out), text], check=True, capture_output=True)
+def speech(text: str, out: Path, speed: int = 150, voice: str = "en-us") -> Path:
+    """``text`` spoken by espeak-ng into a wav (``voice``: an espeak-ng voice, e.g. ``en-gb-x-rp``, ``en-us+f3``)."""
+    cmd = ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text]
+    subprocess.run(cmd, check=True, capture_output=True)
     return out
 
 

