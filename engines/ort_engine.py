@@ -23,6 +23,7 @@ class OrtEngine:
             import onnxruntime as ort
         except ImportError:
             raise EngineUnavailable("onnxruntime is not installed") from None
+        self.path = Path(onnx_path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -19,7 +19,11 @@ from dmsil.features.asr import BACKENDS, ASROptions
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="model directory (default: the shipped default model)")
-    p.add_argument("--engine", default="auto", help="auto, tensorrt, torch-compile, onnxruntime or torch")
+    p.add_argument(
+        "--engine",
+        default="auto",
+        help="auto, tensorrt, torch-compile, onnxruntime (INT8 where the checkpoint asks), onnxruntime-fp32 or torch",
+    )
     p.add_argument("--asr", choices=BACKENDS, default="faster-whisper", help="speech recognition backend")
     p.add_argument("--asr-model", default="tiny.en", help="tiny.en, base, or a local model path")
     p.add_argument("--language", help="spoken language for ASR (default: detect; .en models: English)")

@@ -124,6 +124,13 @@ class Scorer:
             for i, (w, u) in enumerate(zip(windows, use, strict=True))
         ]
 
+    def text_scores(self, texts: list[str], batch: int = 64) -> np.ndarray:
+        """The text head's score for each sentence on its own (no audio, no face), through the engine."""
+        out: list[float | None] = []
+        for i in range(0, len(texts), batch):
+            out += [s.text for s in self([Window(0.0, 0.0, t) for t in texts[i : i + batch]])]
+        return np.array([np.nan if v is None else v for v in out], np.float64)
+
     def _present(self, w: Window) -> set[str]:
         have = set()
         if w.transcript.strip():

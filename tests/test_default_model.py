@@ -10,6 +10,11 @@ from dmsil.data.packaged import rotten_tomatoes
 
 POSITIVE = ["It was not bad at all.", "I had my doubts, but I ended up loving it."]
 NEGATIVE = ["I wanted to like it, but it never came together.", "It was not good at all."]
+NEUTRAL = [
+    "The train to Leeds leaves from platform nine at half past four.",
+    "Please send the signed form back to the office by Friday.",
+    "My cousin is studying chemistry in Lisbon.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +50,14 @@ def test_negation_and_contrast_in_text(scorer):
         assert s.audio is None and s.missing["audio"].startswith("not trained in the default model")
         assert s.video is None and s.missing["video"] == "no face"
         assert s.fused is not None and s.present == ("text",)
+
+
+def test_neutral_statements_score_near_zero(scorer):
+    """Facts are not opinions: small scores, far below the opinions' (the old model gave them +-2)."""
+    neutral = np.abs(scorer.text_scores(NEUTRAL))
+    opinion = np.abs(scorer.text_scores(POSITIVE + NEGATIVE))
+    assert neutral.max() < 0.5, neutral
+    assert neutral.mean() < 0.35 * opinion.mean(), (neutral, opinion)
 
 
 def test_nothing_present_gives_no_fused_score(scorer):

@@ -113,3 +113,20 @@ def test_export_cli(ckpt, tmp_path):
     assert proc.stdout.strip() == str(tmp_path / "m.onnx") and (tmp_path / "m.onnx").stat().st_size > 1000
     bad = run_module("engines", "export", str(tmp_path / "missing"), check=False)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+def test_int8_graph_is_used_only_where_the_checkpoint_asks(ckpt, tmp_path):
+    """``runtime.onnx_int8`` switches the onnxruntime engine to the quantized graph; onnxruntime-fp32 never."""
+    copy = Path(shutil.copytree(ckpt, tmp_path / "int8"))
+    plain = engines.load(copy, "onnxruntime")
+    assert not plain.path.name.endswith("-int8.onnx")
+    config = json.loads((copy / checkpoint.CONFIG).read_text())
+    config["runtime"] = {"onnx_int8": True}
+    (copy / checkpoint.CONFIG).write_text(json.dumps(config))
+    int8, fp32 = engines.load(copy, "onnxruntime"), engines.load(copy, "onnxruntime-fp32")
+    assert int8.path.name.endswith("-int8.onnx") and not fp32.path.name.endswith("-int8.onnx")
+    batch = varied_batch(checkpoint.load(copy), n=5)
+    a, b = int8(batch), fp32(batch)
+    for k in OUTPUTS:
+        assert not np.array_equal(a[k], b[k])  # really a different graph
+        assert np.abs(a[k] - b[k]).max() < 0.1 * (np.abs(b[k]).max() + 1)  # and still close
