@@ -79,7 +79,7 @@ def browser_page():
     pw.stop()
 
 
-def wait_for_scores(page, timeout_s: float = 60) -> tuple[str, str]:
+def wait_for_scores(page, timeout_s: float = 180) -> tuple[str, str]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         fused = page.locator("#fused").inner_text()
@@ -139,7 +139,7 @@ def test_browser_capture_with_chromium_fake_devices(talk, tmp_path, browser_page
         page.get_by_text("Click to Access Webcam").click()
         page.locator("#webcam button[aria-label='capture photo']").click()  # starts the stream
         page.locator("#mic button", has_text="Record").click()
-        fused, words = wait_for_scores(page, 90)
+        fused, words = wait_for_scores(page, 240)
         assert "video" in page.locator("#present").inner_text()
         page.screenshot(path=str(ARTIFACTS / "ui-browser-capture.png"), full_page=True)
     finally:
