@@ -13,8 +13,9 @@ from pathlib import Path
 from engines.base import INPUTS, OUTPUTS, Engine, EngineUnavailable
 
 log = logging.getLogger(__name__)
-KINDS = ("auto", "tensorrt", "torch-compile", "onnxruntime", "torch", "onnxruntime-fp32")
-"""``auto`` tries the next four in order; ``onnxruntime`` runs INT8 where the checkpoint asks for it
+AUTO_ORDER = ("tensorrt", "torch-compile", "onnxruntime", "torch")
+KINDS = ("auto", *AUTO_ORDER, "onnxruntime-fp32")
+"""``auto`` tries ``AUTO_ORDER`` in turn; ``onnxruntime`` runs INT8 where the checkpoint asks for it
 (``config.json`` ``runtime.onnx_int8``, set when the held-out metrics were checked to hold), and
 ``onnxruntime-fp32`` always runs the float graph."""
 
@@ -57,7 +58,7 @@ def load(checkpoint_dir: str | Path, kind: str = "auto", threads: int | None = N
         log.info("engine: %s", engine.name)
         return engine
     reasons = []
-    for candidate in KINDS[1:5]:
+    for candidate in AUTO_ORDER:
         try:
             engine = _build(candidate, ckpt, threads)
         except EngineUnavailable as exc:

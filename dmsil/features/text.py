@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from dmsil.errors import DmsilError
+from dmsil.features import PACKAGED_TEXT_MODEL as MINILM
 
-MINILM = "packaged:all-MiniLM-L6-v2"
 MPNET = "packaged:all-mpnet-base-v2"
 MPNET_PARTS = 5
 MPNET_FILES = (
