@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dmsil import checkpoint
+from dmsil import calibration, checkpoint
 from dmsil.config import ModelConfig
 from dmsil.data.store import pad_frames
 from dmsil.errors import DmsilError
@@ -79,6 +79,7 @@ class Scorer:
                 f"(this app computes {EXTRACTOR_SET}); train on a store made by `python -m dmsil.prepare`"
             )
         self.heads = checkpoint.heads(self.ckpt)
+        self.calibration = calibration.from_runtime(document)
         self.untrained = {m: self.heads[h].source for m, h in MODALITIES.items() if not self.heads[h].trained}
         self._text = self._text_input()
         self.engine = engines.load(self.ckpt, engine, threads)
@@ -142,6 +143,7 @@ class Scorer:
         return have - set(self.untrained)
 
     def _scores(self, w: Window, use: set[str], out: dict[str, float]) -> Scores:
+        out = {h: float(self.calibration[h](v)) if h in self.calibration else v for h, v in out.items()}
         missing = {m: self.untrained.get(m) or w.reasons.get(m) or ABSENT[m] for m in MODALITIES if m not in use}
         per = {m: out[h] if m in use else None for m, h in MODALITIES.items()}
         present = tuple(m for m in MODALITIES if m in use)

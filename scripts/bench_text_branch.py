@@ -6,7 +6,8 @@ The budget (issue: text understanding) is <= 60 ms median on one thread with ONN
 on shapes, not on training, so without ``--checkpoint`` each packaged encoder is measured in a model
 with untrained heads and the configuration the training script uses (top layers stored, the rest read
 from the package). INT8 is ONNX Runtime's dynamic quantization of the exported graph's MatMuls. Eager
-PyTorch on one thread runs beside it in the same process, for the ratio.
+PyTorch on one thread runs beside it in the same process, for the ratio. With ``--checkpoint``, the INT8
+recipes are also compared on held-out human-rated sentences: how far each moves the float graph's scores.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dmsil import checkpoint
+from dmsil import checkpoint, metrics
 from dmsil.config import AlignmentConfig, ModelConfig
 from dmsil.features.text import MINILM, MPNET, packaged_text_model
 from dmsil.model import DMSIL
@@ -60,7 +61,42 @@ def timed(engine, batch: dict, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def measure(ckpt: Path, repeats: int) -> dict:
+RECIPES = {
+    "int8 per-tensor, all MatMuls": (False, False),
+    "int8 per-channel, all MatMuls": (True, False),
+    "int8 per-channel, down-projections float (shipped)": (True, True),
+}
+PER_SLICE = 80
+
+
+def recipes(ckpt: Path, fp32: Path, repeats: int, batch: dict) -> dict:
+    """Each INT8 recipe beside the float graph: latency, and its scores on held-out human-rated sentences."""
+    from dmsil.data import sentences
+    from realtime.scorer import Scorer
+
+    archives = sentences.download(Path(__file__).resolve().parent.parent / ".data" / "packages")
+    slices = sentences.held_out_slices(sentences.human_rated(archives))
+    rows = [s for name, v in slices.items() if name != "rotten-tomatoes" for s in sentences.sample(v, PER_SLICE, 3)]
+    texts, y = [s.text for s in rows], np.array([s.target for s in rows])
+    scorer = Scorer(ckpt, "onnxruntime-fp32", threads=1)
+    base = scorer.text_scores(texts)
+    out = {
+        "sentences": len(rows),
+        "float": {"ms": timed(OrtEngine(fp32, threads=1), batch, repeats), **metrics.graded(base, y)},
+    }
+    for name, (per_channel, keep) in RECIPES.items():
+        scorer.engine = OrtEngine(quantize(fp32, per_channel, keep), threads=1)
+        got = scorer.text_scores(texts)
+        out[name] = {
+            "ms": timed(scorer.engine, batch, repeats),
+            "r_with_float": float(np.corrcoef(got, base)[0, 1]),
+            "mean_abs_change": float(np.mean(np.abs(got - base))),
+            **metrics.graded(got, y),
+        }
+    return out
+
+
+def measure(ckpt: Path, repeats: int, compare: bool = False) -> dict:
     model = checkpoint.load(ckpt)
     batch = example_batch(model, batch=1, lengths=LENGTHS, seed=0)
     fp32 = export(ckpt)
@@ -75,6 +111,8 @@ def measure(ckpt: Path, repeats: int) -> dict:
     }
     ref, got = TorchEngine(model)(batch), OrtEngine(int8, threads=1)(batch)
     row["int8_max_abs_diff"] = float(max(np.abs(ref[k] - got[k]).max() for k in ref))
+    if compare:
+        row["recipes"] = recipes(ckpt, fp32, repeats, batch)
     return row
 
 
@@ -87,7 +125,7 @@ def main() -> None:
     report = {"lengths": {"text_tokens": LENGTHS[0], "video_frames": LENGTHS[2]}, "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         if args.checkpoint:
-            report["models"][str(args.checkpoint)] = measure(args.checkpoint, args.repeats)
+            report["models"][str(args.checkpoint)] = measure(args.checkpoint, args.repeats, compare=True)
         else:
             for encoder, layers in ((MINILM, 4), (MPNET, 2)):
                 ckpt = model_for(encoder, layers, Path(tmp) / encoder.split(":")[1])
@@ -98,6 +136,16 @@ def main() -> None:
             f"{name:40s} {r['ort_fp32_ms']:12.1f} {r['ort_int8_ms']:12.1f} {r['torch_1thread_ms']:12.1f} "
             f"{r['weights_mb']:11.1f}"
         )
+        if "recipes" in r:
+            print(
+                f"\n{'graph (' + str(r['recipes']['sentences']) + ' held-out sentences)':52s} {'ms':>6s} {'r float':>8s} {'mean abs change':>16s} {'r human':>8s} {'3-class':>8s}"
+            )
+            for recipe, v in r["recipes"].items():
+                if recipe != "sentences":
+                    print(
+                        f"{recipe:52s} {v['ms']:6.1f} {v.get('r_with_float', 1.0):8.3f} {v.get('mean_abs_change', 0.0):16.3f} "
+                        f"{v['r']:8.3f} {v['acc3']:8.3f}"
+                    )
     out = RESULTS if not args.checkpoint else RESULTS.with_name("bench_text_branch_default.json")
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}", file=sys.stderr)

@@ -25,7 +25,6 @@ from dmsil.data.teacher import LabelCache, LabelTeacher, TeacherOptions, assembl
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
 CALIBRATION_PER_DOMAIN = 100
-ANCHOR_PER_SLICE = 150
 
 
 def calibration_set(rated: list[sentences.Sentence]) -> list[sentences.Sentence]:
@@ -38,10 +37,7 @@ def calibration_set(rated: list[sentences.Sentence]) -> list[sentences.Sentence]
 
 def anchor_sets(rated: list[sentences.Sentence]) -> dict[str, list[sentences.Sentence]]:
     """Per held-out slice, the fixed subset every slow anchor (teacher, Gemma) is scored on."""
-    held_out = [s for s in rated if s.split == "test"]
-    slices = {name: [s for s in held_out if s.source == name] for name in sorted({s.source for s in held_out})}
-    slices["rotten-tomatoes"] = [s for s in held_out if s.binary]  # every held-out quote, rated or not
-    return {name: sentences.sample(rows, ANCHOR_PER_SLICE, seed=11) for name, rows in slices.items()}
+    return {name: sentences.anchor_subset(rows) for name, rows in sentences.held_out_slices(rated).items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,14 +37,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from dmsil import checkpoint, metrics
+from dmsil import calibration, checkpoint, metrics
+from dmsil.calibration import Calibration
 from dmsil.config import AlignmentConfig, ModelConfig, TrainConfig
 from dmsil.data import sentences
 from dmsil.data.packaged import VALENCE, VALENCE_SCALE, expression_valence, face_images, face_split
 from dmsil.data.sentences import Sentence
+from dmsil.data.spoken import SpokenCopies
 from dmsil.data.store import frame_stats, pad_frames
 from dmsil.data.teacher import LabelCache, fit_scale
-from dmsil.data.text_cache import FrozenTextStates, cache_key
+from dmsil.data.text_cache import FrozenTextStates, StackedStates, cache_key
 from dmsil.evaluate import score_texts
 from dmsil.features import describe, normalize
 from dmsil.features.face import FACE_DIM, FACE_FEATURE_NAMES, FaceExtractor
@@ -56,6 +58,7 @@ from dmsil.train import build_optimizer, seed_everything
 log = logging.getLogger("train_default")
 ROOT = Path(__file__).resolve().parent.parent
 TEACHER_CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
+SPOKEN_COPIES = ROOT / "scripts" / "data" / "asr_copies.jsonl"
 ENCODERS = {"mpnet": MPNET, "minilm": MINILM}
 EXPR = slice(FACE_FEATURE_NAMES.index("expr_angry"), FACE_FEATURE_NAMES.index("expr_neutral") + 1)
 PRESENT = FACE_FEATURE_NAMES.index("face_present")
@@ -85,6 +88,8 @@ class DefaultOptions:
     fragments: int = 3000
     """Sentence beginnings (1-4 words) added, their target shrunk by the share of words kept."""
     fragment_weight: float = 0.5
+    spoken_weight: float = 1.0
+    """Loss weight of the spoken copies (``scripts/data/asr_copies.jsonl``; 0 leaves them out)."""
     video_weight: float = 0.25
     face_share: float = 0.3
     """Fraction of training sentences shown with a face clip beside them."""
@@ -233,6 +238,9 @@ def corpus(opts: DefaultOptions) -> tuple[dict[str, list[Sentence]], dict]:
         split["train"], opts.fragments if not opts.limit else opts.limit // 10, opts.fragment_weight, rng
     )
     split["valid"] += fragments(split["valid"], opts.fragments // 10, opts.fragment_weight, rng)
+    split["spoken"] = (
+        SpokenCopies(SPOKEN_COPIES).sentences(split["train"], opts.spoken_weight) if opts.spoken_weight else []
+    )
     test = [s for s in rated + taught + trec if s.split == "test"]
     split["test"] = test
     info = {"teacher_scale": scale, "teacher_lines": len(taught), "teacher_missing": missing}
@@ -249,11 +257,13 @@ class Rows:
     """Clip index per row, -1 for none."""
 
 
-def epoch_rows(n_text: int, n_clips: int, face_share: float, rng: np.random.Generator) -> Rows:
+def epoch_rows(text: np.ndarray, n_clips: int, face_share: float, rng: np.random.Generator) -> Rows:
+    """Every training text (cache indices ``text``), some with a face clip, and every clip alone."""
+    n_text = len(text)
     with_face = rng.random(n_text) < face_share
     clip = np.where(with_face, rng.integers(0, max(n_clips, 1), n_text), -1) if n_clips else np.full(n_text, -1)
     return Rows(
-        np.concatenate([np.arange(n_text), np.full(n_clips, -1)]),
+        np.concatenate([text, np.full(n_clips, -1)]),
         np.concatenate([clip, np.arange(n_clips)]),
     )
 
@@ -341,11 +351,11 @@ def load_resume(path: Path, model: DMSIL, optimizer) -> dict | None:
 
 
 @torch.no_grad()
-def validate(model, cache, texts, first, clips, stats, w) -> float:
-    """Mean of the fused, text and video heads' weighted MSE on the validation rows."""
+def validate(model, cache, texts, valid: np.ndarray, clips, stats, w) -> float:
+    """Mean of the fused, text and video heads' weighted MSE on the validation rows (cache indices ``valid``)."""
     model.eval()
-    n_text = len(texts) - first
-    rows = Rows(np.concatenate([first + np.arange(n_text), np.full(len(clips), -1)]),
+    n_text = len(valid)
+    rows = Rows(np.concatenate([valid, np.full(len(clips), -1)]),
                 np.concatenate([np.full(n_text, -1), np.arange(len(clips))]))  # fmt: skip
     sums = {h: 0.0 for h in ("M", "T", "V")}
     weights = dict.fromkeys(sums, 0.0)
@@ -365,13 +375,23 @@ def fit_model(
     """Train from the cached frozen states; resumes from the last finished epoch; returns the run's history."""
     from transformers import AutoTokenizer
 
-    fit = split["train"] + split["valid"]
-    n_train = len(split["train"])
     tokenizer = AutoTokenizer.from_pretrained(model.config.text_model, local_files_only=True)
-    ids, mask = encode(tokenizer, [s.text for s in fit], opts.max_length)
     name = ENCODERS[opts.encoder]
-    key = cache_key(name, model.text_encoder.first_trained_layer, opts.max_length, [s.text for s in fit])
-    cache = FrozenTextStates.build(opts.work / "states", key, model.text_encoder, ids, mask)
+    parts, keys = [], []
+    # written sentences and their spoken copies are cached apart: adding copies keeps the big part's states
+    for rows in (split["train"] + split["valid"], split["spoken"]):
+        if rows:
+            ids, mask = encode(tokenizer, [s.text for s in rows], opts.max_length)
+            keys.append(
+                cache_key(name, model.text_encoder.first_trained_layer, opts.max_length, [s.text for s in rows])
+            )
+            parts.append(FrozenTextStates.build(opts.work / "states", keys[-1], model.text_encoder, ids, mask))
+    cache = StackedStates(parts)
+    fit = split["train"] + split["valid"] + split["spoken"]
+    n_train, n_valid = len(split["train"]), len(split["valid"])
+    train_idx = np.concatenate([np.arange(n_train), np.arange(n_train + n_valid, len(fit))])
+    valid_idx = np.arange(n_train, n_train + n_valid)
+    key = "+".join(keys)
     cfg = TrainConfig(lr_text=opts.lr_text, lr_other=opts.lr_other, loss="mse", seed=opts.seed)
     optimizer = build_optimizer(model, cfg)
     run_dir = opts.work / "runs" / f"{key}-{opts.seed}-{opts.lr_text:g}-{opts.train_layers}"
@@ -388,7 +408,7 @@ def fit_model(
         started = time.perf_counter()
         rng = np.random.default_rng([opts.seed, epoch])  # one stream per epoch: a resumed run draws the same
         torch.manual_seed(opts.seed * 1000 + epoch)
-        rows = epoch_rows(n_train, len(train_clips), opts.face_share, rng)
+        rows = epoch_rows(train_idx, len(train_clips), opts.face_share, rng)
         plan = batches(rows, cache.lengths, opts.batch_size, rng)
         model.train()
         total = 0.0
@@ -407,7 +427,7 @@ def fit_model(
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{total / step:.3f}", refresh=False)
         bar.close()
-        valid = validate(model, cache, fit, n_train, valid_clips, stats, opts.video_weight)
+        valid = validate(model, cache, fit, valid_idx, valid_clips, stats, opts.video_weight)
         improved = valid < state["best_valid"] - 1e-6
         state["history"].append(
             {
@@ -427,19 +447,41 @@ def fit_model(
         save_resume(run_dir / "resume", model, optimizer, state)
     model.load_state_dict(load_file(str(run_dir / "best.safetensors")))
     model.eval()
+    state["calibration"] = fit_calibration(model, cache, fit, valid_idx)
     return state
 
 
+@torch.no_grad()
+def fit_calibration(model: DMSIL, cache, texts: list[Sentence], valid: np.ndarray) -> dict[str, Calibration]:
+    """Isotonic maps of the text and fused heads' text-only scores onto the validation targets."""
+    rows = Rows(valid, np.full(len(valid), -1))
+    raw: dict[str, list[np.ndarray]] = {"T": [], "M": []}
+    for start in range(0, len(valid), 256):
+        out = step_outputs(model, cache, [], {}, rows, np.arange(start, min(start + 256, len(valid))))
+        for h in raw:
+            raw[h].append(out[h].numpy())
+    y = np.array([texts[i].target for i in valid])
+    w = np.array([texts[i].weight for i in valid])
+    return {h: Calibration.fit(np.concatenate(v), y, w) for h, v in raw.items()}
+
+
 def held_out(
-    model: DMSIL, test: list[Sentence], clips: list[FaceClip], stats: dict, seed: int, per_slice: int = 1500
+    model: DMSIL,
+    test: list[Sentence],
+    clips: list[FaceClip],
+    stats: dict,
+    seed: int,
+    maps: dict[str, Calibration],
+    per_slice: int = 1500,
 ) -> dict:
-    """Per slice: graded metrics of the text and fused heads; RT verdict AUC; calibration; video vs teacher."""
+    """Per slice: graded metrics of the calibrated text and fused heads; RT verdict AUC; reliability; video."""
     from sklearn.metrics import roc_auc_score
 
-    picked = {name: sentences.sample([s for s in test if s.source == name], per_slice, seed) for name in SLICES}
-    quotes = [s for s in test if s.binary]
+    slices = sentences.held_out_slices(test)
+    picked = {name: sentences.sample(slices[name], per_slice, seed) for name in SLICES}
+    quotes = slices["rotten-tomatoes"]
     texts = list(dict.fromkeys([s.text for rows in picked.values() for s in rows] + [s.text for s in quotes]))
-    scores = score_texts(model, texts)
+    scores = {h: maps[h](v) if h in maps else v for h, v in score_texts(model, texts).items()}
     at = {t: i for i, t in enumerate(texts)}
     result: dict = {"slices": {}}
     for name, rows in picked.items():
@@ -494,7 +536,8 @@ def run(opts: DefaultOptions) -> dict:
         )
     )
     state = fit_model(opts, split, clips_by, stats, model)
-    results = held_out(model, split["test"], clips_by["test"], stats, opts.seed)
+    maps = state.pop("calibration")
+    results = held_out(model, split["test"], clips_by["test"], stats, opts.seed, maps)
     minutes = (time.perf_counter() - started) / 60
     sizes = {k: len(v) for k, v in split.items() if k != "test"}
     sources = {k: {s: sum(r.source == s for r in v) for s in sorted({r.source for r in v})} for k, v in split.items()}
@@ -505,6 +548,7 @@ def run(opts: DefaultOptions) -> dict:
         "best_epoch": state["best_epoch"],
         "valid_mse": state["best_valid"],
         "history": state["history"],
+        "calibration": calibration.to_runtime(maps),
         "train_minutes": round(minutes, 1),
         "sizes": sizes,
         "sources": sources,
@@ -561,11 +605,19 @@ def run(opts: DefaultOptions) -> dict:
         )
         + "\n"
     )
+    set_runtime(opts.out, calibration=calibration.to_runtime(maps))
     metrics_doc["int8_check"] = int8_gate(opts.out, test, opts.seed)
     (opts.out / checkpoint.METRICS).write_text(json.dumps(metrics_doc, indent=2) + "\n")
     write_card(opts, metrics_doc)
     log.info("wrote %s in %.1f min", opts.out, (time.perf_counter() - started) / 60)
     return metrics_doc
+
+
+def set_runtime(ckpt: Path, **values) -> None:
+    """Update ``runtime`` in the checkpoint's ``config.json``: how the app should run it, decided after training."""
+    document = json.loads((ckpt / checkpoint.CONFIG).read_text())
+    document.setdefault("runtime", {}).update(values)
+    (ckpt / checkpoint.CONFIG).write_text(json.dumps(document, indent=2) + "\n")
 
 
 def int8_gate(ckpt: Path, test: list[Sentence], seed: int, per_slice: int = 400) -> dict:
@@ -581,8 +633,8 @@ def int8_gate(ckpt: Path, test: list[Sentence], seed: int, per_slice: int = 400)
     from engines.ort_engine import OrtEngine
     from realtime.scorer import Scorer
 
-    picked = {name: sentences.sample([s for s in test if s.source == name], per_slice, seed) for name in SLICES}
-    picked["rotten-tomatoes"] = sentences.sample([s for s in test if s.binary], per_slice, seed)
+    slices = sentences.held_out_slices(test)
+    picked = {name: sentences.sample(slices[name], per_slice, seed) for name in (*SLICES, "rotten-tomatoes")}
     scorer = Scorer(ckpt, "onnxruntime-fp32")
     graphs = {"fp32": scorer.engine, "int8": OrtEngine(quantize(export(ckpt)))}
     report: dict = {}
@@ -601,9 +653,7 @@ def int8_gate(ckpt: Path, test: list[Sentence], seed: int, per_slice: int = 400)
         else v["int8"]["r"] >= v["fp32"]["r"] - 0.01 and v["int8"]["acc3"] >= v["fp32"]["acc3"] - 0.01
         for name, v in report.items()
     )
-    document = json.loads((ckpt / checkpoint.CONFIG).read_text())
-    document["runtime"] = {"onnx_int8": holds}
-    (ckpt / checkpoint.CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+    set_runtime(ckpt, onnx_int8=holds)
     log.info("INT8 graph %s the held-out metrics: runtime.onnx_int8 = %s", "holds" if holds else "does not hold", holds)
     return {"holds": holds, "slices": report}
 
@@ -626,7 +676,7 @@ def write_card(opts: DefaultOptions, m: dict) -> None:
     )
     v = h.get("video_vs_teacher", {})
     size_mb = (opts.out / checkpoint.WEIGHTS).stat().st_size / 1e6
-    src = m["sources"]["train"]
+    src = {**m["sources"]["train"], **m["sources"].get("spoken", {})}
     card = f"""# Model card: the dmsil-live default model
 
 Written by `scripts/train_default.py` (seed {opts.seed}; {len(m["history"])} epochs took
@@ -638,7 +688,7 @@ text-video pair), trained only on data that packages carry; nothing was download
 
 | head | trained | data |
 |---|---|---|
-| text (T) | yes | {m["sizes"]["train"]:,} graded sentences (below); {m["encoder"].removeprefix("packaged:")} (Apache-2.0) with its top {opts.train_layers} layers fine-tuned |
+| text (T) | yes | {m["sizes"]["train"] + m["sizes"].get("spoken", 0):,} graded sentences (below); {m["encoder"].removeprefix("packaged:")} (Apache-2.0) with its top {opts.train_layers} layers fine-tuned |
 | video (V) | yes, by a teacher | clips of packaged face photos labelled by the FER2013 expression classifier of `fer` (MIT): valence {VALENCE_SCALE:g} x (P(happy) - P(angry, disgust, fear, sad)). **Expression valence, not human-labelled sentiment.** |
 | audio (A) | **no** | no package carries labelled speech: shown as unavailable, never fused |
 | fused (M) | yes | the text target with no face; with a face, {1 - opts.video_weight:g} x text + {opts.video_weight:g} x teacher (a stated prior) |
@@ -647,7 +697,7 @@ Training sentences by source (targets on the MOSI scale, -3 .. +3, neutral 0):
 
 | source | sentences | target |
 |---|---|---|
-{chr(10).join(f"| {k} | {n:,} | {TARGETS.get(k, '')} |" for k, n in src.items())}
+{chr(10).join(f"| {k} | {n:,} | {TARGETS.get(k.split('/')[-1], '')} |" for k, n in src.items())}
 
 Teacher: Qwen2.5-Coder-1.5B-Instruct Q4_K_M, few-shot label prompt, target = {m["teacher_scale"]:.2f} x (P(positive) -
 P(negative)); the scale is least squares against VADER's human ratings of training sentences. Valence weights of
@@ -711,6 +761,7 @@ TARGETS = {
     "trec": "0 (factual questions)",
     "teacher": "LLM teacher's expected label",
     "fragment": "the sentence's target x words kept / words",
+    "asr": "spoken copy (espeak-ng, then the app's recognizer): the written sentence's target",
 }
 
 

@@ -119,14 +119,37 @@ def test_int8_graph_is_used_only_where_the_checkpoint_asks(ckpt, tmp_path):
     """``runtime.onnx_int8`` switches the onnxruntime engine to the quantized graph; onnxruntime-fp32 never."""
     copy = Path(shutil.copytree(ckpt, tmp_path / "int8"))
     plain = engines.load(copy, "onnxruntime")
-    assert not plain.path.name.endswith("-int8.onnx")
+    assert "-int8" not in plain.path.name
     config = json.loads((copy / checkpoint.CONFIG).read_text())
     config["runtime"] = {"onnx_int8": True}
     (copy / checkpoint.CONFIG).write_text(json.dumps(config))
     int8, fp32 = engines.load(copy, "onnxruntime"), engines.load(copy, "onnxruntime-fp32")
-    assert int8.path.name.endswith("-int8.onnx") and not fp32.path.name.endswith("-int8.onnx")
+    assert "-int8" in int8.path.name and "-int8" not in fp32.path.name
     batch = varied_batch(checkpoint.load(copy), n=5)
     a, b = int8(batch), fp32(batch)
     for k in OUTPUTS:
         assert not np.array_equal(a[k], b[k])  # really a different graph
         assert np.abs(a[k] - b[k]).max() < 0.1 * (np.abs(b[k]).max() + 1)  # and still close
+
+
+def test_down_projections_are_the_matmuls_that_narrow(tmp_path):
+    """The feed-forward output (4h -> h) is kept in float by the INT8 recipe; the widening input (h -> 4h) is not."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from engines.onnx_export import down_projections
+
+    up = numpy_helper.from_array(np.ones((8, 32), np.float32), "w_up")
+    down = numpy_helper.from_array(np.ones((32, 8), np.float32), "w_down")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w_up"], ["h"], name="ffn/up"),
+         helper.make_node("Relu", ["h"], ["g"], name="act"),
+         helper.make_node("MatMul", ["g", "w_down"], ["y"], name="ffn/down")],
+        "ffn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+        [up, down],
+    )  # fmt: skip
+    path = tmp_path / "ffn.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    assert down_projections(path) == ["ffn/down"]

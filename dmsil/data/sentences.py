@@ -301,3 +301,23 @@ def sample(rows: list[Sentence], n: int, seed: int = 0) -> list[Sentence]:
         return list(rows)
     keep = set(random.Random(seed).sample(range(len(rows)), n))
     return [r for i, r in enumerate(rows) if i in keep]
+
+
+ANCHOR_N = 150
+"""Held-out sentences per slice that the slow anchors (the LLM teacher, Gemma) are scored on."""
+
+
+def held_out_slices(rows: list[Sentence]) -> dict[str, list[Sentence]]:
+    """The test-split sentences of ``rows`` per source, plus ``rotten-tomatoes``: every held-out quote with a verdict.
+
+    The one definition of the held-out slices, shared by training, the benchmark and the teacher's labelling.
+    """
+    test = [s for s in rows if s.split == "test"]
+    slices = {name: [s for s in test if s.source == name] for name in dict.fromkeys(s.source for s in test)}
+    slices["rotten-tomatoes"] = [s for s in test if s.binary]
+    return slices
+
+
+def anchor_subset(rows: list[Sentence]) -> list[Sentence]:
+    """The fixed :data:`ANCHOR_N` sentences of a slice that every anchor is compared on."""
+    return sample(rows, ANCHOR_N, seed=11)

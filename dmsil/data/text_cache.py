@@ -83,3 +83,26 @@ class FrozenTextStates:
             n = self.lengths[i]
             out[row, :n] = self.states[self.offsets[i] : self.offsets[i] + n]
         return torch.from_numpy(out), torch.from_numpy(self.mask[idx, :width].copy())
+
+
+class StackedStates:
+    """Several caches read as one index space, so a corpus grown by a new part keeps the states of the rest."""
+
+    def __init__(self, parts: list[FrozenTextStates]):
+        self.parts = parts
+        self.lengths = np.concatenate([p.lengths for p in parts])
+        self.starts = np.cumsum([0] + [len(p.lengths) for p in parts])
+        self.hidden = parts[0].hidden
+
+    def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`FrozenTextStates.batch`, for indices over all parts in order."""
+        width = max(int(self.lengths[idx].max()), 1)
+        out = np.zeros((len(idx), width, self.hidden), np.float32)
+        mask = np.zeros((len(idx), width), self.parts[0].mask.dtype)
+        for row, i in enumerate(idx):
+            k = int(np.searchsorted(self.starts, i, side="right")) - 1
+            part, j = self.parts[k], i - self.starts[k]
+            n = part.lengths[j]
+            out[row, :n] = part.states[part.offsets[j] : part.offsets[j] + n]
+            mask[row] = part.mask[j, :width]
+        return torch.from_numpy(out), torch.from_numpy(mask)
