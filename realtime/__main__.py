@@ -29,7 +29,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", help="spoken language for ASR (default: detect; .en models: English)")
     p.add_argument("--window", type=float, default=4.0, help="seconds of context per result")
     p.add_argument("--hop", type=float, default=1.0, help="seconds between results")
-    p.add_argument("--verbose", action="store_true", help="log every stage")
+    p.add_argument("--smooth", type=float, default=2.0, help="time constant (s) of the smoothed scores; 0: off")
+    p.add_argument("--verbose", "-v", action="store_true", help="log every stage, and third-party output")
 
 
 def live_parser() -> argparse.ArgumentParser:
@@ -63,7 +64,7 @@ def _options(args, live: bool):
 
     # live decodes its rolling buffer every second: greedy search keeps it ahead of the speaker on a CPU
     asr = ASROptions(args.asr, args.asr_model, args.language, beam_size=1 if live else 5, threads=1)
-    return PipelineOptions(window=args.window, hop=args.hop, live=live, asr=asr)
+    return PipelineOptions(window=args.window, hop=args.hop, live=live, asr=asr, smooth=args.smooth)
 
 
 def _fmt(x: float | None) -> str:
@@ -147,12 +148,19 @@ def live_main(argv: list[str]) -> int:
         f"engine {scorer.engine.name}; window {args.window:g} s, hop {args.hop:g} s"
         + (f"; {untrained}" if untrained else "")
     )
-    print(f"{'time':>11} {'fused':>6} {'text':>6} {'audio':>6} {'video':>6}  {'present':<16}{'latency':>8}  transcript")
+    print("smoothed scores (raw fused beside them); '...': the utterance is still being spoken")
+    print(
+        f"{'time':>11} {'fused':>6} {'text':>6} {'audio':>6} {'video':>6} {'raw':>6}  {'present':<16}{'latency':>8}  transcript"
+    )
 
     def show(s) -> None:
+        if s.kind == "utterance":
+            print(f"{s.start:5.1f}-{s.end:5.1f} utterance: text {_fmt(s.text)} fused {_fmt(s.fused)}  {s.transcript}")
+            return
+        smooth = [s.smooth.get(k) for k in ("fused", "text", "audio", "video")]
         print(
-            f"{s.start:5.1f}-{s.end:5.1f} {_fmt(s.fused)} {_fmt(s.text)} {_fmt(s.audio)} {_fmt(s.video)}  "
-            f"{'+'.join(s.present) or '-':<16}{s.latency or 0:7.2f}s  {s.transcript[-60:]}",
+            f"{s.start:5.1f}-{s.end:5.1f} {' '.join(_fmt(v) for v in smooth)} {_fmt(s.fused)}  "
+            f"{'+'.join(s.present) or '-':<16}{s.latency or 0:7.2f}s  {s.transcript[-60:]}{'...' if s.provisional else ''}",
             flush=True,
         )
 
@@ -195,7 +203,10 @@ def ui_main(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    verbose = "--verbose" in argv
+    from realtime.console import quiet
+
+    verbose = "--verbose" in argv or "-v" in argv
+    quiet(verbose)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,20 +1,19 @@
 """The streaming pipeline: sources -> parallel feature workers -> windows -> engine -> results.
 
-    source readers --Frame--> face worker -----------------\\
-                   --AudioChunk--> ASR worker (words) ------+--> window assembler --> Scorer (engine) --> on_result
-                   --AudioChunk--> acoustic worker ---------/
+    source readers --Frame--> face stage -----------------\\
+                   --AudioChunk--> ASR stage (words) ------+--> Assembler --> Scorer (engine) --> smoothing --> on_result
+                   --AudioChunk--> acoustic stage ---------/    (windows.py)
 
-Each worker is a thread with a bounded input queue; the heavy parts (video decoding, Face Mesh,
-CTranslate2, ONNX Runtime) release the GIL, so the stages overlap on separate cores. Windows end every
-``hop`` seconds and reach back ``window`` seconds (shorter at the start). Offline, a window is scored
-once every stream has been processed past its end, and nothing is dropped. Live, a window is scored as
-soon as the clock passes its end, with what has arrived; under load the oldest video frames are dropped
-and counted. A modality with nothing in the window is masked and reported, never filled with zeros.
+Each stage runs in threads with a bounded input queue; the heavy parts (video decoding, Face Mesh,
+CTranslate2, ONNX Runtime) release the GIL, so the stages overlap on separate cores. This module only
+runs things: which windows and utterances are ready, and what each holds, is decided by the synchronous
+:class:`realtime.windows.Assembler`. Offline nothing is dropped; live, under load the oldest video frames
+are dropped and counted. A stage that fails is reported in the windows it touches and the rest go on.
+Stopping (Ctrl-C, the page's Stop) waits for the threads against one shared deadline.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import os
@@ -29,18 +28,14 @@ import numpy as np
 from dmsil.features.asr import ASROptions, BlockTranscriber, IncrementalTranscriber, Word, load_transcriber
 from dmsil.features.audio import SAMPLE_RATE
 from dmsil.features.media import VIDEO_RATE
-from realtime.scorer import Scorer, Scores, Window
+from realtime.modalities import MODALITIES, SOURCE, of_stage
+from realtime.scorer import Scorer, Scores
+from realtime.smoothing import Smoother
 from realtime.sources import AudioChunk, Frame, SourceError
+from realtime.windows import Assembler, Window, WindowOptions
 
 log = logging.getLogger(__name__)
 _END = object()
-MODALITY_NAMES = ("text", "audio", "video")
-SOURCE_MODALITIES = {
-    "camera": ("video",),
-    "microphone": ("text", "audio"),
-    "file": ("text", "audio", "video"),
-    "browser": ("text", "audio", "video"),
-}
 
 
 @dataclass
@@ -64,12 +59,23 @@ class PipelineOptions:
     sequential: bool = False
     """Run the stages one after another (read all, then faces, then ASR, ...): the baseline the parallel
     pipeline is benchmarked against. Offline only; queues are then unbounded."""
+    pause: float = 0.6
+    """Silence that ends an utterance (:class:`realtime.windows.WindowOptions`)."""
+    min_words: int = 3
+    """Fewer words are too short to score."""
+    smooth: float = 2.0
+    """Time constant (s) of the smoothed scores shown beside the raw ones; 0 turns smoothing off."""
+    stop_within: float = 2.0
+    """Seconds every thread gets, all together, to end after a stop."""
 
     def __post_init__(self) -> None:
-        if not (self.window > 0 and self.hop > 0):
-            raise ValueError(f"window and hop must be positive (got {self.window}, {self.hop})")
+        WindowOptions(self.window, self.hop)  # checks them
         if self.sequential and self.live:
             raise ValueError("sequential mode is for offline benchmarks only")
+
+    @property
+    def windows(self) -> WindowOptions:
+        return WindowOptions(self.window, self.hop, self.live, self.pause, self.min_words)
 
 
 @dataclass
@@ -84,50 +90,8 @@ class Stats:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-class _Stream:
-    """Items produced by one stage, kept in time order, and how far every producer of the stage has got.
-
-    A stage may have several workers taking from one FIFO queue; the stage's watermark is the lowest
-    time any of them has finished, so everything at or before it is in.
-    """
-
-    def __init__(self, producers: int = 1):
-        self.times: list[float] = []
-        self.values: list[object] = []
-        self.done = [-math.inf] * producers
-        self.lock = threading.Lock()
-
-    @property
-    def until(self) -> float:
-        return min(self.done)
-
-    def add(self, t: float, item: object) -> None:
-        with self.lock:
-            i = bisect.bisect_right(self.times, t)
-            self.times.insert(i, t)
-            self.values.insert(i, item)
-
-    def advance(self, t: float, producer: int = 0) -> None:
-        self.done[producer] = max(self.done[producer], t)
-
-    def finish(self) -> None:
-        self.done = [math.inf] * len(self.done)
-
-    def take(self, start: float, end: float) -> list:
-        with self.lock:
-            return self.values[bisect.bisect_left(self.times, start) : bisect.bisect_left(self.times, end)]
-
-    def prune(self, before: float) -> None:
-        with self.lock:
-            keep = bisect.bisect_left(self.times, before)
-            del self.times[:keep], self.values[:keep]
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-
 class Pipeline:
-    """Runs sources through the workers and calls ``on_result`` with each window's :class:`Scores`."""
+    """Runs sources through the stages and calls ``on_result`` with each window's and utterance's :class:`Scores`."""
 
     def __init__(self, scorer: Scorer, options: PipelineOptions | None = None):
         self.scorer = scorer
@@ -140,10 +104,10 @@ class Pipeline:
         self._stop = threading.Event()
         workers = self.options.face_workers or (1 if self.options.live else len(os.sched_getaffinity(0)))
         self._face_workers = max(1, workers)
-        self._face_stream, self._words, self._acoustic = _Stream(self._face_workers), _Stream(), _Stream()
+        self.assembler = Assembler(self.options.windows, self._face_workers)
+        self._smoother = Smoother(self.options.smooth)
         self._timers: dict[str, float] = {}
         self._faults: dict[str, int] = {}
-        self._troubles: list[tuple[float, float, tuple[str, ...], str]] = []
         self._timer_lock = threading.Lock()
 
     def stop(self) -> None:
@@ -157,48 +121,39 @@ class Pipeline:
     def run(self, sources: Iterable, on_result: Callable[[Scores], None], clock_start: float | None = None) -> Stats:
         """Process until every source ends (or :meth:`stop`); returns the statistics."""
         sources = list(sources)
-        self._sources = sources
-        opts = self.options
+        opts, asm = self.options, self.assembler
+        asm.sources = sources
         self._clock = clock_start if clock_start is not None else time.monotonic()
         has_video = any(s.has_video for s in sources)
         has_audio = any(s.has_audio for s in sources)
-        self._reasons = {}
         if not has_video:
-            self._reasons["video"] = "no video"
+            asm.reasons["video"] = "no video"
         if not has_audio:
-            self._reasons.update(text="no audio", audio="no audio")
-        size = 0 if opts.sequential else opts.video_queue
-        video_q: queue.Queue = queue.Queue(maxsize=size)
+            asm.reasons.update(text="no audio", audio="no audio")
+        unbounded = opts.sequential
+        video_q: queue.Queue = queue.Queue(maxsize=0 if unbounded else opts.video_queue)
         audio_qs: list[queue.Queue] = []
         threads = []
         if has_video:
-            threads += [self._thread(f"face-{i}", self._face_worker, video_q, i) for i in range(self._face_workers)]
+            threads += [self._stage("face", self._face_worker, video_q, i) for i in range(self._face_workers)]
         else:
-            self._face_stream.finish()
-        if has_audio:
-            asr_q: queue.Queue = queue.Queue(maxsize=0 if opts.sequential else 200)
-            audio_qs.append(asr_q)
-            threads.append(self._thread("asr", self._asr_worker, asr_q))
-            if "audio" in self.scorer.needed:
-                ac_q: queue.Queue = queue.Queue(maxsize=0 if opts.sequential else 200)
-                audio_qs.append(ac_q)
-                threads.append(self._thread("acoustic", self._acoustic_worker, ac_q))
+            asm.finish("face")
+        for stage, worker, wanted in (
+            ("asr", self._asr_worker, True),
+            ("acoustic", self._acoustic_worker, "audio" in self.scorer.needed),
+        ):
+            if has_audio and wanted:
+                q: queue.Queue = queue.Queue(maxsize=0 if unbounded else 200)
+                audio_qs.append(q)
+                threads.append(self._stage(stage, worker, q))
             else:
-                self._acoustic.finish()
-        else:
-            self._words.finish()
-            self._acoustic.finish()
+                asm.finish(stage)
         readers = [
-            threading.Thread(
-                target=self._read,
-                args=(s, video_q if has_video else None, audio_qs),
-                name=f"read-{s.name}",
-                daemon=True,
-            )
+            threading.Thread(target=self._read, args=(s, video_q if has_video else None, audio_qs),
+                             name=f"read-{s.name}", daemon=True)
             for s in sources
-        ]
+        ]  # fmt: skip
         self._open_readers = len(readers)
-        self._seen_end = 0.0
         self._reader_lock = threading.Lock()
         self.queues = {"video": video_q, **{f"audio-{i}": q for i, q in enumerate(audio_qs)}}
         if opts.sequential:
@@ -215,11 +170,12 @@ class Pipeline:
             for s in sources:
                 if hasattr(s, "stop"):
                     s.stop()
+            deadline = time.monotonic() + opts.stop_within  # one deadline for all: never a wait per thread
             for t in readers + threads:
-                t.join(timeout=5.0)
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
             alive = [t.name for t in readers + threads if t.is_alive()]
-            if alive:
-                log.warning("threads still running after stop: %s", alive)
+            if alive:  # daemon threads: they cannot keep the process alive
+                log.warning("threads still running %.1f s after stop: %s", opts.stop_within, alive)
         self.stats.stage_seconds = dict(self._timers)
         return self.stats
 
@@ -261,13 +217,13 @@ class Pipeline:
                         self._put(q, item, drop_oldest=False)
                 t = item.t
                 span = item.samples.size / SAMPLE_RATE if isinstance(item, AudioChunk) else 1.0 / VIDEO_RATE
-                self._seen_end = max(self._seen_end, item.t + span)
+                self.assembler.seen_end = max(self.assembler.seen_end, item.t + span)
         except Exception as exc:  # a broken source must not take the pipeline down: its modalities say why
             reason = str(exc) if isinstance(exc, SourceError) else f"{source.name} failed: {type(exc).__name__}: {exc}"
             reason = f"{reason.splitlines()[0]} (after {t:.1f} s)"
             self.stats.errors.append(reason)
             log.warning("%s", reason)
-            self._trouble(SOURCE_MODALITIES.get(source.name, MODALITY_NAMES), t, math.inf, reason)
+            self.assembler.trouble(SOURCE.get(source.name, MODALITIES), t, math.inf, reason)
         finally:
             with self._reader_lock:
                 self._open_readers -= 1
@@ -279,26 +235,24 @@ class Pipeline:
                 for q in audio_qs:
                     self._put(q, _END, drop_oldest=False)
 
-    # -- workers -----------------------------------------------------------------------------------
+    # -- stages ------------------------------------------------------------------------------------
 
-    def _thread(self, name: str, worker: Callable, q: queue.Queue, *args) -> threading.Thread:
-        """A worker thread that, if it dies (a model that will not load, a bug), says so in the windows,
-        lets the windows go on without its stage, and keeps emptying its queue so no reader blocks."""
-        stage = name.split("-")[0]
-        stream = {"face": self._face_stream, "asr": self._words, "acoustic": self._acoustic}[stage]
-        modalities = {"face": ("video",), "asr": ("text",), "acoustic": ("audio",)}[stage]
+    def _stage(self, stage: str, worker: Callable, q: queue.Queue, *args) -> threading.Thread:
+        """A thread of ``stage`` (``face``, ``asr``, ``acoustic``) that, if it dies (a model that will not
+        load, a bug), says so in the windows, lets them go on without its stage, and keeps emptying its
+        queue so no reader blocks."""
 
         def run() -> None:
             try:
                 worker(q, *args)
             except Exception as exc:
-                log.debug("%s worker stopped", name, exc_info=True)
-                self._trouble(modalities, -math.inf, math.inf, self._fault(stage, exc))
-                stream.finish()
+                log.debug("%s worker stopped", stage, exc_info=True)
+                self.assembler.trouble(of_stage(stage), -math.inf, math.inf, self._fault(stage, exc))
+                self.assembler.finish(stage)
                 for _ in self._items(q):
                     pass
 
-        return threading.Thread(target=run, name=name, daemon=True)
+        return threading.Thread(target=run, name=f"{stage}-{args[0] if args else 0}", daemon=True)
 
     def _items(self, q: queue.Queue):
         while not self._stop.is_set():
@@ -313,26 +267,25 @@ class Pipeline:
     def _face_worker(self, q: queue.Queue, index: int) -> None:
         from dmsil.features.face import FaceExtractor
 
+        asm = self.assembler
         with FaceExtractor() as face:
             for frame in self._items(q):
                 start = time.perf_counter()
                 try:
-                    self._face_stream.add(frame.t, face(frame.rgb).vector)
+                    asm.add("face", frame.t, face(frame.rgb).vector)
                 except Exception as exc:  # one bad frame: logged once, the windows around it say why
-                    self._trouble(("video",), frame.t, frame.t + 1 / VIDEO_RATE, self._fault("face", exc))
-                self._face_stream.advance(frame.t, index)
+                    asm.trouble(("video",), frame.t, frame.t + 1 / VIDEO_RATE, self._fault("face", exc))
+                asm.advance("face", frame.t, index)
                 self._time("face", time.perf_counter() - start)
-        self._face_stream.advance(math.inf, index)
+        asm.advance("face", math.inf, index)
 
     def _transcriber(self):
         return load_transcriber(self.options.asr)
 
     def _asr_worker(self, q: queue.Queue) -> None:
         transcriber = self._transcriber()
-        if self.options.live:
-            asr = IncrementalTranscriber(transcriber)
-        else:
-            asr = BlockTranscriber(transcriber)
+        asr = IncrementalTranscriber(transcriber) if self.options.live else BlockTranscriber(transcriber)
+        asm = self.assembler
         first_t = None
         for chunk in self._items(q):
             if first_t is None:
@@ -342,20 +295,19 @@ class Pipeline:
                 self._add_words(asr.push(chunk.samples, SAMPLE_RATE), first_t)
             except Exception as exc:  # the words of that audio are lost; the windows over it say why
                 span = self._lost_span(asr, first_t, chunk.t, chunk.t + chunk.samples.size / SAMPLE_RATE)
-                self._trouble(("text",), *span, self._fault("asr", exc))
+                asm.trouble(("text",), *span, self._fault("asr", exc))
             self._time("asr", time.perf_counter() - start)
-            if not self.options.live:
-                self._words.advance(first_t + asr.done_until)
+            asm.advance("asr", first_t + asr.done_until)
         if first_t is not None and not self._stop.is_set():
             start = time.perf_counter()
             try:
                 self._add_words(asr.flush(), first_t)
             except Exception as exc:
-                span = self._lost_span(asr, first_t, self._seen_end - getattr(asr, "buffered_seconds", 0.0), math.inf)
-                self._trouble(("text",), *span, self._fault("asr", exc))
-
+                buffered = getattr(asr, "buffered_seconds", 0.0)
+                span = self._lost_span(asr, first_t, asm.seen_end - buffered, math.inf)
+                asm.trouble(("text",), *span, self._fault("asr", exc))
             self._time("asr", time.perf_counter() - start)
-        self._words.finish()
+        asm.finish("asr")
 
     @staticmethod
     def _lost_span(asr, offset: float, start: float, end: float) -> tuple[float, float]:
@@ -365,7 +317,7 @@ class Pipeline:
 
     def _add_words(self, words: list[Word], offset: float) -> None:
         for w in words:
-            self._words.add(offset + (w.start + w.end) / 2, w.text)
+            self.assembler.add_word(Word(offset + w.start, offset + w.end, w.text, w.probability))
 
     def _acoustic_worker(self, q: queue.Queue) -> None:
         """Acoustic frames in 1-second blocks (only for checkpoints whose audio head was trained)."""
@@ -381,7 +333,7 @@ class Pipeline:
                 pending = []
         if pending and t0 is not None:
             self._acoustic_block(extractor, np.concatenate(pending), t0, FRAME_RATE)
-        self._acoustic.finish()
+        self.assembler.finish("acoustic")
 
     def _acoustic_block(self, extractor, samples: np.ndarray, t0: float, rate: float) -> float:
         start = time.perf_counter()
@@ -389,79 +341,46 @@ class Pipeline:
             frames = extractor(samples)
         except Exception as exc:
             frames = []
-            self._trouble(("audio",), t0, t0 + samples.size / SAMPLE_RATE, self._fault("acoustic", exc))
+            self.assembler.trouble(("audio",), t0, t0 + samples.size / SAMPLE_RATE, self._fault("acoustic", exc))
         for i, f in enumerate(frames):
-            self._acoustic.add(t0 + i / rate, f)
+            self.assembler.add("acoustic", t0 + i / rate, f)
         self._time("acoustic", time.perf_counter() - start)
         t_end = t0 + samples.size / SAMPLE_RATE
-        self._acoustic.advance(t_end)
+        self.assembler.advance("acoustic", t_end)
         return t_end
 
     # -- windows -----------------------------------------------------------------------------------
 
-    def _watermark(self) -> float:
-        return min(self._face_stream.until, self._words.until, self._acoustic.until)
-
-    def _done(self) -> bool:
-        return self._watermark() == math.inf
-
     def _assemble(self, on_result: Callable[[Scores], None]) -> None:
-        opts = self.options
-        k = 1
+        opts, asm = self.options, self.assembler
         while not self._stop.is_set():
-            ready: list[Window] = []
-            finished = False
-            while len(ready) < (1 if opts.live else opts.batch):
-                end, done = k * opts.hop, self._done()
-                if done and end - opts.hop >= self._seen_end - 0.1:  # no sliver window at the very end
-                    finished = True
-                    break
-                if opts.live and not done and time.monotonic() - self._clock < end:
-                    break
-                if not opts.live and self._watermark() < end:
-                    break
-                ready.append(self._window(max(0.0, end - opts.window), min(end, self._seen_end) if done else end))
-                k += 1
+            now = time.monotonic() - self._clock
+            ready = asm.ready(now if opts.live else None, limit=1 if opts.live else opts.batch)
             if ready:
                 self._score(ready, on_result)
+                asm.prune()
                 continue
-            if finished:
+            if asm.finished:
                 return
             time.sleep(0.01 if opts.live else 0.005)
 
     def _score(self, ready: list[Window], on_result: Callable[[Scores], None]) -> None:
-        opts = self.options
         start = time.perf_counter()
         try:
             scored = self.scorer(ready)
         except Exception as exc:  # one bad batch must not end the stream: its windows say why, the next try again
             reason = self._fault("engine", exc)
-            scored = [
-                Scores(
-                    w.start,
-                    w.end,
-                    w.transcript,
-                    None,
-                    None,
-                    None,
-                    None,
-                    (),
-                    dict.fromkeys(MODALITY_NAMES, reason),
-                    recent=w.recent,
-                )
-                for w in ready
-            ]
+            scored = [Scores.failed(w, reason) for w in ready]
         self._time("engine", time.perf_counter() - start)
         now = time.monotonic() - self._clock
         for s in scored:
-            if opts.live:
-                s.latency = max(0.0, now - s.end)
-                self.stats.latencies.append(s.latency)
-            self.stats.windows += 1
+            if s.kind == "window":
+                if self.options.live:
+                    s.latency = max(0.0, now - s.end)
+                    self.stats.latencies.append(s.latency)
+                self.stats.windows += 1
+                self._smoother(s)
             on_result(s)
-        cutoff = ready[-1].end + opts.hop - opts.window
-        for stream in (self._face_stream, self._words, self._acoustic):
-            stream.prune(cutoff)
 
     def _fault(self, stage: str, exc: Exception) -> str:
         """Log a stage's failure once (then count it); returns the one-line reason shown in the windows."""
@@ -473,38 +392,3 @@ class Pipeline:
             log.warning("%s (logged once; the pipeline goes on)", reason)
             self.stats.errors.append(reason)
         return reason
-
-    def _trouble(self, modalities: tuple[str, ...], start: float, end: float, reason: str) -> None:
-        with self._timer_lock:
-            self._troubles.append((start, end, modalities, reason))
-            del self._troubles[:-100]  # bounded: only the recent ones can still touch a window
-
-    def _current_reasons(self, start: float, end: float) -> dict[str, str]:
-        """Static reasons (no video stream, ...), then a stage's failure inside the window, then a source's
-        live trouble (camera lost)."""
-        reasons = dict(self._reasons)
-        with self._timer_lock:
-            for t0, t1, modalities, reason in self._troubles:
-                if t0 < end and t1 > start:
-                    reasons.update(dict.fromkeys(modalities, reason))
-        for source in self._sources:
-            status = getattr(source, "status", None)
-            if status:
-                for modality in SOURCE_MODALITIES.get(source.name, ()):
-                    reasons[modality] = status
-        return reasons
-
-    def _window(self, start: float, end: float) -> Window:
-        words = self._words.take(start, end)
-        recent = self._words.take(max(start, end - self.options.hop), end)
-        faces = self._face_stream.take(start, end)
-        acoustic = self._acoustic.take(start, end)
-        return Window(
-            start,
-            end,
-            " ".join(words),
-            np.stack(acoustic) if acoustic else None,
-            np.stack(faces) if faces else None,
-            " ".join(recent),
-            self._current_reasons(start, end),
-        )

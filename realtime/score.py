@@ -1,6 +1,9 @@
-"""Offline scoring of video (or audio) files into a timeline: ``NAME.csv``, ``NAME.json``, ``NAME.png``.
+"""Offline scoring of video (or audio) files: a timeline (``NAME.csv``, ``NAME.json``, ``NAME.png``) and one
+row per utterance (``NAME.utterances.csv``, and ``utterances`` in the JSON).
 
-The files go through the same pipeline as the live app, with nothing dropped. Results are written for
+The files go through the same pipeline as the live app, with nothing dropped. Every window row holds
+the raw scores and the smoothed ones beside them (``*_smooth``); an utterance row scores the utterance's
+text alone and fuses it with the frames of its own span, which is what the research datasets label. Results are written for
 every finished window even when a later part of the file cannot be decoded; that file then counts as
 failed (one line saying where it broke) and the command exits non-zero once the batch is done.
 """
@@ -21,7 +24,9 @@ from realtime.scorer import Scorer, Scores
 from realtime.sources import FileSource, SourceError
 
 log = logging.getLogger(__name__)
-COLUMNS = ("start", "end", "transcript", "fused", "text", "audio", "video", "present")
+SCORES = ("fused", "text", "audio", "video")
+COLUMNS = ("start", "end", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present")
+UTTERANCE_COLUMNS = ("start", "end", "transcript", *SCORES, "present")
 FORMATS = ("csv", "json", "png")
 MEDIA = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts"}
 MEDIA |= {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".wma"}
@@ -31,6 +36,7 @@ MEDIA |= {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".wma"}
 class FileResult:
     path: Path
     rows: list[Scores] = field(default_factory=list)
+    utterances: list[Scores] = field(default_factory=list)
     error: str | None = None
     outputs: list[Path] = field(default_factory=list)
 
@@ -60,6 +66,9 @@ def score_file(
     bar = tqdm(total=total, desc=path.name, unit="s", disable=not progress, file=sys.stderr, leave=False)
 
     def on_result(s: Scores) -> None:
+        if s.kind == "utterance":
+            result.utterances.append(s)
+            return
         result.rows.append(s)
         bar.update(max(0.0, s.end - bar.n) if total is None or s.end <= total else max(0.0, total - bar.n))
 
@@ -72,12 +81,28 @@ def score_file(
     return result
 
 
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
 def row(s: Scores) -> dict:
     return {
         "start": round(s.start, 3),
         "end": round(s.end, 3),
         "transcript": s.transcript,
-        **{k: None if getattr(s, k) is None else round(getattr(s, k), 4) for k in ("fused", "text", "audio", "video")},
+        **{k: _round(getattr(s, k)) for k in SCORES},
+        **{f"{k}_smooth": _round(s.smooth.get(k)) for k in SCORES},
+        "provisional": s.provisional,
+        "present": "+".join(s.present),
+    }
+
+
+def utterance_row(s: Scores) -> dict:
+    return {
+        "start": round(s.start, 3),
+        "end": round(s.end, 3),
+        "transcript": s.transcript,
+        **{k: _round(getattr(s, k)) for k in SCORES},
         "present": "+".join(s.present),
     }
 
@@ -92,6 +117,12 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
             w.writeheader()
             w.writerows(row(s) for s in result.rows)
         written.append(stem.with_suffix(".csv"))
+        path = stem.with_name(stem.name + ".utterances.csv")
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=UTTERANCE_COLUMNS)
+            w.writeheader()
+            w.writerows(utterance_row(s) for s in result.utterances)
+        written.append(path)
     if "json" in formats:
         document = {
             "file": str(result.path),
@@ -101,6 +132,7 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
             "error": result.error,
             "untrained": scorer.untrained,
             "windows": [{**row(s), "missing": s.missing} for s in result.rows],
+            "utterances": [{**utterance_row(s), "missing": s.missing} for s in result.utterances],
         }
         stem.with_suffix(".json").write_text(
             json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -112,7 +144,8 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
 
 
 def plot(result: FileResult, out: Path) -> Path:
-    """The four scores over time (untrained or absent ones left out), the transcript under them."""
+    """The smoothed scores over time (untrained or absent ones left out; the raw fused score thin), the
+    transcript under them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -121,11 +154,15 @@ def plot(result: FileResult, out: Path) -> Path:
     rows = result.rows
     fig, (ax, tx) = plt.subplots(2, 1, figsize=(12, 5.5), height_ratios=(3, 1.2), sharex=True)
     styles = {"fused": ("k", 2.5), "text": ("tab:blue", 1.2), "audio": ("tab:green", 1.2), "video": ("tab:orange", 1.2)}
+    t = [s.end for s in rows]
     for name, (color, width) in styles.items():
-        t = [s.end for s in rows]
-        y = [getattr(s, name) if getattr(s, name) is not None else float("nan") for s in rows]
+        y = [s.smooth.get(name, getattr(s, name)) for s in rows]
+        y = [float("nan") if v is None else v for v in y]
         if any(v == v for v in y):
             ax.plot(t, y, color=color, lw=width, label=name, marker="." if len(rows) < 40 else None)
+    raw = [float("nan") if s.fused is None else s.fused for s in rows]
+    if any(v == v for v in raw):
+        ax.plot(t, raw, color="k", lw=0.6, ls=":", label="fused (raw)")
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_ylim(-3.2, 3.2)
     ax.set_yticks([-3, -2, -1, 0, 1, 2, 3], ["-3 very neg.", "-2", "-1", "0 neutral", "+1", "+2", "+3 very pos."])

@@ -19,28 +19,10 @@ from dmsil.config import ModelConfig
 from dmsil.data.store import pad_frames
 from dmsil.errors import DmsilError
 from dmsil.features import EXTRACTOR_SET, normalize, resolve_text_model
+from realtime.modalities import ABSENT, FUSED, HEAD, MODALITIES
+from realtime.windows import Window
 
 log = logging.getLogger(__name__)
-
-MODALITIES = {"text": "T", "audio": "A", "video": "V"}
-ABSENT = {"text": "no speech", "audio": "no audio", "video": "no face"}
-
-
-@dataclass
-class Window:
-    """What one window gathered: its transcript and raw (unnormalized) frame features."""
-
-    start: float
-    end: float
-    transcript: str = ""
-    audio: np.ndarray | None = None
-    """(frames, audio_dim) acoustic features, or None when there was no audio."""
-    video: np.ndarray | None = None
-    """(frames, video_dim) face vectors (last entry ``face_present``), or None when there was no video."""
-    recent: str = ""
-    """The words of the last hop only (the transcript a timeline shows under this window)."""
-    reasons: dict[str, str] = field(default_factory=dict)
-    """Why a modality may be missing, when the source knows better than "no speech"/"no face"."""
 
 
 @dataclass
@@ -60,6 +42,18 @@ class Scores:
     """Live: seconds from the window's end to its result."""
     recent: str = ""
     """The words of the window's last hop."""
+    provisional: bool = False
+    """The text's last utterance was still being spoken."""
+    kind: str = "window"
+    """``window`` or ``utterance`` (see :class:`realtime.windows.Window`)."""
+    smooth: dict[str, float | None] = field(default_factory=dict)
+    """Live smoothed scores by name (``fused``, ``text``, ...), beside the raw ones (:mod:`realtime.smoothing`)."""
+
+    @classmethod
+    def failed(cls, w: Window, reason: str) -> Scores:
+        """A window that could not be scored: every modality says why."""
+        return cls(w.start, w.end, w.transcript or w.heard, None, None, None, None, (), dict.fromkeys(MODALITIES, reason),
+                   recent=w.recent, provisional=w.provisional, kind=w.kind)  # fmt: skip
 
 
 class Scorer:
@@ -80,7 +74,7 @@ class Scorer:
             )
         self.heads = checkpoint.heads(self.ckpt)
         self.calibration = calibration.from_runtime(document)
-        self.untrained = {m: self.heads[h].source for m, h in MODALITIES.items() if not self.heads[h].trained}
+        self.untrained = {m: self.heads[HEAD[m]].source for m in MODALITIES if not self.heads[HEAD[m]].trained}
         self._text = self._text_input()
         self.engine = engines.load(self.ckpt, engine, threads)
         self.engine.warmup()
@@ -145,17 +139,19 @@ class Scorer:
     def _scores(self, w: Window, use: set[str], out: dict[str, float]) -> Scores:
         out = {h: float(self.calibration[h](v)) if h in self.calibration else v for h, v in out.items()}
         missing = {m: self.untrained.get(m) or w.reasons.get(m) or ABSENT[m] for m in MODALITIES if m not in use}
-        per = {m: out[h] if m in use else None for m, h in MODALITIES.items()}
+        per = {m: out[HEAD[m]] if m in use else None for m in MODALITIES}
         present = tuple(m for m in MODALITIES if m in use)
         return Scores(
             w.start,
             w.end,
-            w.transcript,
-            out["M"] if present else None,
+            w.transcript or w.heard,
+            out[FUSED] if present else None,
             per["text"],
             per["audio"],
             per["video"],
             present,
             missing,
             recent=w.recent,
+            provisional=w.provisional,
+            kind=w.kind,
         )

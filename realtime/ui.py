@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
+from realtime.modalities import MODALITIES
 from realtime.pipeline import Pipeline, PipelineOptions
-from realtime.scorer import MODALITIES, Scorer, Scores
+from realtime.scorer import Scorer, Scores
 from realtime.sources import AudioChunk, Frame
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class LiveSession:
     def __init__(self, scorer: Scorer, options: PipelineOptions, make_sources: Callable[[float], list]):
         self.scorer, self.options, self.make_sources = scorer, options, make_sources
         self.history: deque[Scores] = deque(maxlen=HISTORY)
+        """Recent windows (their smoothed scores are what the page shows)."""
+        self.utterances: deque[Scores] = deque(maxlen=HISTORY)
         self.pipeline: Pipeline | None = None
         self.sources: list = []
         self.error: str | None = None
@@ -106,6 +109,7 @@ class LiveSession:
             if self.running:
                 return
             self.history.clear()
+            self.utterances.clear()
             self.error = None
             clock = time.monotonic()
             try:
@@ -121,10 +125,13 @@ class LiveSession:
 
     def _run(self, pipeline: Pipeline, sources: list, clock: float) -> None:
         try:
-            pipeline.run(sources, self.history.append, clock_start=clock)
+            pipeline.run(sources, self._keep, clock_start=clock)
         except Exception as exc:  # shown on the page; Start tries again
             log.exception("pipeline stopped")
             self.error = f"pipeline stopped: {type(exc).__name__}: {exc}"
+
+    def _keep(self, s: Scores) -> None:
+        (self.utterances if s.kind == "utterance" else self.history).append(s)
 
     def stop(self) -> None:
         with self._lock:
@@ -167,8 +174,8 @@ class LiveSession:
         rows = [
             {"time (s)": s.end, "score": value, "head": name}
             for s in list(self.history)
-            for name, value in (("fused", s.fused), ("text", s.text), ("audio", s.audio), ("video", s.video))
-            if value is not None
+            for name in ("fused", "text", "audio", "video")
+            if (value := s.smooth.get(name, getattr(s, name))) is not None
         ]
         return pd.DataFrame(rows, columns=["time (s)", "score", "head"])
 
@@ -217,8 +224,11 @@ def build(session: LiveSession, browser: bool, out_root: Path):
                     cards = ("**fused**: waiting for the first window", "", "", "")
                 else:
                     cards = (
-                        score_card("fused", latest.fused, "no trained modality present"),
-                        "  \n".join(score_card(m, getattr(latest, m), latest.missing.get(m)) for m in MODALITIES),
+                        score_card("fused", latest.smooth.get("fused", latest.fused), "no trained modality present"),
+                        "  \n".join(
+                            score_card(m, latest.smooth.get(m, getattr(latest, m)), latest.missing.get(m))
+                            for m in MODALITIES
+                        ),
                         "present: "
                         + (", ".join(latest.present) or "none")
                         + "".join(

@@ -78,7 +78,9 @@ def test_non_ascii_and_space_in_paths(talk, tmp_path):
     out = folder / "résultats"
     proc = run_module("realtime", "score", "--quiet", str(path), "--out", str(out), check=False)
     assert proc.returncode == 0, proc.stderr
-    assert {p.name for p in out.iterdir()} == {f"ma présentation ✓.{x}" for x in ("csv", "json", "png")}
+    assert {p.name for p in out.iterdir()} == {
+        f"ma présentation ✓.{x}" for x in ("csv", "utterances.csv", "json", "png")
+    }
 
 
 def test_a_broken_checkpoint_is_one_line(tmp_path, talk):

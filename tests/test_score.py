@@ -1,8 +1,8 @@
 import csv
 import json
 
-from realtime.score import COLUMNS
-from tests.conftest import run_module
+from realtime.score import COLUMNS, UTTERANCE_COLUMNS
+from tests.conftest import TALK, run_module
 
 
 def score(*args):
@@ -33,7 +33,16 @@ def test_scores_a_talk_into_csv_json_and_png(talk, tmp_path):
     assert all(r["audio"] == "" for r in rows), "the untrained audio head never shows a number"
     assert document["windows"][5]["missing"]["audio"].startswith("not trained in the default model")
     assert "waiter" in " ".join(r["transcript"] for r in rows).lower()
+    assert all(r["fused_smooth"] != "" for r in rows[3:-2]) and rows[-1]["provisional"] == "False"
     assert (tmp_path / "talk.png").stat().st_size > 10_000
+    # one row per spoken sentence, in order, with its own scores (the talk: positive, negative, positive)
+    said = read_csv(tmp_path / "talk.utterances.csv")
+    assert tuple(said[0]) == UTTERANCE_COLUMNS and len(said) == len(TALK)
+    for row, sentence in zip(said, TALK, strict=True):
+        heard = set(row["transcript"].lower().replace(",", "").replace(".", "").split())
+        assert len(heard & set(sentence.lower().replace(",", "").replace(".", "").split())) >= 4, (row, sentence)
+    assert [float(r["text"]) > 0 for r in said] == [True, False, True]
+    assert document["utterances"][1]["transcript"] == said[1]["transcript"]
 
 
 def test_missing_modalities_are_reported(talk, tmp_path):
@@ -70,7 +79,7 @@ def test_a_stream_broken_off_half_way_keeps_what_was_decoded(talk, tmp_path):
     proc = score(talk["cut_stream"], "--out", tmp_path, "--format", "csv")
     assert "Traceback" not in proc.stderr
     rows = read_csv(tmp_path / "cut.csv")
-    assert 2 <= float(rows[-1]["end"]) < 9 and rows[0]["present"]
+    assert 2 <= float(rows[-1]["end"]) < 9 and any(r["present"] for r in rows[:3])
 
 
 def test_bad_arguments(talk, tmp_path):
@@ -110,3 +119,11 @@ def test_ctrl_c_stops_the_live_app_cleanly(talk):
     # a generous bound: this runs on busy machines (CI shares them); the speed itself is a benchmark's job
     assert time.monotonic() - start < 15 and proc.returncode == 0
     assert "Traceback" not in stderr
+
+
+def test_the_console_is_quiet_unless_verbose(talk, tmp_path):
+    noise = ("W0000", "Loading weights", "XNNPACK", "absl::InitializeLog")
+    quiet = score(talk["talk"], "--out", tmp_path, "--format", "csv")
+    assert quiet.returncode == 0 and not [n for n in noise if n in quiet.stderr], quiet.stderr
+    loud = score(talk["talk"], "--out", tmp_path, "--format", "csv", "-v")
+    assert loud.returncode == 0 and "Loading weights" in loud.stderr

@@ -209,6 +209,8 @@ class IncrementalTranscriber:
         self._buffer_start = 0.0
         self._committed = 0.0
         self._pending = 0.0
+        self.done_until = 0.0
+        """Stream time up to which every word is final (the last decode's horizon)."""
 
     @property
     def buffered_seconds(self) -> float:
@@ -227,6 +229,7 @@ class IncrementalTranscriber:
         """Everything still buffered, as final words (end of stream)."""
         words = self._decode(final=True)
         self._buffer_start += self.buffered_seconds
+        self.done_until = self._buffer_start
         self._buffer = np.zeros(0, dtype=np.float32)
         return words
 
@@ -239,6 +242,7 @@ class IncrementalTranscriber:
             if end <= horizon and (start + end) / 2 > self._committed:
                 new.append(Word(start, end, w.text, w.probability))
                 self._committed = end
+        self.done_until = max(self.done_until, horizon)
         if self.buffered_seconds > self.max_buffer_s:
             keep_from = max(self._committed, t0 + self.buffered_seconds - self.max_buffer_s / 2)
             cut = int((keep_from - t0) * SAMPLE_RATE)

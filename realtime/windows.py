@@ -1,0 +1,300 @@
+"""The window assembler: extracted streams in, windows and utterances out, synchronously.
+
+The stage threads (:mod:`realtime.pipeline`) add what they extract and say how far they have got; the
+assembler answers which windows are ready and what each holds. It has no threads of its own, no clock
+and no models, so its rules are tested directly (``tests/test_windows.py``):
+
+* Windows end every ``hop`` seconds and reach back ``window`` seconds. Offline, a window is ready once
+  every stream has got past its end; live, once the clock has, with whatever has arrived.
+* Text is scored by whole utterances, never by a slice of words: an utterance ends at a pause of
+  ``pause`` seconds or at a sentence end. A window's text is the utterances that overlap it (at most the
+  last ``context``), whole; the one still being spoken is marked provisional. Fewer than ``min_words``
+  words are too short to be an opinion: shown, not scored, and the reason says so.
+* Once an utterance is complete and every stream has got past it, it is offered once as a window of its
+  own (``kind="utterance"``, spanning the utterance): offline scoring's per-utterance rows.
+* A modality without data says why: a failure overlapping the window, a source's own status, or the
+  default (:data:`realtime.modalities.ABSENT`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dmsil.features.asr import Word
+from realtime.modalities import SOURCE
+
+SENTENCE_END = (".", "?", "!")
+
+
+@dataclass
+class WindowOptions:
+    window: float = 4.0
+    """Seconds of context per result."""
+    hop: float = 1.0
+    """Seconds between results."""
+    live: bool = False
+    """Live: a window is ready when the clock passes its end. Offline: when every stream has."""
+    pause: float = 0.6
+    """Silence (seconds between words) that ends an utterance."""
+    min_words: int = 3
+    """Fewer words than this are "too short" to score."""
+    context: int = 2
+    """Utterances a window's text may hold: the one being spoken and the one before it."""
+    max_words: int = 60
+    """An utterance without pause or sentence end is cut here (a recognizer that never punctuates)."""
+
+    def __post_init__(self) -> None:
+        if not (self.window > 0 and self.hop > 0):
+            raise ValueError(f"window and hop must be positive (got {self.window}, {self.hop})")
+
+
+@dataclass
+class Window:
+    """What one window gathered: the text to score, what was heard, and raw (unnormalized) frame features."""
+
+    start: float
+    end: float
+    transcript: str = ""
+    """The text the model scores: whole utterances ("" when there are none, or too few words)."""
+    audio: np.ndarray | None = None
+    """(frames, audio_dim) acoustic features, or None when there was no audio."""
+    video: np.ndarray | None = None
+    """(frames, video_dim) face vectors (last entry ``face_present``), or None when there was no video."""
+    recent: str = ""
+    """The words of the last hop only (the transcript a timeline shows under this window)."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Why a modality may be missing, when the assembler or a source knows better than the default."""
+    heard: str = ""
+    """Every word of the utterances shown, even when too few to score."""
+    provisional: bool = False
+    """The last utterance in the text was still being spoken: its score may change."""
+    kind: str = "window"
+    """``window`` (every hop) or ``utterance`` (one complete utterance, over its own span)."""
+
+
+@dataclass
+class Utterance:
+    words: list[Word]
+    complete: bool = True
+
+    @property
+    def start(self) -> float:
+        return self.words[0].start
+
+    @property
+    def end(self) -> float:
+        return self.words[-1].end
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text.strip() for w in self.words)
+
+
+def utterances(words: list[Word], pause: float, known_until: float, max_words: int = 60) -> list[Utterance]:
+    """``words`` (in time order) cut at pauses and sentence ends. The last is complete once words are known
+    a pause past its end (right after its end, if it ended a sentence)."""
+    groups: list[list[Word]] = []
+    for w in words:
+        last = groups[-1][-1] if groups else None
+        joined = (
+            last is not None
+            and w.start - last.end < pause
+            and not last.text.rstrip().endswith(SENTENCE_END)
+            and len(groups[-1]) < max_words
+        )
+        if joined:
+            groups[-1].append(w)
+        else:
+            groups.append([w])
+    out = [Utterance(g) for g in groups]
+    if out:
+        last = out[-1].words[-1]
+        ended = last.text.rstrip().endswith(SENTENCE_END) or len(out[-1].words) >= max_words
+        out[-1].complete = known_until >= last.end + (0.0 if ended else pause)
+    return out
+
+
+class Stream:
+    """Items produced by one stage, kept in time order, and how far every producer of the stage has got.
+
+    A stage may have several workers taking from one FIFO queue; the stage's watermark is the lowest
+    time any of them has finished, so everything at or before it is in. Thread-safe.
+    """
+
+    def __init__(self, producers: int = 1):
+        self.times: list[float] = []
+        self.values: list[object] = []
+        self.done = [-math.inf] * producers
+        self.lock = threading.Lock()
+
+    @property
+    def until(self) -> float:
+        return min(self.done)
+
+    def add(self, t: float, item: object) -> None:
+        with self.lock:
+            i = bisect.bisect_right(self.times, t)
+            self.times.insert(i, t)
+            self.values.insert(i, item)
+
+    def advance(self, t: float, producer: int = 0) -> None:
+        self.done[producer] = max(self.done[producer], t)
+
+    def finish(self) -> None:
+        self.done = [math.inf] * len(self.done)
+
+    def take(self, start: float, end: float) -> list:
+        """Items at ``start <= t < end``."""
+        with self.lock:
+            return self.values[bisect.bisect_left(self.times, start) : bisect.bisect_left(self.times, end)]
+
+    def prune(self, before: float) -> None:
+        with self.lock:
+            keep = bisect.bisect_left(self.times, before)
+            del self.times[:keep], self.values[:keep]
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+class Assembler:
+    """Streams of the three stages -> ready windows and utterances (see the module docstring)."""
+
+    def __init__(self, options: WindowOptions | None = None, face_producers: int = 1):
+        self.options = options or WindowOptions()
+        self.streams = {"face": Stream(face_producers), "asr": Stream(), "acoustic": Stream()}
+        self.seen_end = 0.0
+        """How far the sources have got (stream time); the last window ends there."""
+        self.reasons: dict[str, str] = {}
+        """Reasons that hold for the whole run (no video stream, ...)."""
+        self.sources: list = []
+        """Objects with ``name`` and ``status``: a source's live trouble (camera lost) shows in its modalities."""
+        self._troubles: list[tuple[float, float, tuple[str, ...], str]] = []
+        self._lock = threading.Lock()
+        self._next = 1
+        self._offered = -math.inf
+
+    # -- what the stages report --------------------------------------------------------------------
+
+    def add_word(self, word: Word) -> None:
+        """A recognized word in stream time (kept by its midpoint)."""
+        self.streams["asr"].add((word.start + word.end) / 2, word)
+
+    def add(self, stage: str, t: float, item: object) -> None:
+        self.streams[stage].add(t, item)
+
+    def advance(self, stage: str, t: float, producer: int = 0) -> None:
+        self.streams[stage].advance(t, producer)
+
+    def finish(self, stage: str) -> None:
+        self.streams[stage].finish()
+
+    def trouble(self, modalities: tuple[str, ...], start: float, end: float, reason: str) -> None:
+        """``modalities`` are unavailable over ``start .. end`` because of ``reason``."""
+        with self._lock:
+            self._troubles.append((start, end, modalities, reason))
+            del self._troubles[:-100]  # bounded: only the recent ones can still touch a window
+
+    # -- what is ready -----------------------------------------------------------------------------
+
+    def watermark(self) -> float:
+        return min(s.until for s in self.streams.values())
+
+    @property
+    def done(self) -> bool:
+        return self.watermark() == math.inf
+
+    @property
+    def finished(self) -> bool:
+        """Every stream has ended and every window up to the sources' end has been handed out."""
+        return self.done and self._next * self.options.hop - self.options.hop >= self.seen_end - 0.1
+
+    def ready(self, now: float | None = None, limit: int = 16) -> list[Window]:
+        """Windows (and completed utterances) ready to score, oldest first. ``now``: the clock, live only."""
+        opts = self.options
+        out: list[Window] = []
+        while len(out) < limit and not self.finished:
+            end, done = self._next * opts.hop, self.done
+            if opts.live and not done and (now is None or now < end):
+                break
+            if not opts.live and self.watermark() < end:
+                break
+            out.append(self.window(max(0.0, end - opts.window), min(end, self.seen_end) if done else end))
+            self._next += 1
+        horizon = math.inf if self.done else (now if opts.live and now is not None else self.watermark())
+        return out + self._ready_utterances(horizon)
+
+    def prune(self) -> None:
+        """Forget what no window or pending utterance can still use (after scoring what :meth:`ready` gave)."""
+        opts = self.options
+        cutoff = self._next * opts.hop - opts.window
+        pending = [w for w in self.streams["asr"].take(-math.inf, math.inf) if w.end > self._offered]
+        keep_from = min(cutoff, pending[0].start) if pending else cutoff
+        for stream in self.streams.values():
+            stream.prune(keep_from)
+
+    # -- building windows --------------------------------------------------------------------------
+
+    def _utterances(self, until: float) -> list[Utterance]:
+        words = self.streams["asr"]
+        known = min(words.until, until)
+        opts = self.options
+        return utterances(words.take(-math.inf, until), opts.pause, known, opts.max_words)
+
+    def _ready_utterances(self, horizon: float) -> list[Window]:
+        """Complete utterances not offered yet whose span every stream (or the clock) has passed."""
+        out = []
+        for u in self._utterances(math.inf):
+            if u.end <= self._offered or not u.complete or u.end > horizon:
+                continue
+            w = self._span(u.start, u.end, [u])
+            w.kind = "utterance"
+            out.append(w)
+            self._offered = u.end
+        return out
+
+    def window(self, start: float, end: float) -> Window:
+        """The window ``start .. end``: whole utterances overlapping it, and the frames inside it."""
+        chosen = [u for u in self._utterances(end) if u.end > start][-self.options.context :]
+        w = self._span(start, end, chosen)
+        w.recent = " ".join(x.text.strip() for x in self.streams["asr"].take(max(start, end - self.options.hop), end))
+        return w
+
+    def _span(self, start: float, end: float, chosen: list[Utterance]) -> Window:
+        faces = self.streams["face"].take(start, end)
+        acoustic = self.streams["acoustic"].take(start, end)
+        heard = " ".join(u.text for u in chosen)
+        reasons = self._reasons(start, end)
+        n = len(heard.split())
+        scored = heard
+        if 0 < n < self.options.min_words:
+            scored = ""
+            reasons["text"] = f'too short to score ("{heard}")'
+        return Window(
+            start,
+            end,
+            scored,
+            np.stack(acoustic) if acoustic else None,
+            np.stack(faces) if faces else None,
+            reasons=reasons,
+            heard=heard,
+            provisional=bool(chosen) and not chosen[-1].complete,
+        )
+
+    def _reasons(self, start: float, end: float) -> dict[str, str]:
+        """Run-wide reasons, then a failure inside the window, then a source's live status (camera lost)."""
+        reasons = dict(self.reasons)
+        with self._lock:
+            for t0, t1, modalities, reason in self._troubles:
+                if t0 < end and t1 > start:
+                    reasons.update(dict.fromkeys(modalities, reason))
+        for source in self.sources:
+            status = getattr(source, "status", None)
+            if status:
+                reasons.update(dict.fromkeys(SOURCE.get(source.name, ()), status))
+        return reasons

@@ -1,0 +1,139 @@
+"""The window assembler on its own: no models, no threads, no clock."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dmsil.features.asr import Word
+from realtime.windows import Assembler, WindowOptions, utterances
+
+FACE = np.ones(4, np.float32)
+
+
+def words(text: str, start: float, step: float = 0.3) -> list[Word]:
+    return [Word(start + i * step, start + i * step + 0.25, w, 0.9) for i, w in enumerate(text.split())]
+
+
+def offline(window=4.0, hop=1.0, **kw) -> Assembler:
+    return Assembler(WindowOptions(window, hop, live=False, **kw))
+
+
+def feed(asm: Assembler, ws: list[Word], until: float, faces: bool = True) -> None:
+    """Words and 10 face frames a second up to ``until``; every stream has got there."""
+    for w in ws:
+        asm.add_word(w)
+    if faces:
+        for t in np.arange(0.0, until, 0.1):
+            asm.add("face", float(t), FACE)
+    for stage in ("face", "asr", "acoustic"):
+        asm.advance(stage, until)
+    asm.seen_end = max(asm.seen_end, until)
+
+
+def regular(ready):
+    return [w for w in ready if w.kind == "window"]
+
+
+def test_windows_wait_for_every_stream_and_end_at_the_sources_end():
+    asm = offline()
+    feed(asm, [], 2.5)
+    assert [(w.start, w.end) for w in regular(asm.ready())] == [(0.0, 1.0), (0.0, 2.0)]
+    assert asm.ready() == []  # the third window needs every stream past 3.0
+    asm.advance("face", 6.0)
+    asm.advance("asr", 6.0)
+    assert asm.ready() == []  # the acoustic stream is still at 2.5
+    feed(asm, [], 5.5)
+    for stage in ("face", "asr", "acoustic"):
+        asm.finish(stage)
+    got = [(w.start, w.end) for w in regular(asm.ready())]
+    assert got == [(0.0, 3.0), (0.0, 4.0), (1.0, 5.0), (2.0, 5.5)]  # the last one stops where the file does
+    assert asm.finished and asm.ready() == []
+
+
+def test_utterances_split_at_pauses_and_sentence_ends():
+    ws = words("The food was great.", 0.0) + words("But the service", 1.3) + words("was slow", 3.0)
+    us = utterances(ws, pause=0.6, known_until=math.inf)
+    assert [u.text for u in us] == ["The food was great.", "But the service", "was slow"]
+    assert all(u.complete for u in us)
+    open_end = utterances(ws, pause=0.6, known_until=3.5)  # "was slow" ends at 3.55: more may follow
+    assert not open_end[-1].complete and open_end[0].complete
+
+
+def test_a_window_scores_whole_utterances_never_a_slice_of_words():
+    asm = offline(window=2.0)
+    sentence = words("The nurse who looked after my mother was kind and patient.", 0.0)  # 0.0 .. 3.25
+    feed(asm, sentence, 6.0)
+    by_end = {w.end: w for w in regular(asm.ready())}
+    assert by_end[4.0].transcript == "The nurse who looked after my mother was kind and patient."
+    assert by_end[4.0].start == 2.0  # the window reaches back 2 s, its text the whole sentence
+    assert by_end[2.0].transcript == "The nurse who looked after my mother"  # what had been said by then...
+    assert by_end[2.0].provisional and not by_end[4.0].provisional  # ...marked as still being spoken
+    assert by_end[4.0].recent == "patient."  # the last hop's words, for the timeline
+    assert by_end[6.0].transcript == ""  # nothing said in 4 .. 6
+
+
+def test_a_window_holds_at_most_the_utterance_being_spoken_and_the_one_before():
+    asm = offline(window=10.0)
+    said = words("First it rained.", 0.0) + words("Then the bus was late.", 1.5) + words("I got soaked.", 3.5)
+    feed(asm, said, 5.0)
+    last = regular(asm.ready())[-1]
+    assert last.transcript == "Then the bus was late. I got soaked."
+
+
+def test_too_few_words_are_shown_but_not_scored():
+    asm = offline()
+    feed(asm, words("but it", 0.2), 2.0)
+    w = regular(asm.ready())[-1]
+    assert w.transcript == "" and w.heard == "but it"
+    assert w.reasons["text"].startswith("too short")
+
+
+def test_a_late_word_lands_in_time_order():
+    asm = offline(window=5.0)
+    feed(asm, words("we loved", 0.0) + words("view", 1.2), 1.0)
+    asm.add_word(Word(0.65, 0.9, "the", 0.9))  # decoded after "view"
+    feed(asm, [], 4.0)
+    assert regular(asm.ready())[-1].transcript == "we loved the view"
+
+
+def test_a_modality_that_disappears_and_returns_says_why_only_while_gone():
+    asm = offline(window=1.0)
+    asm.trouble(("video",), 2.0, 3.0, "camera 0: lost; retrying every 2 s")
+    feed(asm, [], 5.0)
+    reasons = {w.end: w.reasons.get("video") for w in regular(asm.ready())}
+    assert reasons[3.0] == "camera 0: lost; retrying every 2 s"
+    assert reasons[2.0] is None and reasons[5.0] is None
+
+
+def test_each_complete_utterance_is_offered_once_over_its_own_span():
+    asm = offline()
+    feed(asm, words("The soup was wonderful.", 0.5) + words("The bill was not.", 2.5), 3.0)
+    first = [w for w in asm.ready() if w.kind == "utterance"]
+    assert [w.transcript for w in first] == ["The soup was wonderful."]  # the second is still being said
+    assert first[0].start == 0.5 and first[0].end == pytest.approx(1.65) and len(first[0].video) == 12
+    feed(asm, [], 6.0)
+    later = [w for w in asm.ready() if w.kind == "utterance"]
+    assert [w.transcript for w in later] == ["The bill was not."]
+    asm.prune()
+    feed(asm, [], 9.0)
+    assert [w for w in asm.ready() if w.kind == "utterance"] == []
+
+
+def test_live_windows_follow_the_clock_with_what_has_arrived():
+    asm = Assembler(WindowOptions(4.0, 1.0, live=True))
+    asm.add_word(Word(0.1, 0.4, "Lovely", 0.9))
+    assert asm.ready(now=0.5) == []
+    got = regular(asm.ready(now=1.05))
+    assert [(w.end, w.heard, w.provisional) for w in got] == [(1.0, "Lovely", True)]  # too short, still open
+
+
+def test_pruning_keeps_the_words_of_an_utterance_still_open():
+    asm = offline(window=2.0)
+    long_one = words(" ".join(["word"] * 20), 0.0)  # 0 .. 6 s without a pause or a sentence end
+    feed(asm, long_one[:15], 4.5)
+    asm.ready()
+    asm.prune()
+    feed(asm, long_one[15:], 9.0)
+    utterance = [w for w in asm.ready() if w.kind == "utterance"]
+    assert len(utterance) == 1 and len(utterance[0].transcript.split()) == 20
