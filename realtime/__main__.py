@@ -30,6 +30,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=float, default=4.0, help="seconds of context per result")
     p.add_argument("--hop", type=float, default=1.0, help="seconds between results")
     p.add_argument("--smooth", type=float, default=2.0, help="time constant (s) of the smoothed scores; 0: off")
+    p.add_argument("--pause", type=float, default=0.6, help="silence (s) that ends an utterance")
     p.add_argument("--verbose", "-v", action="store_true", help="log every stage, and third-party output")
 
 
@@ -64,7 +65,7 @@ def _options(args, live: bool):
 
     # live decodes its rolling buffer every second: greedy search keeps it ahead of the speaker on a CPU
     asr = ASROptions(args.asr, args.asr_model, args.language, beam_size=1 if live else 5, threads=1)
-    return PipelineOptions(window=args.window, hop=args.hop, live=live, asr=asr, smooth=args.smooth)
+    return PipelineOptions(window=args.window, hop=args.hop, live=live, asr=asr, smooth=args.smooth, pause=args.pause)
 
 
 def _fmt(x: float | None) -> str:

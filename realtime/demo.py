@@ -43,7 +43,7 @@ def face_frames(n: int, with_face: bool = True, seed: int = 0) -> np.ndarray:
 
 
 def join_speech(
-    sentences: list[str], out: Path, pause: float = 0.6, speed: int = 150
+    sentences: list[str], out: Path, pause: float = 0.6, speed: int = 150, voice: str = "en-us"
 ) -> tuple[Path, list[tuple[float, float]]]:
     """One wav of the sentences spoken in turn with ``pause`` seconds between them; returns it and each
     sentence's (start, end) in seconds."""
@@ -52,7 +52,7 @@ def join_speech(
     parts, spans, t = [], [], 0.0
     rate = 22050
     for i, sentence in enumerate(sentences):
-        audio, rate = sf.read(speech(sentence, out.with_name(f"{out.stem}.{i}.wav"), speed), dtype="float32")
+        audio, rate = sf.read(speech(sentence, out.with_name(f"{out.stem}.{i}.wav"), speed, voice), dtype="float32")
         out.with_name(f"{out.stem}.{i}.wav").unlink()
         gap = np.zeros(int(pause * rate), np.float32)
         spans.append((t + pause, t + pause + len(audio) / rate))

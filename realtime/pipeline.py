@@ -293,6 +293,9 @@ class Pipeline:
             start = time.perf_counter()
             try:
                 self._add_words(asr.push(chunk.samples, SAMPLE_RATE), first_t)
+                if self.options.live:
+                    heard = [Word(first_t + w.start, first_t + w.end, w.text, w.probability) for w in asr.tentative]
+                    asm.set_tentative(heard, first_t + asr.heard_until)
             except Exception as exc:  # the words of that audio are lost; the windows over it say why
                 span = self._lost_span(asr, first_t, chunk.t, chunk.t + chunk.samples.size / SAMPLE_RATE)
                 asm.trouble(("text",), *span, self._fault("asr", exc))
@@ -302,6 +305,7 @@ class Pipeline:
             start = time.perf_counter()
             try:
                 self._add_words(asr.flush(), first_t)
+                asm.set_tentative([], math.inf)
             except Exception as exc:
                 buffered = getattr(asr, "buffered_seconds", 0.0)
                 span = self._lost_span(asr, first_t, asm.seen_end - buffered, math.inf)

@@ -21,7 +21,7 @@ import numpy as np
 
 from dmsil.errors import DmsilError
 from dmsil.features.audio import SAMPLE_RATE
-from dmsil.features.media import VIDEO_RATE, FrameGrid, sampled_rgb
+from dmsil.features.media import VIDEO_RATE, FrameGrid, MonoResampler, sampled_rgb
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class FileSource:
         import av
 
         grid = FrameGrid(self.video_rate)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        resample = MonoResampler()
         samples_out = 0
         t_last = 0.0
         try:
@@ -123,16 +123,17 @@ class FileSource:
                                 continue
                             item: Frame | AudioChunk = Frame(t, sampled_rgb(frame, self.max_side))
                         else:
-                            x = np.concatenate(
-                                [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-                                or [np.zeros(0, np.float32)]
-                            )
+                            x = resample(frame)
                             if not x.size:
                                 continue
-                            item = AudioChunk(samples_out / SAMPLE_RATE, x.astype(np.float32, copy=False))
+                            item = AudioChunk(samples_out / SAMPLE_RATE, x)
                             samples_out += x.size
                         t_last = max(t_last, item.t)
                         yield item
+                if container.streams.audio:
+                    rest = resample(None)
+                    if rest.size:
+                        yield AudioChunk(samples_out / SAMPLE_RATE, rest)
         except av.error.FFmpegError as exc:
             self.status = f"{self.path}: cannot decode after {t_last:.1f} s ({exc.strerror or type(exc).__name__})"
             raise SourceError(self.status) from None

@@ -10,6 +10,9 @@ and no models, so its rules are tested directly (``tests/test_windows.py``):
   ``pause`` seconds or at a sentence end. A window's text is the utterances that overlap it (at most the
   last ``context``), whole; the one still being spoken is marked provisional. Fewer than ``min_words``
   words are too short to be an opinion: shown, not scored, and the reason says so.
+* Live, the words the recognizer has heard but not yet confirmed are scored too (provisional), and a
+  result comes as soon as new words arrive rather than at the next hop: the gauge follows speech
+  within about one decoding step.
 * Once an utterance is complete and every stream has got past it, it is offered once as a window of its
   own (``kind="utterance"``, spanning the utterance): offline scoring's per-utterance rows.
 * A modality without data says why: a failure overlapping the window, a source's own status, or the
@@ -178,12 +181,25 @@ class Assembler:
         self._lock = threading.Lock()
         self._next = 1
         self._offered = -math.inf
+        self._tentative: list[Word] = []
+        self._heard_until = -math.inf
+        self._fresh = False
+        self._last_end = 0.0
 
     # -- what the stages report --------------------------------------------------------------------
 
     def add_word(self, word: Word) -> None:
-        """A recognized word in stream time (kept by its midpoint)."""
+        """A recognized (final) word in stream time (kept by its midpoint)."""
         self.streams["asr"].add((word.start + word.end) / 2, word)
+        self._fresh = True
+
+    def set_tentative(self, words: list[Word], heard_until: float) -> None:
+        """Live: the words after the last final one, as the latest decode heard them (replacing the last
+        such list), and how far that decode reached."""
+        with self._lock:
+            if [w.text for w in words] != [w.text for w in self._tentative]:
+                self._fresh = True
+            self._tentative, self._heard_until = list(words), heard_until
 
     def add(self, stage: str, t: float, item: object) -> None:
         self.streams[stage].add(t, item)
@@ -226,6 +242,12 @@ class Assembler:
                 break
             out.append(self.window(max(0.0, end - opts.window), min(end, self.seen_end) if done else end))
             self._next += 1
+        last = out[-1].end if out else self._last_end
+        if opts.live and self._fresh and now is not None and now - last >= opts.hop / 4:
+            out.append(self.window(max(0.0, now - opts.window), now))  # new words: a result now, not at the next hop
+        if out:
+            self._fresh = False
+            self._last_end = out[-1].end
         horizon = math.inf if self.done else (now if opts.live and now is not None else self.watermark())
         return out + self._ready_utterances(horizon)
 
@@ -240,11 +262,16 @@ class Assembler:
 
     # -- building windows --------------------------------------------------------------------------
 
-    def _utterances(self, until: float) -> list[Utterance]:
-        words = self.streams["asr"]
-        known = min(words.until, until)
-        opts = self.options
-        return utterances(words.take(-math.inf, until), opts.pause, known, opts.max_words)
+    def _utterances(self, until: float, tentative: bool = False) -> list[Utterance]:
+        """Utterances of the words up to ``until``; with ``tentative``, the unconfirmed words too."""
+        words, opts = self.streams["asr"], self.options
+        said = words.take(-math.inf, until)
+        known = words.until
+        if tentative:
+            with self._lock:
+                said = said + [w for w in self._tentative if (w.start + w.end) / 2 < until]
+                known = max(known, self._heard_until)
+        return utterances(said, opts.pause, min(known, until), opts.max_words)
 
     def _ready_utterances(self, horizon: float) -> list[Window]:
         """Complete utterances not offered yet whose span every stream (or the clock) has passed."""
@@ -260,8 +287,11 @@ class Assembler:
 
     def window(self, start: float, end: float) -> Window:
         """The window ``start .. end``: whole utterances overlapping it, and the frames inside it."""
-        chosen = [u for u in self._utterances(end) if u.end > start][-self.options.context :]
+        chosen = [u for u in self._utterances(end, tentative=True) if u.end > start][-self.options.context :]
         w = self._span(start, end, chosen)
+        with self._lock:
+            unconfirmed = {id(x) for x in self._tentative}
+        w.provisional = w.provisional or any(id(x) in unconfirmed for u in chosen for x in u.words)
         w.recent = " ".join(x.text.strip() for x in self.streams["asr"].take(max(start, end - self.options.hop), end))
         return w
 

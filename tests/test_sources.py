@@ -55,3 +55,12 @@ def test_microphone_error_is_one_line_or_it_streams():
         assert str(exc).startswith("microphone") and "\n" not in str(exc)
         return
     mic.stop()
+
+
+def test_scoring_hears_the_same_samples_as_training(talk):
+    """A file's sound reaches the live/offline app and ``dmsil.prepare`` through one resampler."""
+    from dmsil.features.media import decode
+
+    played = np.concatenate([i.samples for i in FileSource(talk["talk"]) if isinstance(i, AudioChunk)])
+    prepared = decode(talk["talk"]).audio
+    assert played.size == prepared.size and np.array_equal(played, prepared)

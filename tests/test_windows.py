@@ -120,12 +120,31 @@ def test_each_complete_utterance_is_offered_once_over_its_own_span():
     assert [w for w in asm.ready() if w.kind == "utterance"] == []
 
 
-def test_live_windows_follow_the_clock_with_what_has_arrived():
+def test_live_windows_follow_the_clock_and_new_words_come_at_once():
     asm = Assembler(WindowOptions(4.0, 1.0, live=True))
+    assert asm.ready(now=0.9) == []  # nothing said, no window due
     asm.add_word(Word(0.1, 0.4, "Lovely", 0.9))
-    assert asm.ready(now=0.5) == []
-    got = regular(asm.ready(now=1.05))
-    assert [(w.end, w.heard, w.provisional) for w in got] == [(1.0, "Lovely", True)]  # too short, still open
+    early = regular(asm.ready(now=0.95))  # a new word: a result now, not at the next hop
+    assert [(w.end, w.heard, w.provisional) for w in early] == [(0.95, "Lovely", True)]
+    assert asm.ready(now=0.97) == []  # nothing new since
+    assert [w.end for w in regular(asm.ready(now=1.05))] == [1.0]  # the regular window still comes
+
+
+def test_live_scores_words_heard_but_not_yet_confirmed():
+    asm = Assembler(WindowOptions(4.0, 1.0, live=True))
+    for w in words("The staff were", 0.0):
+        asm.add_word(w)
+    asm.set_tentative(words("really helpful.", 0.9), heard_until=1.6)
+    due, w = regular(asm.ready(now=1.7))  # the window due at 1.0, then one right now for the new words
+    assert due.end == 1.0 and w.end == 1.7
+    assert w.transcript == "The staff were really helpful." and w.provisional
+    assert [u for u in asm.ready(now=5.0) if u.kind == "utterance"] == []  # rows wait for confirmed words
+    asm.set_tentative([], heard_until=2.0)
+    for x in words("really helpful.", 0.9):
+        asm.add_word(x)
+    asm.advance("asr", 3.0)
+    rows = [u for u in asm.ready(now=5.0) if u.kind == "utterance"]
+    assert [u.transcript for u in rows] == ["The staff were really helpful."]
 
 
 def test_pruning_keeps_the_words_of_an_utterance_still_open():

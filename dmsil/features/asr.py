@@ -211,6 +211,10 @@ class IncrementalTranscriber:
         self._pending = 0.0
         self.done_until = 0.0
         """Stream time up to which every word is final (the last decode's horizon)."""
+        self.tentative: list[Word] = []
+        """The last decode's words after the horizon: what is being said, not yet confirmed (stream time)."""
+        self.heard_until = 0.0
+        """Stream time up to which audio has been decoded at all."""
 
     @property
     def buffered_seconds(self) -> float:
@@ -230,19 +234,26 @@ class IncrementalTranscriber:
         words = self._decode(final=True)
         self._buffer_start += self.buffered_seconds
         self.done_until = self._buffer_start
+        self.tentative = []
         self._buffer = np.zeros(0, dtype=np.float32)
         return words
 
     def _decode(self, final: bool) -> list[Word]:
         t0 = self._buffer_start
         horizon = t0 + self.buffered_seconds - (0.0 if final else self.settle_s)
-        new = []
+        new, tentative = [], []
         for w in self.transcriber.transcribe(self._buffer, SAMPLE_RATE):
             start, end = t0 + w.start, t0 + w.end
-            if end <= horizon and (start + end) / 2 > self._committed:
+            if (start + end) / 2 <= self._committed:
+                continue
+            if end <= horizon:
                 new.append(Word(start, end, w.text, w.probability))
                 self._committed = end
+            else:
+                tentative.append(Word(start, end, w.text, w.probability))
         self.done_until = max(self.done_until, horizon)
+        self.tentative = tentative
+        self.heard_until = t0 + self.buffered_seconds
         if self.buffered_seconds > self.max_buffer_s:
             keep_from = max(self._committed, t0 + self.buffered_seconds - self.max_buffer_s / 2)
             cut = int((keep_from - t0) * SAMPLE_RATE)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dmsil.errors import DataError
-from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
+from dmsil.features.audio import SAMPLE_RATE
 
 VIDEO_RATE = 15.0
 """Face frames per second used for training and live use (a webcam gives at least this many)."""
@@ -115,17 +115,25 @@ def decode(
     return clip
 
 
+class MonoResampler:
+    """Decoded audio frames -> 16 kHz mono float32, streaming (FFmpeg's swresample keeps its state across
+    frames). The one path from a file's sound to the models: training (:func:`decode`, ``dmsil.prepare``)
+    and scoring (``realtime.sources.FileSource``) hear the same samples."""
+
+    def __init__(self):
+        import av
+
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+
+    def __call__(self, frame) -> np.ndarray:
+        """The samples for ``frame``; ``None`` flushes what the resampler still holds (end of stream)."""
+        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
+
+
 def _decode_audio(container, stream) -> np.ndarray:
-    """All audio of a stream, channels averaged, resampled to 16 kHz."""
-    chunks, rate = [], stream.rate or SAMPLE_RATE
-    for frame in container.decode(stream):
-        x = frame.to_ndarray()
-        if frame.format.is_planar:  # (channels, samples)
-            x = x.T
-        else:  # packed: (1, samples * channels)
-            x = x.reshape(-1, len(frame.layout.channels))
-        chunks.append(x.astype(np.float32) if x.dtype.kind == "f" else x)
-        rate = frame.sample_rate or rate
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return to_mono_16k(np.concatenate(chunks, axis=0), rate)
+    """All audio of a stream as 16 kHz mono (:class:`MonoResampler`)."""
+    resample = MonoResampler()
+    chunks = [resample(frame) for frame in container.decode(stream)]
+    chunks.append(resample(None))
+    return np.concatenate(chunks)

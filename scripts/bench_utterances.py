@@ -1,0 +1,220 @@
+"""Scores of whole talks against the sentences that were said: windows, utterances, smoothing, recognizers.
+
+    .venv/bin/python scripts/bench_utterances.py [--asr-models tiny.en,base] [--voices en-us,en-gb-x-rp,en-us+f3]
+
+Per voice, the spoken benchmark's whole sentences (``scripts/data/spoken_benchmark.json``: plain opinions,
+negation/contrast, neutral; the fragments are left out, a talk is made of sentences) are shuffled so the
+polarity keeps changing, joined into one talk with 0.6 s pauses over the moving face (espeak-ng, ffmpeg),
+and scored by ``python -m realtime score`` with the default window (4 s) and hop (1 s), once per
+recognizer. Against each sentence's known span and polarity:
+
+* **windows inside a sentence** (ending from 1 s after its start to 0.5 s after its end): share whose sign
+  agrees with the sentence (plain; negation/contrast), share of sign flips between adjacent ones, share of
+  windows inside neutral sentences within +-1 -- for the raw text and fused scores and the fused score
+  smoothed with each time constant (recomputed from the raw rows by :class:`realtime.smoothing.Smoother`);
+* **utterance rows**: share of sentences that got exactly one row of their own, the recognizer's word
+  error rate, sign accuracy of the rows' text scores;
+* **cost**: real-time factor of scoring (wall time less start-up, over talk time); start-up apart.
+
+Writes ``scripts/results/bench_utterances.json`` and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from realtime.smoothing import Smoother
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "scripts" / "results" / "bench_utterances.json"
+SPOKEN = json.loads((ROOT / "scripts" / "data" / "spoken_benchmark.json").read_text())["groups"]
+TAUS = (0.0, 1.0, 2.0, 3.0, 5.0)
+log = logging.getLogger("bench_utterances")
+
+
+def talk_sentences(seed: int) -> list[dict]:
+    rows = [
+        {"text": t, "polarity": g["polarity"], "group": g["group"]}
+        for g in SPOKEN
+        if g["group"] != "fragment"
+        for t in g["sentences"]
+    ]
+    random.Random(seed).shuffle(rows)
+    return rows
+
+
+def make_talk(folder: Path, voice: str, seed: int) -> tuple[Path, list[dict], float]:
+    import soundfile as sf
+
+    from realtime import demo
+
+    rows = talk_sentences(seed)
+    wav, spans = demo.join_speech([r["text"] for r in rows], folder / f"talk-{voice}.wav", voice=voice)
+    for r, (start, end) in zip(rows, spans, strict=True):
+        r["start"], r["end"] = start, end
+    seconds = sf.info(str(wav)).duration
+    return demo.video(folder / f"talk-{voice.replace('+', '_')}.mp4", wav, seconds), rows, seconds
+
+
+def score(path: Path, out: Path, asr_model: str) -> float:
+    cmd = [sys.executable, "-m", "realtime", "score", str(path), "--out", str(out), "--quiet", "--format", "csv"]
+    start = time.perf_counter()
+    subprocess.run([*cmd, "--asr-model", asr_model], check=True)
+    return time.perf_counter() - start
+
+
+def read(path: Path) -> list[dict]:
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("start", "end", "fused", "text"):
+            r[k] = float(r[k]) if r[k] != "" else None
+    return rows
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
+
+
+def wer(ref: list[str], hyp: list[str]) -> float:
+    """Word error rate: edit distance over words / reference length."""
+    d = np.arange(len(hyp) + 1)
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d.copy(), i
+        for j, h in enumerate(hyp, 1):
+            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r != h))
+    return float(d[-1]) / max(1, len(ref))
+
+
+def inside(windows: list[dict], s: dict) -> list[dict]:
+    return [w for w in windows if s["start"] + 1.0 <= w["end"] <= s["end"] + 0.5]
+
+
+def window_metrics(windows: list[dict], sentences: list[dict], key: str) -> dict:
+    """Agreement, flips and neutral spread of one score column over the windows inside each sentence."""
+    agree = {"plain": [], "negation/contrast": []}
+    flips, neutral = [], []
+    for s in sentences:
+        values = [w[key] for w in inside(windows, s) if w[key] is not None]
+        sign = 1 if s["polarity"] == "positive" else -1
+        if s["group"] in agree:
+            agree[s["group"]] += [np.sign(v) == sign for v in values]
+        else:
+            neutral += [abs(v) <= 1.0 for v in values]
+        flips += [np.sign(a) != np.sign(b) for a, b in zip(values, values[1:], strict=False) if a and b]
+    return {
+        "plain_agree": float(np.mean(agree["plain"])),
+        "negation_contrast_agree": float(np.mean(agree["negation/contrast"])),
+        "flips": float(np.mean(flips)) if flips else 0.0,
+        "neutral_within_1": float(np.mean(neutral)) if neutral else float("nan"),
+        "windows": sum(len(inside(windows, s)) for s in sentences),
+    }
+
+
+def smoothed(windows: list[dict], tau: float) -> list[dict]:
+    smoother = Smoother(tau)
+    out = []
+    for w in windows:
+        s = SimpleNamespace(end=w["end"], fused=w["fused"], text=w["text"], audio=None, video=None, smooth={})
+        out.append({**w, "fused": smoother(s).smooth["fused"]})
+    return out
+
+
+def utterance_metrics(utterances: list[dict], sentences: list[dict]) -> dict:
+    own, signs = 0, []
+    for s in sentences:
+        rows = [
+            u
+            for u in utterances
+            if min(u["end"], s["end"]) - max(u["start"], s["start"]) > 0.5 * (u["end"] - u["start"])
+        ]
+        own += len(rows) == 1
+        if len(rows) == 1 and s["group"] != "neutral" and rows[0]["text"] is not None:
+            signs.append(np.sign(rows[0]["text"]) == (1 if s["polarity"] == "positive" else -1))
+    ref = [w for s in sentences for w in words(s["text"])]
+    hyp = [w for u in utterances for w in words(u["transcript"])]
+    return {
+        "one_row_per_sentence": own / len(sentences),
+        "wer": wer(ref, hyp),
+        "opinion_sign_accuracy": float(np.mean(signs)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--asr-models", default="tiny.en,base")
+    p.add_argument("--voices", default="en-us,en-gb-x-rp,en-us+f3")
+    p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from realtime import demo
+
+    voices, models = args.voices.split(","), args.asr_models.split(",")
+    report: dict = {"voices": voices, "taus": TAUS, "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        talks = [make_talk(tmp, v, args.seed + i) for i, v in enumerate(voices)]
+        report["talk_seconds"] = sum(t[2] for t in talks)
+        blank = demo.video(tmp / "blank.mp4", None, 1.0)
+        for model in models:
+            startup = score(blank, tmp / "startup", model)
+            windows, utterances, sentences, seconds = [], [], [], 0.0
+            for k, (path, said, _) in enumerate(talks):
+                out = tmp / f"{model}-{k}"
+                seconds += score(path, out, model) - startup
+                offset = 1000.0 * k  # talks side by side on one time axis, far apart
+                for rows, into in (
+                    (read(out / f"{path.stem}.csv"), windows),
+                    (read(out / f"{path.stem}.utterances.csv"), utterances),
+                ):
+                    into += [{**r, "start": r["start"] + offset, "end": r["end"] + offset} for r in rows]
+                sentences += [{**s, "start": s["start"] + offset, "end": s["end"] + offset} for s in said]
+            entry = {
+                "startup_s": startup,
+                "rtf": seconds / report["talk_seconds"],
+                "utterances": utterance_metrics(utterances, sentences),
+                "windows": {
+                    "text": window_metrics(windows, sentences, "text"),
+                    "fused": window_metrics(windows, sentences, "fused"),
+                },
+            }
+            for tau in TAUS:
+                entry["windows"][f"fused_smooth_{tau:g}s"] = window_metrics(smoothed(windows, tau), sentences, "fused")
+            report["models"][model] = entry
+            log.info("%s: %s", model, json.dumps(entry)[:400])
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"\n{len(voices)} talks, {report['talk_seconds']:.0f} s of speech")
+    print(f"{'recognizer':10s} {'WER':>6s} {'own row':>8s} {'utt. sign':>10s} {'RTF':>6s} {'start-up s':>11s}")
+    for model, e in report["models"].items():
+        u = e["utterances"]
+        print(
+            f"{model:10s} {u['wer']:6.3f} {u['one_row_per_sentence']:8.3f} {u['opinion_sign_accuracy']:10.3f} {e['rtf']:6.3f} {e['startup_s']:11.1f}"
+        )
+    print(
+        f"\n{'recognizer':10s} {'score':22s} {'plain agree':>12s} {'neg/contr. agree':>17s} {'flips':>7s} {'neutral in +-1':>15s}"
+    )
+    for model, e in report["models"].items():
+        for name, m in e["windows"].items():
+            print(
+                f"{model:10s} {name:22s} {m['plain_agree']:12.3f} {m['negation_contrast_agree']:17.3f} {m['flips']:7.3f} {m['neutral_within_1']:15.3f}"
+            )
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
