@@ -99,12 +99,21 @@ def graded(pred: np.ndarray, true: np.ndarray, band: float = 0.5) -> dict[str, f
     }
 
 
-def reliability(pred: np.ndarray, true: np.ndarray, edges=(-3, -2, -1, -0.5, 0.5, 1, 2, 3)) -> list[dict]:
-    """Mean prediction per bin of the truth: a calibrated model's points lie near each bin's mean truth."""
+def reliability(
+    pred: np.ndarray, true: np.ndarray, edges=(-3, -2, -1, -0.5, 0.5, 1, 2, 3), by: str = "truth"
+) -> list[dict]:
+    """Mean prediction and mean truth per bin of the truth (``by="truth"``) or of the prediction (``"score"``).
+
+    Binned by score, a calibrated model's mean truth matches its mean score: a +1.5 means what a +1.5
+    human rating means. Binned by truth, any predictor that is not perfect sits closer to 0 than the truth
+    at the ends (the score is the expected rating given the words), so that view shows how much strong
+    feeling is under-stated, not miscalibration.
+    """
     pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    key = true if by == "truth" else pred
     rows = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        inside = (true >= lo) & (true < hi) if hi < edges[-1] else (true >= lo) & (true <= hi)
+        inside = (key >= lo) & (key < hi) if hi < edges[-1] else (key >= lo) & (key <= hi)
         if inside.any():
             rows.append(
                 {"lo": lo, "hi": hi, "n": int(inside.sum()), "truth": float(true[inside].mean()),

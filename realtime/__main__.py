@@ -22,7 +22,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engine",
         default="auto",
-        help="auto, tensorrt, torch-compile, onnxruntime (INT8 where the checkpoint asks), onnxruntime-fp32 or torch",
+        help="auto, tensorrt, torch-compile, onnxruntime (INT8 where the checkpoint asks), onnxruntime-fp32, "
+        "onnxruntime-int8 or torch",
     )
     p.add_argument("--asr", choices=BACKENDS, default="faster-whisper", help="speech recognition backend")
     p.add_argument("--asr-model", default="tiny.en", help="tiny.en, base, or a local model path")

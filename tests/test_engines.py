@@ -125,6 +125,9 @@ def test_int8_graph_is_used_only_where_the_checkpoint_asks(ckpt, tmp_path):
     (copy / checkpoint.CONFIG).write_text(json.dumps(config))
     int8, fp32 = engines.load(copy, "onnxruntime"), engines.load(copy, "onnxruntime-fp32")
     assert "-int8" in int8.path.name and "-int8" not in fp32.path.name
+    assert (
+        "-int8" in engines.load(ckpt, "onnxruntime-int8").path.name
+    )  # asked for by name, whatever the checkpoint says
     batch = varied_batch(checkpoint.load(copy), n=5)
     a, b = int8(batch), fp32(batch)
     for k in OUTPUTS:

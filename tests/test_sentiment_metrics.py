@@ -24,3 +24,6 @@ def test_reliability_bins_the_truth():
     rows = metrics.reliability(pred, true)
     assert [(r["lo"], r["n"]) for r in rows] == [(-3, 2), (-0.5, 2), (2, 1)]
     assert rows[0]["pred"] == pytest.approx(-1.5) and rows[0]["truth"] == pytest.approx(-2.35)
+    by_score = metrics.reliability(pred, true, by="score")
+    assert [(r["lo"], r["n"]) for r in by_score] == [(-2, 1), (-1, 1), (-0.5, 2), (2, 1)]
+    assert by_score[0]["truth"] == pytest.approx(-2.5) and by_score[0]["pred"] == pytest.approx(-2.0)
