@@ -7,8 +7,8 @@ and no models, so its rules are tested directly (``tests/test_windows.py``):
 * Windows end every ``hop`` seconds and reach back ``window`` seconds. Offline, a window is ready once
   every stream has got past its end; live, once the clock has, with whatever has arrived.
 * Text is scored by whole utterances, never by a slice of words: an utterance ends at a pause of
-  ``pause`` seconds or at a sentence end. A window's text is the utterances that overlap it (at most the
-  last ``context``), whole; the one still being spoken is marked provisional. Fewer than ``min_words``
+  ``pause`` seconds or at a sentence end. A window's text is the last utterance that overlaps it (the one
+  being spoken, or the last one said), whole; one still being spoken is marked provisional. Fewer than ``min_words``
   words are too short to be an opinion: shown, not scored, and the reason says so.
 * Live, the words the recognizer has heard but not yet confirmed are scored too (provisional), and a
   result comes as soon as new words arrive rather than at the next hop: the gauge follows speech
@@ -46,8 +46,10 @@ class WindowOptions:
     """Silence (seconds between words) that ends an utterance."""
     min_words: int = 3
     """Fewer words than this are "too short" to score."""
-    context: int = 2
-    """Utterances a window's text may hold: the one being spoken and the one before it."""
+    context: int = 1
+    """Utterances a window's text may hold, latest first: 1 scores the one being spoken (or, in a pause,
+    the last one said). 2 adds the one before it; on talks whose sentences change polarity that mixed
+    two opinions into one score and lowered agreement with the sentence being spoken (bench_utterances)."""
     max_words: int = 60
     """An utterance without pause or sentence end is cut here (a recognizer that never punctuates)."""
 

@@ -73,12 +73,14 @@ def test_a_window_scores_whole_utterances_never_a_slice_of_words():
     assert by_end[6.0].transcript == ""  # nothing said in 4 .. 6
 
 
-def test_a_window_holds_at_most_the_utterance_being_spoken_and_the_one_before():
-    asm = offline(window=10.0)
+def test_a_window_holds_the_utterance_being_spoken_not_the_ones_before():
     said = words("First it rained.", 0.0) + words("Then the bus was late.", 1.5) + words("I got soaked.", 3.5)
+    asm = offline(window=10.0)
     feed(asm, said, 5.0)
-    last = regular(asm.ready())[-1]
-    assert last.transcript == "Then the bus was late. I got soaked."
+    assert regular(asm.ready())[-1].transcript == "I got soaked."
+    wider = offline(window=10.0, context=2)
+    feed(wider, said, 5.0)
+    assert regular(wider.ready())[-1].transcript == "Then the bus was late. I got soaked."
 
 
 def test_too_few_words_are_shown_but_not_scored():
