@@ -54,7 +54,10 @@ def bench(ckpt: str, batches: list[int], seq: tuple[int, int, int], repeats: int
     first = str(batches[0])
     for kind, per_batch in result["engines"].items():
         result[f"{kind.replace('-', '_')}_ms"] = per_batch[first]["median_ms"]
-    result["max_abs_diff"] = max(per[first]["max_abs_diff"] for per in result["engines"].values())
+    # parity of the exact engines; the INT8 graph is approximate by design and lists its own difference
+    result["max_abs_diff"] = max(
+        per[first]["max_abs_diff"] for k, per in result["engines"].items() if k != "onnxruntime-int8"
+    )
     if "onnxruntime" in result["engines"]:
         result["speedup_onnxruntime_vs_torch"] = result["torch_ms"] / result["onnxruntime_ms"]
     return result

@@ -29,7 +29,9 @@ def test_scores_a_talk_into_csv_json_and_png(talk, tmp_path):
     import soundfile as sf
 
     assert abs(float(rows[-1]["end"]) - sf.info(str(talk["wav"])).duration) < 0.2
-    assert all(r["present"] == "text+video" for r in rows[3:-2])
+    # a window scores the utterance being spoken; its first words alone are too short to score
+    assert all(r["present"] == "text+video" or len(r["transcript"].split()) < 3 for r in rows)
+    assert sum(r["present"] == "text+video" for r in rows) >= len(rows) // 2
     assert all(r["audio"] == "" for r in rows), "the untrained audio head never shows a number"
     assert document["windows"][5]["missing"]["audio"].startswith("not trained in the default model")
     assert "waiter" in " ".join(r["transcript"] for r in rows).lower()
@@ -54,7 +56,7 @@ def test_missing_modalities_are_reported(talk, tmp_path):
     def windows(name):
         return json.loads((tmp_path / f"{name}.json").read_text())["windows"]
 
-    middle = windows("talk")[4]  # the audio-only wav
+    middle = windows("talk")[3]  # the audio-only wav, its first sentence whole
     assert middle["present"] == "text" and middle["missing"]["video"] == "no video" and middle["video"] is None
     assert all(w["present"] == "video" and w["missing"]["text"] == "no audio" for w in windows("video_only"))
     assert all("video" not in w["present"] and w["missing"]["video"] == "no face" for w in windows("no_face"))
