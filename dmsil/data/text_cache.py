@@ -75,13 +75,16 @@ class FrozenTextStates:
         bar.close()
         return cache
 
+    def row(self, i: int) -> np.ndarray:
+        """Sentence ``i``'s states, unpadded (float16, (length, hidden))."""
+        return self.states[self.offsets[i] : self.offsets[i] + self.lengths[i]]
+
     def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Float32 states (len(idx), width, hidden), zero past each sentence's end, and the mask."""
         width = max(int(self.lengths[idx].max()), 1)
         out = np.zeros((len(idx), width, self.hidden), np.float32)
         for row, i in enumerate(idx):
-            n = self.lengths[i]
-            out[row, :n] = self.states[self.offsets[i] : self.offsets[i] + n]
+            out[row, : self.lengths[i]] = self.row(i)
         return torch.from_numpy(out), torch.from_numpy(self.mask[idx, :width].copy())
 
 
@@ -102,7 +105,6 @@ class StackedStates:
         for row, i in enumerate(idx):
             k = int(np.searchsorted(self.starts, i, side="right")) - 1
             part, j = self.parts[k], i - self.starts[k]
-            n = part.lengths[j]
-            out[row, :n] = part.states[part.offsets[j] : part.offsets[j] + n]
+            out[row, : part.lengths[j]] = part.row(j)
             mask[row] = part.mask[j, :width]
         return torch.from_numpy(out), torch.from_numpy(mask)
