@@ -4,10 +4,11 @@
                    --AudioChunk--> ASR stage (words) ------+--> Assembler --> Scorer (engine) --> smoothing --> on_result
                    --AudioChunk--> acoustic stage ---------/    (windows.py)
 
-Each stage runs in threads with a bounded input queue; the heavy parts (video decoding, Face Mesh,
-CTranslate2, ONNX Runtime) release the GIL, so the stages overlap on separate cores. This module only
-runs things: which windows and utterances are ready, and what each holds, is decided by the synchronous
-:class:`realtime.windows.Assembler`. Offline nothing is dropped; live, under load the oldest video frames
+Each stage (:mod:`realtime.stages`, one small protocol) runs in its own thread with a bounded input
+queue; the heavy parts (video decoding, Face Mesh, CTranslate2, ONNX Runtime) release the GIL, so the
+stages overlap on separate cores. This module only wires and runs things: what each stage extracts is
+the stage's business, and which windows and utterances are ready, and what each holds, is decided by
+the synchronous :class:`realtime.windows.Assembler`. Offline nothing is dropped; live, under load the oldest video frames
 are dropped and counted. A stage that fails is reported in the windows it touches and the rest go on.
 Stopping (Ctrl-C, the page's Stop) waits for the threads against one shared deadline.
 """
@@ -25,17 +26,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dmsil.features.asr import ASROptions, BlockTranscriber, IncrementalTranscriber, Word, load_transcriber
+from dmsil.features.asr import ASROptions, Transcriber, load_transcriber
 from dmsil.features.audio import SAMPLE_RATE
 from dmsil.features.media import VIDEO_RATE
-from realtime.modalities import MODALITIES, SOURCE, of_stage
+from realtime.modalities import MODALITIES, SOURCE
 from realtime.scorer import Scorer, Scores
 from realtime.smoothing import Smoother
 from realtime.sources import AudioChunk, Frame, SourceError
+from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, Stage, run_stage
 from realtime.windows import Assembler, Window, WindowOptions
 
 log = logging.getLogger(__name__)
-_END = object()
 
 
 @dataclass
@@ -63,8 +64,10 @@ class PipelineOptions:
     """Silence that ends an utterance (:class:`realtime.windows.WindowOptions`)."""
     min_words: int = 3
     """Fewer words are too short to score."""
-    smooth: float = 2.0
-    """Time constant (s) of the smoothed scores shown beside the raw ones; 0 turns smoothing off."""
+    smooth: float = 1.0
+    """Time constant (s) of the smoothed scores shown beside the raw ones; 0 turns smoothing off. 1 s is
+    the shortest that kept the fused score's sign flips inside a sentence under 5%, live and offline
+    (scripts/bench_utterances.py); longer ones lag into the next sentence."""
     stop_within: float = 2.0
     """Seconds every thread gets, all together, to end after a stop."""
 
@@ -93,10 +96,18 @@ class Stats:
 class Pipeline:
     """Runs sources through the stages and calls ``on_result`` with each window's and utterance's :class:`Scores`."""
 
-    def __init__(self, scorer: Scorer, options: PipelineOptions | None = None):
+    def __init__(
+        self,
+        scorer: Scorer,
+        options: PipelineOptions | None = None,
+        load_transcriber: Callable[[ASROptions], Transcriber] = load_transcriber,
+    ):
         self.scorer = scorer
         self.options = options or PipelineOptions()
+        self.load_transcriber = load_transcriber
+        """Makes the recognizer (in the ASR stage's thread) from ``options.asr``."""
         self.stats = Stats()
+        self.faults = Faults(self.stats.errors)
         self.queues: dict[str, queue.Queue] = {}
         """The stage input queues, by name (their ``qsize()`` shows a stage falling behind)."""
         self.latest_frame: np.ndarray | None = None
@@ -107,7 +118,6 @@ class Pipeline:
         self.assembler = Assembler(self.options.windows, self._face_workers)
         self._smoother = Smoother(self.options.smooth)
         self._timers: dict[str, float] = {}
-        self._faults: dict[str, int] = {}
         self._timer_lock = threading.Lock()
 
     def stop(self) -> None:
@@ -133,21 +143,24 @@ class Pipeline:
         unbounded = opts.sequential
         video_q: queue.Queue = queue.Queue(maxsize=0 if unbounded else opts.video_queue)
         audio_qs: list[queue.Queue] = []
-        threads = []
+        stages: list[tuple[Stage, queue.Queue]] = []
         if has_video:
-            threads += [self._stage("face", self._face_worker, video_q, i) for i in range(self._face_workers)]
+            stages += [(FaceStage(self.faults, i), video_q) for i in range(self._face_workers)]
         else:
             asm.finish("face")
-        for stage, worker, wanted in (
-            ("asr", self._asr_worker, True),
-            ("acoustic", self._acoustic_worker, "audio" in self.scorer.needed),
-        ):
-            if has_audio and wanted:
+        wanted = {"asr": True, "acoustic": "audio" in self.scorer.needed}
+        for stage in (ASRStage(opts.asr, opts.live, self.faults, self.load_transcriber), AcousticStage(self.faults)):
+            if has_audio and wanted[stage.name]:
                 q: queue.Queue = queue.Queue(maxsize=0 if unbounded else 200)
                 audio_qs.append(q)
-                threads.append(self._stage(stage, worker, q))
+                stages.append((stage, q))
             else:
-                asm.finish(stage)
+                asm.finish(stage.name)
+        threads = [
+            threading.Thread(target=run_stage, args=(stage, q, asm, self._stop, self.faults, self._time),
+                             name=f"{stage.name}-{i}", daemon=True)
+            for i, (stage, q) in enumerate(stages)
+        ]  # fmt: skip
         readers = [
             threading.Thread(target=self._read, args=(s, video_q if has_video else None, audio_qs),
                              name=f"read-{s.name}", daemon=True)
@@ -231,127 +244,9 @@ class Pipeline:
             if last:  # every source has ended: tell the workers
                 if video_q is not None:
                     for _ in range(self._face_workers):  # one end mark per face worker
-                        self._put(video_q, _END, drop_oldest=False)
+                        self._put(video_q, END, drop_oldest=False)
                 for q in audio_qs:
-                    self._put(q, _END, drop_oldest=False)
-
-    # -- stages ------------------------------------------------------------------------------------
-
-    def _stage(self, stage: str, worker: Callable, q: queue.Queue, *args) -> threading.Thread:
-        """A thread of ``stage`` (``face``, ``asr``, ``acoustic``) that, if it dies (a model that will not
-        load, a bug), says so in the windows, lets them go on without its stage, and keeps emptying its
-        queue so no reader blocks."""
-
-        def run() -> None:
-            try:
-                worker(q, *args)
-            except Exception as exc:
-                log.debug("%s worker stopped", stage, exc_info=True)
-                self.assembler.trouble(of_stage(stage), -math.inf, math.inf, self._fault(stage, exc))
-                self.assembler.finish(stage)
-                for _ in self._items(q):
-                    pass
-
-        return threading.Thread(target=run, name=f"{stage}-{args[0] if args else 0}", daemon=True)
-
-    def _items(self, q: queue.Queue):
-        while not self._stop.is_set():
-            try:
-                item = q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if item is _END:
-                return
-            yield item
-
-    def _face_worker(self, q: queue.Queue, index: int) -> None:
-        from dmsil.features.face import FaceExtractor
-
-        asm = self.assembler
-        with FaceExtractor() as face:
-            for frame in self._items(q):
-                start = time.perf_counter()
-                try:
-                    asm.add("face", frame.t, face(frame.rgb).vector)
-                except Exception as exc:  # one bad frame: logged once, the windows around it say why
-                    asm.trouble(("video",), frame.t, frame.t + 1 / VIDEO_RATE, self._fault("face", exc))
-                asm.advance("face", frame.t, index)
-                self._time("face", time.perf_counter() - start)
-        asm.advance("face", math.inf, index)
-
-    def _transcriber(self):
-        return load_transcriber(self.options.asr)
-
-    def _asr_worker(self, q: queue.Queue) -> None:
-        transcriber = self._transcriber()
-        asr = IncrementalTranscriber(transcriber) if self.options.live else BlockTranscriber(transcriber)
-        asm = self.assembler
-        first_t = None
-        for chunk in self._items(q):
-            if first_t is None:
-                first_t = chunk.t  # stream time of the transcriber's sample 0
-            start = time.perf_counter()
-            try:
-                self._add_words(asr.push(chunk.samples, SAMPLE_RATE), first_t)
-                if self.options.live:
-                    heard = [Word(first_t + w.start, first_t + w.end, w.text, w.probability) for w in asr.tentative]
-                    asm.set_tentative(heard, first_t + asr.heard_until)
-            except Exception as exc:  # the words of that audio are lost; the windows over it say why
-                span = self._lost_span(asr, first_t, chunk.t, chunk.t + chunk.samples.size / SAMPLE_RATE)
-                asm.trouble(("text",), *span, self._fault("asr", exc))
-            self._time("asr", time.perf_counter() - start)
-            asm.advance("asr", first_t + asr.done_until)
-        if first_t is not None and not self._stop.is_set():
-            start = time.perf_counter()
-            try:
-                self._add_words(asr.flush(), first_t)
-                asm.set_tentative([], math.inf)
-            except Exception as exc:
-                buffered = getattr(asr, "buffered_seconds", 0.0)
-                span = self._lost_span(asr, first_t, asm.seen_end - buffered, math.inf)
-                asm.trouble(("text",), *span, self._fault("asr", exc))
-            self._time("asr", time.perf_counter() - start)
-        asm.finish("asr")
-
-    @staticmethod
-    def _lost_span(asr, offset: float, start: float, end: float) -> tuple[float, float]:
-        """The audio whose words a failed decode lost: the block that failed, else the given span."""
-        block = getattr(asr, "last_block", None)
-        return (offset + block[0], offset + block[1]) if block else (start, end)
-
-    def _add_words(self, words: list[Word], offset: float) -> None:
-        for w in words:
-            self.assembler.add_word(Word(offset + w.start, offset + w.end, w.text, w.probability))
-
-    def _acoustic_worker(self, q: queue.Queue) -> None:
-        """Acoustic frames in 1-second blocks (only for checkpoints whose audio head was trained)."""
-        from dmsil.features.audio import FRAME_RATE, AcousticExtractor
-
-        extractor = AcousticExtractor()
-        pending, t0 = [], None
-        for chunk in self._items(q):
-            t0 = chunk.t if t0 is None else t0
-            pending.append(chunk.samples)
-            if sum(p.size for p in pending) >= SAMPLE_RATE:
-                t0 = self._acoustic_block(extractor, np.concatenate(pending), t0, FRAME_RATE)
-                pending = []
-        if pending and t0 is not None:
-            self._acoustic_block(extractor, np.concatenate(pending), t0, FRAME_RATE)
-        self.assembler.finish("acoustic")
-
-    def _acoustic_block(self, extractor, samples: np.ndarray, t0: float, rate: float) -> float:
-        start = time.perf_counter()
-        try:
-            frames = extractor(samples)
-        except Exception as exc:
-            frames = []
-            self.assembler.trouble(("audio",), t0, t0 + samples.size / SAMPLE_RATE, self._fault("acoustic", exc))
-        for i, f in enumerate(frames):
-            self.assembler.add("acoustic", t0 + i / rate, f)
-        self._time("acoustic", time.perf_counter() - start)
-        t_end = t0 + samples.size / SAMPLE_RATE
-        self.assembler.advance("acoustic", t_end)
-        return t_end
+                    self._put(q, END, drop_oldest=False)
 
     # -- windows -----------------------------------------------------------------------------------
 
@@ -373,7 +268,7 @@ class Pipeline:
         try:
             scored = self.scorer(ready)
         except Exception as exc:  # one bad batch must not end the stream: its windows say why, the next try again
-            reason = self._fault("engine", exc)
+            reason = self.faults.report("engine", exc)
             scored = [Scores.failed(w, reason) for w in ready]
         self._time("engine", time.perf_counter() - start)
         now = time.monotonic() - self._clock
@@ -385,14 +280,3 @@ class Pipeline:
                 self.stats.windows += 1
                 self._smoother(s)
             on_result(s)
-
-    def _fault(self, stage: str, exc: Exception) -> str:
-        """Log a stage's failure once (then count it); returns the one-line reason shown in the windows."""
-        reason = f"{stage} failed: {type(exc).__name__}: {exc}".splitlines()[0]
-        with self._timer_lock:
-            self._faults[stage] = self._faults.get(stage, 0) + 1
-            first = self._faults[stage] == 1
-        if first:
-            log.warning("%s (logged once; the pipeline goes on)", reason)
-            self.stats.errors.append(reason)
-        return reason

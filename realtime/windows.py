@@ -8,8 +8,10 @@ and no models, so its rules are tested directly (``tests/test_windows.py``):
   every stream has got past its end; live, once the clock has, with whatever has arrived.
 * Text is scored by whole utterances, never by a slice of words: an utterance ends at a pause of
   ``pause`` seconds or at a sentence end. A window's text is the last utterance that overlaps it (the one
-  being spoken, or the last one said), whole; one still being spoken is marked provisional. Fewer than ``min_words``
-  words are too short to be an opinion: shown, not scored, and the reason says so.
+  being spoken, or the last one said), whole. Live, one still being spoken is scored as heard so far and
+  marked provisional; offline, a window waits until the utterance under way at its end has been heard
+  to its end, and scores all of it. Fewer than ``min_words`` words are too short to be an opinion:
+  shown, not scored, and the reason says so.
 * Live, the words the recognizer has heard but not yet confirmed are scored too (provisional), and a
   result comes as soon as new words arrive rather than at the next hop: the gauge follows speech
   within about one decoding step.
@@ -240,7 +242,7 @@ class Assembler:
             end, done = self._next * opts.hop, self.done
             if opts.live and not done and (now is None or now < end):
                 break
-            if not opts.live and self.watermark() < end:
+            if not opts.live and (self.watermark() < end or not self._settled(end)):
                 break
             out.append(self.window(max(0.0, end - opts.window), min(end, self.seen_end) if done else end))
             self._next += 1
@@ -287,9 +289,21 @@ class Assembler:
             self._offered = u.end
         return out
 
+    def _settled(self, end: float) -> bool:
+        """Offline: the utterance under way at ``end`` has been heard to its end (or there is none)."""
+        if self.streams["asr"].until == math.inf:
+            return True
+        begun = [u for u in self._utterances(math.inf) if u.start < end]
+        return not begun or begun[-1].complete
+
     def window(self, start: float, end: float) -> Window:
-        """The window ``start .. end``: whole utterances overlapping it, and the frames inside it."""
-        chosen = [u for u in self._utterances(end, tentative=True) if u.end > start][-self.options.context :]
+        """The window ``start .. end``: whole utterances overlapping it, and the frames inside it.
+
+        Live, an utterance is known only up to ``end`` (and grows, provisional, from window to window).
+        Offline, the rest of it is already known and is scored whole: a timeline of a recording shows
+        what each sentence said, not what its first words seemed to say."""
+        said = self._utterances(end, tentative=True) if self.options.live else self._utterances(math.inf)
+        chosen = [u for u in said if u.end > start and u.start < end][-self.options.context :]
         w = self._span(start, end, chosen)
         with self._lock:
             unconfirmed = {id(x) for x in self._tentative}

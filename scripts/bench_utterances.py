@@ -14,7 +14,11 @@ recognizer. Against each sentence's known span and polarity:
   smoothed with each time constant (recomputed from the raw rows by :class:`realtime.smoothing.Smoother`);
 * **utterance rows**: share of sentences that got exactly one row of their own, the recognizer's word
   error rate, sign accuracy of the rows' text scores;
-* **cost**: real-time factor of scoring (wall time less start-up, over talk time); start-up apart.
+* **cost**: real-time factor of scoring (wall time less start-up, over talk time); start-up apart;
+* **live** (``--live-voice``, the default recognizer): the first voice's talk played at real-time pace
+  through the live pipeline, where the utterance being spoken is scored as it grows: the same window
+  metrics over every result shown, raw and smoothed with each time constant (the smoothing default is
+  chosen here, where it matters).
 
 Writes ``scripts/results/bench_utterances.json`` and prints the tables.
 """
@@ -133,6 +137,32 @@ def smoothed(windows: list[dict], tau: float) -> list[dict]:
     return out
 
 
+def live_windows(path: Path, asr_model: str) -> list[dict]:
+    """Every window result of ``path`` played at real-time pace through the live pipeline, raw (unsmoothed)."""
+    from dmsil.features.asr import ASROptions
+    from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.scorer import Scorer
+    from realtime.sources import FileSource
+
+    rows: list[dict] = []
+
+    def keep(s) -> None:
+        if s.kind == "window":
+            rows.append({"start": s.start, "end": s.end, "text": s.text, "fused": s.fused})
+
+    options = PipelineOptions(live=True, smooth=0.0, asr=ASROptions(model=asr_model, beam_size=1, threads=1))
+    Pipeline(Scorer(), options).run([FileSource(path, pace=True)], keep)
+    return rows
+
+
+def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:
+    """Window metrics of the raw text and fused scores and of the fused score smoothed with each time constant."""
+    out = {key: window_metrics(windows, sentences, key) for key in ("text", "fused")}
+    for tau in TAUS:
+        out[f"fused_smooth_{tau:g}s"] = window_metrics(smoothed(windows, tau), sentences, "fused")
+    return out
+
+
 def utterance_metrics(utterances: list[dict], sentences: list[dict]) -> dict:
     own, signs = 0, []
     for s in sentences:
@@ -158,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--asr-models", default="tiny.en,base")
     p.add_argument("--voices", default="en-us,en-gb-x-rp,en-us+f3")
     p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--live-voice", default="en-us", help="voice whose talk is also played live ('' for none)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -187,15 +218,15 @@ def main(argv: list[str] | None = None) -> int:
                 "startup_s": startup,
                 "rtf": seconds / report["talk_seconds"],
                 "utterances": utterance_metrics(utterances, sentences),
-                "windows": {
-                    "text": window_metrics(windows, sentences, "text"),
-                    "fused": window_metrics(windows, sentences, "fused"),
-                },
+                "windows": all_metrics(windows, sentences),
             }
-            for tau in TAUS:
-                entry["windows"][f"fused_smooth_{tau:g}s"] = window_metrics(smoothed(windows, tau), sentences, "fused")
             report["models"][model] = entry
             log.info("%s: %s", model, json.dumps(entry)[:400])
+        if args.live_voice:
+            path, said, seconds = talks[voices.index(args.live_voice)]
+            log.info("live, %s, %.0f s at real-time pace", args.live_voice, seconds)
+            report["live"] = {"voice": args.live_voice, "asr_model": models[0], "seconds": seconds,
+                              "windows": all_metrics(live_windows(path, models[0]), said)}  # fmt: skip
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\n{len(voices)} talks, {report['talk_seconds']:.0f} s of speech")
     print(f"{'recognizer':10s} {'WER':>6s} {'own row':>8s} {'utt. sign':>10s} {'RTF':>6s} {'start-up s':>11s}")
@@ -207,8 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n{'recognizer':10s} {'score':22s} {'plain agree':>12s} {'neg/contr. agree':>17s} {'flips':>7s} {'neutral in +-1':>15s}"
     )
-    for model, e in report["models"].items():
-        for name, m in e["windows"].items():
+    rows = [(model, e["windows"]) for model, e in report["models"].items()]
+    rows += [(f"live {report['live']['asr_model']}", report["live"]["windows"])] if "live" in report else []
+    for model, metrics in rows:
+        for name, m in metrics.items():
             print(
                 f"{model:10s} {name:22s} {m['plain_agree']:12.3f} {m['negation_contrast_agree']:17.3f} {m['flips']:7.3f} {m['neutral_within_1']:15.3f}"
             )

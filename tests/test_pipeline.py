@@ -4,6 +4,7 @@ import time
 import pytest
 import soundfile as sf
 
+from dmsil.features.asr import load_transcriber
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.scorer import Scorer
 from realtime.sources import AudioChunk, FileSource, Frame
@@ -153,22 +154,20 @@ class FlakyEngine:
         self.engine.warmup()
 
 
-class FlakyASR(Pipeline):
+def flaky_transcriber(options):
     """The real transcriber, failing on its second block."""
+    real, calls = load_transcriber(options), []
 
-    def _transcriber(self):
-        real, calls = super()._transcriber(), []
+    class Flaky:
+        name = real.name
 
-        class Flaky:
-            name = real.name
+        def transcribe(self, audio, sr):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("decoder crashed")
+            return real.transcribe(audio, sr)
 
-            def transcribe(self, audio, sr):
-                calls.append(1)
-                if len(calls) == 2:
-                    raise RuntimeError("decoder crashed")
-                return real.transcribe(audio, sr)
-
-        return Flaky()
+    return Flaky()
 
 
 def test_an_engine_error_on_one_window_is_reported_and_the_next_windows_score(talk):
@@ -184,7 +183,7 @@ def test_an_engine_error_on_one_window_is_reported_and_the_next_windows_score(ta
 def test_an_asr_error_loses_one_block_only(talk, scorer):
     results = []
     options = PipelineOptions()
-    stats = FlakyASR(scorer, options).run(
+    stats = Pipeline(scorer, options, flaky_transcriber).run(
         [FileSource(talk["talk"], loops=3)], windows_into(results)
     )  # about 33 s: 2 blocks
     assert stats.errors == ["asr failed: RuntimeError: decoder crashed"]

@@ -15,6 +15,10 @@ def words(text: str, start: float, step: float = 0.3) -> list[Word]:
     return [Word(start + i * step, start + i * step + 0.25, w, 0.9) for i, w in enumerate(text.split())]
 
 
+def sentence_text(ws: list[Word]) -> str:
+    return " ".join(w.text for w in ws)
+
+
 def offline(window=4.0, hop=1.0, **kw) -> Assembler:
     return Assembler(WindowOptions(window, hop, live=False, **kw))
 
@@ -67,10 +71,34 @@ def test_a_window_scores_whole_utterances_never_a_slice_of_words():
     by_end = {w.end: w for w in regular(asm.ready())}
     assert by_end[4.0].transcript == "The nurse who looked after my mother was kind and patient."
     assert by_end[4.0].start == 2.0  # the window reaches back 2 s, its text the whole sentence
-    assert by_end[2.0].transcript == "The nurse who looked after my mother"  # what had been said by then...
-    assert by_end[2.0].provisional and not by_end[4.0].provisional  # ...marked as still being spoken
+    assert by_end[2.0].transcript == by_end[4.0].transcript  # offline the rest of the sentence is known
+    assert not by_end[2.0].provisional
     assert by_end[4.0].recent == "patient."  # the last hop's words, for the timeline
     assert by_end[6.0].transcript == ""  # nothing said in 4 .. 6
+
+
+def test_offline_a_window_waits_for_the_end_of_the_utterance_under_way():
+    asm = offline(window=2.0)
+    sentence = words("The nurse who looked after my mother was kind and patient.", 0.0)  # 0.0 .. 3.25
+    feed(asm, sentence[:7], 2.1)  # heard up to "mother"; the sentence goes on
+    assert regular(asm.ready()) == []  # the windows ending at 1 and 2 s wait for the rest of the sentence
+    feed(asm, sentence[7:], 3.5)
+    assert [w.transcript for w in regular(asm.ready())] == [sentence_text(sentence)] * 3
+
+
+def test_live_an_utterance_grows_and_is_provisional_until_it_ends():
+    asm = Assembler(WindowOptions(2.0, 1.0, live=True))
+    sentence = words("The nurse who looked after my mother was kind and patient.", 0.0)
+    for w in sentence[:7]:
+        asm.add_word(w)
+    asm.advance("asr", 2.1)
+    w = regular(asm.ready(now=2.05))[-1]
+    assert w.transcript == "The nurse who looked after my mother" and w.provisional  # what had been said by then
+    for x in sentence[7:]:
+        asm.add_word(x)
+    asm.advance("asr", 4.0)
+    w = regular(asm.ready(now=4.0))[-1]
+    assert w.transcript == sentence_text(sentence) and not w.provisional
 
 
 def test_a_window_holds_the_utterance_being_spoken_not_the_ones_before():

@@ -1,0 +1,67 @@
+"""The stages and their runner, on real audio, without the pipeline around them."""
+
+import logging
+import math
+import queue
+import threading
+
+from dmsil.features.asr import ASROptions
+from dmsil.features.audio import FRAME_RATE
+from realtime.sources import AudioChunk, FileSource
+from realtime.stages import END, AcousticStage, ASRStage, Faults, run_stage
+from realtime.windows import Assembler
+
+
+def chunks(wav, seconds: float) -> list[AudioChunk]:
+    """The first ``seconds`` of a recording as the file source hands them to the stages (16 kHz mono)."""
+    return [item for item in FileSource(wav) if item.t < seconds]
+
+
+def run(stage, items, asm: Assembler, faults: Faults) -> float:
+    """Runs ``stage`` on ``items`` then END through a queue smaller than the input; returns its working time."""
+    q: queue.Queue = queue.Queue(maxsize=8)
+    timed: dict[str, float] = {}
+
+    def put_all() -> None:
+        for item in [*items, END]:
+            q.put(item)
+
+    reader = threading.Thread(target=put_all)
+    reader.start()
+    run_stage(stage, q, asm, threading.Event(), faults, lambda name, s: timed.update({name: timed.get(name, 0) + s}))
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "the queue was emptied: no reader left blocked"
+    return timed.get(stage.name, 0.0)
+
+
+def test_the_acoustic_stage_adds_frames_on_the_stream_clock_and_finishes(talk):
+    asm, faults = Assembler(), Faults()
+    seconds = run(AcousticStage(faults), chunks(talk["wav"], 2.55), asm, faults)
+    stream = asm.streams["acoustic"]
+    assert stream.until == math.inf and seconds > 0 and faults.errors == []
+    frames = stream.take(0.0, math.inf)
+    assert abs(len(frames) - 2.55 * FRAME_RATE) <= 3 * 3  # 25 ms windows: a few frames lost per 1 s block
+    assert stream.take(1.0, 1.1) and stream.times[-1] < 2.55
+
+
+def test_a_stage_that_cannot_load_says_why_in_its_modalities_once(talk, caplog):
+    asm, faults = Assembler(), Faults()
+    stage = ASRStage(ASROptions(model="/nonexistent/model"), live=False, faults=faults)
+    with caplog.at_level(logging.WARNING):
+        run(stage, chunks(talk["wav"], 3.0), asm, faults)
+    assert asm.streams["asr"].until == math.inf  # finished: the windows do not wait for it
+    assert len(faults.errors) == 1 and faults.errors[0].startswith("asr failed")
+    asm.advance("face", 4.0)
+    asm.advance("acoustic", 4.0)
+    asm.seen_end = 4.0
+    window = asm.ready()[0]
+    assert window.reasons["text"] == faults.errors[0] and "video" not in window.reasons
+    assert sum("asr failed" in r.message for r in caplog.records) == 1
+
+
+def test_faults_are_logged_once_per_stage_and_counted(caplog):
+    faults = Faults()
+    with caplog.at_level(logging.WARNING):
+        reasons = [faults.report("face", ValueError("bad frame\nsecond line")) for _ in range(3)]
+    assert reasons == ["face failed: ValueError: bad frame"] * 3
+    assert faults.counts == {"face": 3} and faults.errors == reasons[:1] and len(caplog.records) == 1
