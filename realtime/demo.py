@@ -89,6 +89,90 @@ def video(out: Path, wav: Path | None, seconds: float, with_face: bool = True, f
     return out
 
 
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *args], check=True)
+
+
+def damaged_copies(src: Path, folder: Path, seed: int = 0) -> dict[str, Path]:
+    """Copies of a recording (an mp4 with sound and picture) damaged the ways real ones get damaged: the
+    corpus the damaged-file tests and ``scripts/bench_damaged.py`` score. Seeded, so a failure can be
+    made again.
+
+    ``flips``/``many_flips``: bytes changed at random in the media data; ``zeroed``: a 20 kB block zeroed in the middle;
+    ``cut``: the end missing (of a copy with its index in front, as phones and streaming writers do);
+    ``header``: bytes of the container header overwritten; ``stream_flips``: an MPEG-TS copy with flipped
+    bytes; ``audio_only``/``video_only``: one stream, with flipped bytes."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    front = folder / "front.mp4"
+    _ffmpeg("-i", str(src), "-c", "copy", "-movflags", "+faststart", str(front))
+    variants = {"ts": folder / "stream.ts", "audio": folder / "audio.m4a", "video": folder / "video.mp4"}
+    _ffmpeg("-i", str(src), "-c", "copy", str(variants["ts"]))
+    _ffmpeg("-i", str(src), "-vn", "-c:a", "copy", "-movflags", "+faststart", str(variants["audio"]))
+    _ffmpeg("-i", str(src), "-an", "-c:v", "copy", "-movflags", "+faststart", str(variants["video"]))
+
+    def flipped(data: bytes, n: int) -> bytes:
+        """``n`` bytes changed in the media data (past the first tenth, where the headers and index are)."""
+        b = bytearray(data)
+        for i in rng.integers(len(b) // 10, len(b), n):
+            b[i] ^= int(rng.integers(1, 256))
+        return bytes(b)
+
+    def zeroed(data: bytes) -> bytes:
+        b, mid = bytearray(data), len(data) // 2
+        b[mid : mid + 20_000] = bytes(min(20_000, len(b) - mid))
+        return bytes(b)
+
+    def header(data: bytes) -> bytes:
+        b = bytearray(data)
+        b[8:40] = rng.integers(0, 256, 32, dtype=np.uint8).tobytes()
+        return bytes(b)
+
+    data = front.read_bytes()
+    made = {
+        "flips": (front, flipped(data, 20)),
+        "many_flips": (front, flipped(data, 200)),
+        "zeroed": (front, zeroed(data)),
+        "cut": (front, data[: int(len(data) * 0.6)]),
+        "header": (front, header(data)),
+        "stream_flips": (variants["ts"], flipped(variants["ts"].read_bytes(), 100)),
+        "audio_only": (variants["audio"], flipped(variants["audio"].read_bytes(), 30)),
+        "video_only": (variants["video"], flipped(variants["video"].read_bytes(), 60)),
+    }
+    out = {}
+    for name, (base, damaged) in made.items():
+        out[name] = folder / f"{name}{base.suffix}"
+        out[name].write_bytes(damaged)
+    for path in (front, *variants.values()):
+        path.unlink()
+    return out
+
+
+def ffmpeg_seconds(path: Path) -> float:
+    """How many seconds of ``path`` ffmpeg itself decodes (``ffmpeg -i FILE -f null -``, which conceals
+    damage and goes on); 0 when it cannot read the file at all."""
+    proc = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
+        capture_output=True,
+        text=True,
+    )
+    times = [line.split("=", 1)[1] for line in proc.stdout.splitlines() if line.startswith("out_time_us=")]
+    values = [int(t) for t in times if t.strip().lstrip("-").isdigit()]
+    return max(values, default=0) / 1e6
+
+
+def recovered_seconds(windows: list[dict]) -> float:
+    """Seconds of a scored file (the ``windows`` of its JSON) whose windows had something decoded: a modality
+    present, or missing for a reason other than damage or a stream the file does not have."""
+    lost = {"damaged", "no video", "no audio"}
+    seconds, previous = 0.0, 0.0
+    for w in windows:
+        if w["present"] or set(w["missing"].values()) - lost:
+            seconds += w["end"] - previous
+        previous = w["end"]
+    return seconds
+
+
 DEMO_SENTENCES = [
     "Hello, and thanks for watching this short demo.",
     "I really loved the film we saw last night, it was wonderful.",

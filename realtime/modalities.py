@@ -19,6 +19,8 @@ SOURCE = {
     "browser": ("text", "audio", "video"),
 }
 """The modalities each kind of source carries (a lost source makes them unavailable)."""
+STREAM = {"video": ("video",), "audio": ("text", "audio")}
+"""The modalities a file's video or audio stream carries (a damaged span makes them unavailable)."""
 
 
 def of_stage(stage: str) -> tuple[str, ...]:

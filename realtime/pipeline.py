@@ -29,14 +29,16 @@ import numpy as np
 from dmsil.features.asr import ASROptions, Transcriber, load_transcriber
 from dmsil.features.audio import SAMPLE_RATE
 from dmsil.features.media import VIDEO_RATE
-from realtime.modalities import MODALITIES, SOURCE
+from realtime.modalities import MODALITIES, SOURCE, STREAM
 from realtime.scorer import Scorer, Scores
 from realtime.smoothing import Smoother
-from realtime.sources import AudioChunk, Frame, SourceError
+from realtime.sources import AudioChunk, Damage, Frame, SourceError
 from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, Stage, run_stage
 from realtime.windows import Assembler, Window, WindowOptions
 
 log = logging.getLogger(__name__)
+DAMAGED = "damaged"
+"""The reason a modality shows over a part of a file that could not be decoded."""
 
 
 @dataclass
@@ -224,6 +226,9 @@ class Pipeline:
                     self.stats.frames += 1
                     self.latest_frame = item.rgb
                     self._put(video_q, item, drop_oldest=self.options.live)
+                elif isinstance(item, Damage):  # skipped as undecodable: the windows mostly inside it say so
+                    self.assembler.trouble(STREAM[item.stream], item.t, item.end, DAMAGED, share=0.5)
+                    continue
                 elif isinstance(item, AudioChunk):
                     self.stats.audio_seconds += item.samples.size / SAMPLE_RATE
                     for q in audio_qs:
@@ -232,7 +237,8 @@ class Pipeline:
                 span = item.samples.size / SAMPLE_RATE if isinstance(item, AudioChunk) else 1.0 / VIDEO_RATE
                 self.assembler.seen_end = max(self.assembler.seen_end, item.t + span)
         except Exception as exc:  # a broken source must not take the pipeline down: its modalities say why
-            reason = str(exc) if isinstance(exc, SourceError) else f"{source.name} failed: {type(exc).__name__}: {exc}"
+            name = str(source.path) if source.name == "file" else source.name  # a file is named by its path
+            reason = str(exc) if isinstance(exc, SourceError) else f"{name} failed: {type(exc).__name__}: {exc}"
             reason = f"{reason.splitlines()[0]} (after {t:.1f} s)"
             self.stats.errors.append(reason)
             log.warning("%s", reason)

@@ -3,9 +3,11 @@ row per utterance (``NAME.utterances.csv``, and ``utterances`` in the JSON).
 
 The files go through the same pipeline as the live app, with nothing dropped. Every window row holds
 the raw scores and the smoothed ones beside them (``*_smooth``); an utterance row scores the utterance's
-text alone and fuses it with the frames of its own span, which is what the research datasets label. Results are written for
-every finished window even when a later part of the file cannot be decoded; that file then counts as
-failed (one line saying where it broke) and the command exits non-zero once the batch is done.
+text alone and fuses it with the frames of its own span, which is what the research datasets label.
+Damaged parts of a file are skipped as ffmpeg skips them and listed under ``damaged`` in the JSON (the
+windows mostly inside one say ``damaged`` for the modality they lost); the rest is scored and the file
+counts as done. A file that fails in another way keeps every finished window, counts as failed (one
+line saying where it broke) and makes the command exit non-zero once the batch is done.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tqdm import tqdm
 
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.scorer import Scorer, Scores
-from realtime.sources import FileSource, SourceError
+from realtime.sources import Damage, FileSource, SourceError
 
 log = logging.getLogger(__name__)
 SCORES = ("fused", "text", "audio", "video")
@@ -39,6 +41,8 @@ class FileResult:
     utterances: list[Scores] = field(default_factory=list)
     error: str | None = None
     outputs: list[Path] = field(default_factory=list)
+    damage: list[Damage] = field(default_factory=list)
+    """Spans of the file that could not be decoded and were skipped (the rest was scored)."""
 
 
 def expand(inputs: list[str]) -> list[Path]:
@@ -74,6 +78,7 @@ def score_file(
 
     stats = Pipeline(scorer, options).run([source], on_result)
     bar.close()
+    result.damage = source.damage
     if stats.errors:
         result.error = stats.errors[0]
     if result.rows or result.error is None:
@@ -131,6 +136,7 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
             "complete": result.error is None,
             "error": result.error,
             "untrained": scorer.untrained,
+            "damaged": [{"start": round(d.t, 3), "end": round(d.end, 3), "stream": d.stream} for d in result.damage],
             "windows": [{**row(s), "missing": s.missing} for s in result.rows],
             "utterances": [{**utterance_row(s), "missing": s.missing} for s in result.utterances],
         }

@@ -14,14 +14,20 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from dmsil.errors import DmsilError
 from dmsil.features.audio import SAMPLE_RATE
-from dmsil.features.media import VIDEO_RATE, FrameGrid, MonoResampler, sampled_rgb
+from dmsil.features.media import (
+    VIDEO_RATE,
+    AudioChunk,
+    Damage,
+    Frame,
+    FrameGrid,
+    ReadOptions,
+    describe_damage,
+    read,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +36,12 @@ class SourceError(DmsilError):
     """A camera, microphone or file that cannot be read; the message names it and says why."""
 
 
-@dataclass
-class Frame:
-    t: float
-    rgb: np.ndarray
-
-
-@dataclass
-class AudioChunk:
-    t: float
-    """Time of the first sample."""
-    samples: np.ndarray
-
-
 class FileSource:
     """Any ffmpeg-readable file, demuxed in order; audio-only and video-only files are fine.
 
     ``pace=True`` releases items no faster than real time (a file standing in for a live camera + mic);
     ``loops`` plays it that many times back to back on one clock (0: until stopped), for soak runs.
-    Decoding errors part-way raise :class:`SourceError` after everything decoded before them was yielded.
+    Damaged packets are skipped as ffmpeg does and reported as :class:`Damage` items (and in ``damage``).
     """
 
     name = "file"
@@ -67,6 +60,8 @@ class FileSource:
         self.pace, self.loops, self.video_rate, self.max_side = pace, loops, video_rate, max_side
         self._stop = threading.Event()
         self.status: str | None = None
+        self.damage: list[Damage] = []
+        """The spans of the file that could not be decoded (known once a pass is over)."""
         if not self.path.exists():
             raise SourceError(f"{self.path}: no such file")
         if self.path.is_dir():
@@ -93,6 +88,8 @@ class FileSource:
             offset = k * self.duration
             for item in self._once():
                 item.t += offset
+                if isinstance(item, Damage):
+                    item.end += offset
                 if self.pace:
                     wait = start + item.t - time.monotonic()
                     if wait > 0:
@@ -105,38 +102,22 @@ class FileSource:
     def stop(self) -> None:
         self._stop.set()
 
-    def _once(self) -> Iterator[Frame | AudioChunk]:
+    def _once(self) -> Iterator[Frame | AudioChunk | Damage]:
+        """One pass over the file (:func:`dmsil.features.media.read`: damaged packets skipped and reported)."""
         import av
 
-        grid = FrameGrid(self.video_rate)
-        resample = MonoResampler()
-        samples_out = 0
-        t_last = 0.0
+        damage: list[Damage] = []
         try:
-            with av.open(str(self.path)) as container:
-                streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
-                for packet in container.demux(streams):
-                    for frame in packet.decode():
-                        if packet.stream.type == "video":
-                            t = float(frame.time or 0.0)
-                            if not grid.keep(t):
-                                continue
-                            item: Frame | AudioChunk = Frame(t, sampled_rgb(frame, self.max_side))
-                        else:
-                            x = resample(frame)
-                            if not x.size:
-                                continue
-                            item = AudioChunk(samples_out / SAMPLE_RATE, x)
-                            samples_out += x.size
-                        t_last = max(t_last, item.t)
-                        yield item
-                if container.streams.audio:
-                    rest = resample(None)
-                    if rest.size:
-                        yield AudioChunk(samples_out / SAMPLE_RATE, rest)
-        except av.error.FFmpegError as exc:
-            self.status = f"{self.path}: cannot decode after {t_last:.1f} s ({exc.strerror or type(exc).__name__})"
+            for item in read(self.path, ReadOptions(self.video_rate, self.max_side)):
+                if isinstance(item, Damage):
+                    damage.append(item)
+                yield item
+        except av.error.FFmpegError as exc:  # opened a moment ago, unreadable now (replaced, unmounted)
+            self.status = f"{self.path}: cannot decode ({exc.strerror or type(exc).__name__})"
             raise SourceError(self.status) from None
+        if damage and not self.damage:
+            log.warning("%s", describe_damage(self.path, damage))
+        self.damage = self.damage or damage
 
 
 class CameraSource:

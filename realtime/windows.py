@@ -17,8 +17,9 @@ and no models, so its rules are tested directly (``tests/test_windows.py``):
   within about one decoding step.
 * Once an utterance is complete and every stream has got past it, it is offered once as a window of its
   own (``kind="utterance"``, spanning the utterance): offline scoring's per-utterance rows.
-* A modality without data says why: a failure overlapping the window, a source's own status, or the
-  default (:data:`realtime.modalities.ABSENT`).
+* A modality without data says why: a failure overlapping the window (a damaged span of a file when it
+  covers more than half of the window), a source's own status, or the default
+  (:data:`realtime.modalities.ABSENT`).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ class Assembler:
         """Reasons that hold for the whole run (no video stream, ...)."""
         self.sources: list = []
         """Objects with ``name`` and ``status``: a source's live trouble (camera lost) shows in its modalities."""
-        self._troubles: list[tuple[float, float, tuple[str, ...], str]] = []
+        self._troubles: list[tuple[float, float, tuple[str, ...], str, float]] = []
         self._lock = threading.Lock()
         self._next = 1
         self._offered = -math.inf
@@ -214,10 +215,12 @@ class Assembler:
     def finish(self, stage: str) -> None:
         self.streams[stage].finish()
 
-    def trouble(self, modalities: tuple[str, ...], start: float, end: float, reason: str) -> None:
-        """``modalities`` are unavailable over ``start .. end`` because of ``reason``."""
+    def trouble(self, modalities: tuple[str, ...], start: float, end: float, reason: str, share: float = 0.0) -> None:
+        """``modalities`` are unavailable over ``start .. end`` because of ``reason``: in every window it
+        touches, or, with ``share``, in those where spans with this reason cover more than that share of
+        the window (a few damaged frames in a 4 s window leave enough to score)."""
         with self._lock:
-            self._troubles.append((start, end, modalities, reason))
+            self._troubles.append((start, end, modalities, reason, share))
             del self._troubles[:-100]  # bounded: only the recent ones can still touch a window
 
     # -- what is ready -----------------------------------------------------------------------------
@@ -335,10 +338,15 @@ class Assembler:
     def _reasons(self, start: float, end: float) -> dict[str, str]:
         """Run-wide reasons, then a failure inside the window, then a source's live status (camera lost)."""
         reasons = dict(self.reasons)
+        covered: dict[tuple[str, str], float] = {}
         with self._lock:
-            for t0, t1, modalities, reason in self._troubles:
-                if t0 < end and t1 > start:
-                    reasons.update(dict.fromkeys(modalities, reason))
+            for t0, t1, modalities, reason, share in self._troubles:
+                if not (t0 < end and t1 > start):
+                    continue
+                for m in modalities:
+                    covered[m, reason] = covered.get((m, reason), 0.0) + min(t1, end) - max(t0, start)
+                    if covered[m, reason] > share * (end - start):
+                        reasons[m] = reason
         for source in self.sources:
             status = getattr(source, "status", None)
             if status:

@@ -136,6 +136,16 @@ def test_a_modality_that_disappears_and_returns_says_why_only_while_gone():
     assert reasons[2.0] is None and reasons[5.0] is None
 
 
+def test_a_damaged_span_marks_a_modality_only_where_it_covers_most_of_the_window():
+    asm = offline(window=2.0)
+    asm.trouble(("video",), 3.0, 3.2, "damaged", share=0.5)  # a few frames: the window still has enough
+    asm.trouble(("text", "audio"), 5.5, 8.0, "damaged", share=0.5)
+    feed(asm, [], 9.0, faces=False)
+    reasons = {w.end: w.reasons for w in regular(asm.ready())}
+    assert "video" not in reasons[4.0]
+    assert "text" not in reasons[6.0] and reasons[7.0]["text"] == reasons[8.0]["audio"] == "damaged"
+
+
 def test_each_complete_utterance_is_offered_once_over_its_own_span():
     asm = offline()
     feed(asm, words("The soup was wonderful.", 0.5) + words("The bill was not.", 2.5), 3.0)

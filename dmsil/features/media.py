@@ -1,5 +1,8 @@
 """Decoding any ffmpeg-readable file once with PyAV: 16 kHz mono audio and RGB frames on a fixed time grid.
 
+Packets are decoded one by one and a damaged one is skipped, as ffmpeg does, so a recording with a
+glitch keeps everything around it (:func:`read`, the one decode path for training and scoring).
+
 Frames are kept at ``video_rate`` per second at most (the nearest decoded frame at or after each grid
 time), so a 60 fps phone clip and a 25 fps webcam give the model the same frame spacing. Large frames are
 scaled down so the longer side is at most ``max_side``, which is what the face tracker needs.
@@ -7,6 +10,8 @@ scaled down so the longer side is at most ``max_side``, which is what the face t
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +21,7 @@ import numpy as np
 from dmsil.errors import DataError
 from dmsil.features.audio import SAMPLE_RATE
 
+log = logging.getLogger(__name__)
 VIDEO_RATE = 15.0
 """Face frames per second used for training and live use (a webcam gives at least this many)."""
 
@@ -29,6 +35,8 @@ class Clip:
     frames: list[np.ndarray] = field(default_factory=list)
     """RGB uint8 frames at ``frame_times`` (seconds from the start), unless a callback consumed them."""
     duration: float = 0.0
+    damage: list[Damage] = field(default_factory=list)
+    """Spans that could not be decoded and were skipped."""
 
     @property
     def has_video(self) -> bool:
@@ -66,13 +74,136 @@ def sampled_rgb(frame, max_side: int) -> np.ndarray:
     return upright_rgb(frame, width, height)
 
 
-def iter_frames(container, stream, video_rate: float, max_side: int) -> Iterator[tuple[float, np.ndarray]]:
-    """(time, RGB frame) pairs on a ``video_rate`` grid from a PyAV video stream."""
-    grid = FrameGrid(video_rate)
-    for frame in container.decode(stream):
-        t = float(frame.time) if frame.time is not None else 0.0
-        if grid.keep(t):
-            yield t, sampled_rgb(frame, max_side)
+@dataclass
+class Frame:
+    t: float
+    rgb: np.ndarray
+
+
+@dataclass
+class AudioChunk:
+    t: float
+    """Time of the first sample."""
+    samples: np.ndarray
+    """16 kHz mono float32."""
+
+
+@dataclass
+class Damage:
+    """A span of one stream that could not be decoded: its packets were skipped and decoding went on."""
+
+    t: float
+    """Where the damage starts (seconds)."""
+    end: float
+    stream: str
+    """``audio`` or ``video``."""
+
+
+@dataclass
+class ReadOptions:
+    video_rate: float = VIDEO_RATE
+    max_side: int = 640
+    """Frames are scaled down so their longer side is at most this (what the face tracker needs)."""
+    max_failures: int = 100
+    """Consecutive packets that fail to decode (or reads that fail) before the rest of the file is given up."""
+    gap: float = 0.1
+    """Audio that resumes this much later than the samples so far is preceded by silence for the gap, so
+    lost audio does not pull what follows earlier."""
+
+
+def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame | AudioChunk | Damage]:
+    """The first video and audio stream of a file, packet by packet in file order: :class:`Frame` on the
+    ``video_rate`` grid, :class:`AudioChunk` (16 kHz mono, on the file's clock) and, after the fact,
+    :class:`Damage` for each span that could not be decoded.
+
+    Like ffmpeg, a packet that fails to decode is skipped and decoding goes on; only ``max_failures`` failures
+    in a row end it. A frame stamped past the end the file declares (a damaged timestamp) is skipped too.
+    A stream that stops more than a second before its declared end (a cut-off file) is damaged from
+    there. The one decode path for training (:func:`decode`), offline scoring and the live file source.
+    Raises ``av.error.FFmpegError`` only when the file cannot be opened.
+    """
+    import av
+
+    opts = options or ReadOptions()
+    with av.open(str(path)) as container:
+        streams = container.streams.video[:1] + container.streams.audio[:1]
+        start = float(container.start_time or 0) / 1e6
+        declared = {s.type: _declared_end(s, container) for s in streams}
+        limit = max(declared.values(), default=math.inf) + 1.0
+        grid, resample = FrameGrid(opts.video_rate), MonoResampler()
+        samples_out, failures = 0, 0
+        last = {s.type: start for s in streams}
+        broken: dict[str, float] = {}
+        """Stream -> where its current damaged span began."""
+        packets = container.demux(streams)
+        while failures < opts.max_failures:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError:  # a read that fails: ffmpeg resyncs on the next call
+                failures += 1
+                packets = container.demux(streams)
+                continue
+            kind = packet.stream.type
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                frames = None
+            good = [f for f in frames or () if f.time is None or f.time <= limit]
+            if frames is None or len(good) < len(frames):
+                failures += 1
+                broken.setdefault(kind, last[kind])
+            for frame in good:
+                failures = 0
+                t = float(frame.time) if frame.time is not None else last[kind]
+                lost_since = broken.pop(kind, None)
+                if lost_since is not None:
+                    yield Damage(lost_since, t, kind)
+                if kind == "video":
+                    last[kind] = max(last[kind], t)
+                    if grid.keep(t):
+                        yield Frame(t, sampled_rgb(frame, opts.max_side))
+                    continue
+                gap = t - samples_out / SAMPLE_RATE
+                if gap > opts.gap and (samples_out == 0 or lost_since is not None):
+                    # audio that starts late, or resumes after lost packets: silence keeps it on the clock
+                    yield AudioChunk(samples_out / SAMPLE_RATE, np.zeros(int(gap * SAMPLE_RATE), np.float32))
+                    samples_out += int(gap * SAMPLE_RATE)
+                x = resample(frame)
+                if x.size:
+                    yield AudioChunk(samples_out / SAMPLE_RATE, x)
+                    samples_out += x.size
+                last[kind] = samples_out / SAMPLE_RATE
+        if container.streams.audio:
+            rest = resample(None)
+            if rest.size:
+                yield AudioChunk(samples_out / SAMPLE_RATE, rest)
+                last["audio"] = (samples_out + rest.size) / SAMPLE_RATE
+        for kind, end in declared.items():
+            if kind not in broken and (failures >= opts.max_failures or end - last[kind] > 1.0):
+                broken[kind] = last[kind]  # given up, or the file stops short of its end: the rest is lost
+            if kind in broken:
+                yield Damage(broken[kind], max(end if end < math.inf else 0.0, last[kind]), kind)
+
+
+def _declared_end(stream, container) -> float:
+    """Where the file says ``stream`` ends (seconds), from the stream's own duration or the container's;
+    infinite when neither is known (a live capture, a raw stream)."""
+    if stream.duration and stream.time_base:
+        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+    if container.duration:
+        return float(container.start_time or 0) / 1e6 + container.duration / 1e6
+    return math.inf
+
+
+def describe_damage(path: str | Path, damage: list[Damage]) -> str:
+    """One line for the log: how much of each stream of ``path`` was skipped."""
+    lost = {}
+    for d in damage:
+        lost[d.stream] = lost.get(d.stream, 0.0) + max(0.0, d.end - d.t)
+    parts = ", ".join(f"{lost[s]:.2f} s of {s}" for s in sorted(lost))
+    return f"{path}: damaged: {len(damage)} span(s) could not be decoded ({parts}); decoding went on past them"
 
 
 def decode(
@@ -84,6 +215,7 @@ def decode(
     """The file's audio (16 kHz mono) and sampled frames; a one-line :class:`DataError` if it cannot be read.
 
     With ``on_frame``, each sampled frame is handed to it and not kept (long files stay small in memory).
+    Damaged parts are skipped (:func:`read`), listed in ``Clip.damage`` and logged in one line.
     """
     import av
 
@@ -92,24 +224,30 @@ def decode(
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
-    clip = Clip(path, None)
+    clip, audio = Clip(path, None), []
     try:
+        for item in read(path, ReadOptions(video_rate, max_side)):
+            if isinstance(item, Frame):
+                clip.frame_times.append(item.t)
+                if on_frame is None:
+                    clip.frames.append(item.rgb)
+                else:
+                    on_frame(item.t, item.rgb)
+            elif isinstance(item, AudioChunk):
+                audio.append(item.samples)
+            else:
+                clip.damage.append(item)
         with av.open(str(path)) as container:
-            if container.streams.audio:
-                clip.audio = _decode_audio(container, container.streams.audio[0])
-            if container.streams.video:
-                container.seek(0)
-                for t, rgb in iter_frames(container, container.streams.video[0], video_rate, max_side):
-                    clip.frame_times.append(t)
-                    if on_frame is None:
-                        clip.frames.append(rgb)
-                    else:
-                        on_frame(t, rgb)
+            has_audio = bool(container.streams.audio)
             duration = float(container.duration or 0) / 1e6
     except av.error.FFmpegError as exc:
         raise DataError(f"{path}: cannot decode ({exc.strerror or type(exc).__name__})") from None
+    if has_audio:
+        clip.audio = np.concatenate(audio) if audio else np.zeros(0, np.float32)
     if clip.audio is None and not clip.frame_times:
         raise DataError(f"{path}: no audio or video stream")
+    if clip.damage:
+        log.warning("%s", describe_damage(path, clip.damage))
     audio_s = 0.0 if clip.audio is None else clip.audio.size / SAMPLE_RATE
     clip.duration = max(duration, audio_s, clip.frame_times[-1] + 1 / video_rate if clip.frame_times else 0.0)
     return clip
@@ -121,19 +259,26 @@ class MonoResampler:
     and scoring (``realtime.sources.FileSource``) hear the same samples."""
 
     def __init__(self):
-        import av
-
-        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        self._resampler = None
+        self._input: tuple | None = None
 
     def __call__(self, frame) -> np.ndarray:
-        """The samples for ``frame``; ``None`` flushes what the resampler still holds (end of stream)."""
-        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        """The samples for ``frame``; ``None`` flushes what the resampler still holds (end of stream).
+
+        A frame in another format, layout or rate than the ones before (a stream that changes them, or a
+        damaged frame that claims to) gets a resampler of its own, after the old one is flushed."""
+        import av
+
+        out = []
+        if frame is not None:
+            fmt = (frame.format.name, frame.layout.name, frame.sample_rate)
+            if fmt != self._input:
+                out += self._resample(None)
+                self._resampler, self._input = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE), fmt
+        out += self._resample(frame)
         return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
 
-
-def _decode_audio(container, stream) -> np.ndarray:
-    """All audio of a stream as 16 kHz mono (:class:`MonoResampler`)."""
-    resample = MonoResampler()
-    chunks = [resample(frame) for frame in container.decode(stream)]
-    chunks.append(resample(None))
-    return np.concatenate(chunks)
+    def _resample(self, frame) -> list[np.ndarray]:
+        if self._resampler is None:
+            return []
+        return [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
