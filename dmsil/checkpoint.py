@@ -9,6 +9,7 @@ trained on: a head trained on nothing real is marked untrained and must never be
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -100,15 +101,18 @@ def _packaged_base(model: DMSIL) -> dict[str, str] | None:
         except DmsilError:
             continue
         if here == packaged.resolve():
-            return {"name": name, "sha256": _sha256(packaged / WEIGHTS)}
+            return {"name": name, "sha256": sha256(packaged / WEIGHTS)}
     return None
 
 
-def _sha256(path: Path) -> str:
+def sha256(*paths: Path, extra: bytes = b"") -> str:
+    """Hex SHA-256 of the files' bytes in turn, then ``extra``: the one way the project fingerprints files."""
     digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for path in paths:
+        with path.open("rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
+    digest.update(extra)
     return digest.hexdigest()
 
 
@@ -120,7 +124,7 @@ def _resolve_base(ckpt: Path, base: dict[str, str]) -> str:
         folder = Path(packaged_text_model(str(base.get("name"))))
     except DmsilError as exc:
         raise CheckpointError(f"{ckpt}: needs {base.get('name')} ({exc})") from None
-    if _sha256(folder / WEIGHTS) != base.get("sha256"):
+    if sha256(folder / WEIGHTS) != base.get("sha256"):
         raise CheckpointError(f"{ckpt}: the installed {base.get('name')} differs from the one it was trained on")
     return str(folder)
 
@@ -163,9 +167,9 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> DMSIL:
         raise CheckpointError(f"{ckpt / CONFIG}: bad model config ({exc})") from None
     base = document.get("text_base")
     if base:
-        config.text_model = _resolve_base(ckpt, base)
+        config = dataclasses.replace(config, text_model=_resolve_base(ckpt, base))
     elif config.text_model == TEXT_ENCODER:
-        config.text_model = str(ckpt / TEXT_ENCODER)
+        config = dataclasses.replace(config, text_model=str(ckpt / TEXT_ENCODER))
     weights = ckpt / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{weights}: missing")

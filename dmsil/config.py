@@ -33,7 +33,7 @@ def parse_pairs(text: str) -> tuple[str, ...]:
     return tuple(pairs)
 
 
-@dataclass
+@dataclass(frozen=True)
 class AlignmentConfig:
     """The paper's deep modal alignment: the *shared* information between modality pairs.
 
@@ -54,7 +54,8 @@ class AlignmentConfig:
     head keeps them informative, which is the paper's point: shared information helps fusion."""
 
     def __post_init__(self) -> None:
-        self.pairs = tuple(self.pairs)
+        # frozen: the normalized forms are set once, here (lists from JSON become tuples)
+        object.__setattr__(self, "pairs", tuple(self.pairs))
         weights = tuple(float(w) for w in self.weights)
         if len(weights) == 1 and len(self.pairs) != 1:
             weights = weights * len(self.pairs)
@@ -62,7 +63,7 @@ class AlignmentConfig:
             raise ValueError(f"{len(self.pairs)} alignment pairs but {len(weights)} weights")
         if any(w < 0 for w in weights):
             raise ValueError("alignment weights must be >= 0")
-        self.weights = weights
+        object.__setattr__(self, "weights", weights)
 
     @property
     def enabled(self) -> bool:
@@ -70,7 +71,7 @@ class AlignmentConfig:
         return bool(self.pairs)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Architecture of the dmsil model (Self-MM defaults for MOSI where Self-MM defines one)."""
 
@@ -136,7 +137,7 @@ class ModelConfig:
         return cls(alignment=alignment, **data)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """Self-MM's optimisation recipe (MMSA ``self_mm`` defaults for MOSI)."""
 
@@ -187,12 +188,12 @@ class TrainConfig:
             raise ValueError(f"unknown dataset {self.dataset!r}: use one of {sorted(DATASET_BOUND)}")
         if self.loss not in ("l1", "mse"):
             raise ValueError(f"unknown loss {self.loss!r}: use 'l1' or 'mse'")
-        self.given_labels = tuple(self.given_labels)
+        object.__setattr__(self, "given_labels", tuple(self.given_labels))
         if any(m not in MODALITIES for m in self.given_labels):
             raise ValueError(f"given_labels {self.given_labels}: use heads out of {MODALITIES}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class FeatureSpec:
     """What produced the model's inputs, so a live pipeline can rebuild them or refuse, never guess.
 

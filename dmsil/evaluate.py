@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from dmsil import checkpoint, metrics
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.data import MMSAData, load
 from dmsil.data.batches import Batcher
 from dmsil.errors import DmsilError
@@ -137,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset", choices=("mosi", "mosei", "sims"), help="default: the one the checkpoint was trained for"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_verbosity(p)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args, logging.WARNING)
     try:
         from dmsil import default_checkpoint
 

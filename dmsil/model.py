@@ -6,6 +6,7 @@ so engines can run the fusion model on machines without any feature extractor in
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -77,10 +78,11 @@ class TextEncoder(nn.Module):
                 self.transformer = AutoModel.from_pretrained(config.text_model, config=hf_config, local_files_only=True)
             else:  # weights come from a dmsil checkpoint right after
                 self.transformer = AutoModel.from_config(hf_config)
-            config.text_out = int(hf_config.hidden_size)
+            self.out_dim = int(hf_config.hidden_size)
             if config.text_train_layers is not None:
                 freeze_lower(self.transformer, config.text_train_layers)
         else:
+            self.out_dim = config.text_out
             self.projection = nn.Sequential(nn.Linear(config.text_dim, config.text_out), nn.Tanh())
 
     @property
@@ -177,8 +179,9 @@ class DMSIL(nn.Module):
 
     def __init__(self, config: ModelConfig, pretrained: bool = True):
         super().__init__()
-        self.config = config
         self.text_encoder = TextEncoder(config, pretrained)
+        # the encoder decides the text width; the caller's config is left as it was given
+        self.config = config = dataclasses.replace(config, text_out=self.text_encoder.out_dim)
         self.audio_encoder = MaskedLSTM(
             config.audio_dim, config.audio_hidden, config.audio_out, config.lstm_layers, config.lstm_dropout
         )

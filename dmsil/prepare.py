@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import logging
 import multiprocessing
@@ -24,16 +25,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from dmsil.cli import add_asr_arguments, add_verbosity, asr_options, setup_logging
 from dmsil.data.mmsa import SPLITS
 from dmsil.data.store import FAILED, FORMAT, META, clip_path, write_clip
 from dmsil.errors import DataError, DmsilError
-from dmsil.features.asr import BACKENDS, ASROptions
+from dmsil.features.asr import ASROptions
 
 log = logging.getLogger(__name__)
 REQUIRED = ("video_id", "clip_id", "text", "label", "mode")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PrepareOptions:
     text_model: str | None = None
     """Encoder folder for token ids and frozen states; None = the packaged all-MiniLM-L6-v2."""
@@ -140,20 +142,17 @@ class ClipProcessor:
         }
 
 
-_worker: ClipProcessor | None = None
+@functools.cache
+def _processor(options: PrepareOptions) -> ClipProcessor:
+    """One processor (models loaded once) per process and options."""
+    return ClipProcessor(options)
 
 
-def _init_worker(options: PrepareOptions) -> None:
-    global _worker
-    logging.basicConfig(level=logging.WARNING)
-    _worker = ClipProcessor(options)
-
-
-def _work(job: tuple[Path, Path, str]) -> tuple[Path, str | None]:
-    """Process one clip in a worker; returns (output, None) or (output, the reason it failed)."""
+def _work(options: PrepareOptions, job: tuple[Path, Path, str]) -> tuple[Path, str | None]:
+    """Process one clip (in this process or a worker); returns (output, None) or (output, why it failed)."""
     src, out, text = job
     try:
-        write_clip(out, _worker(src, text))
+        write_clip(out, _processor(options)(src, text))
         return out, None
     except DmsilError as exc:
         return out, str(exc)
@@ -185,12 +184,12 @@ def prepare(labels: Path, raw_dir: Path, out: Path, options: PrepareOptions, wor
         "%d clips to extract, %d already done, %d missing", len(jobs), len(rows) - len(jobs) - len(failed), len(failed)
     )
     bar = tqdm(total=len(jobs), desc="prepare", unit="clip", file=sys.stderr)
+    work = functools.partial(_work, options)
     if workers <= 1:
-        _init_worker(options)
-        results = map(_work, jobs)
+        results = map(work, jobs)
     else:
-        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _init_worker, (options,))
-        results = pool.map(_work, jobs)
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"))
+        results = pool.map(work, jobs)
     for dest, reason in results:
         if reason:
             failed[f"{dest.parent.name}/{dest.stem}"] = reason
@@ -209,15 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="feature store folder (re-runs skip finished clips)")
     p.add_argument("--workers", type=int, default=1, help="clips processed in parallel (processes)")
     p.add_argument("--text-model", help="local transformers folder (default: the packaged all-MiniLM-L6-v2)")
-    p.add_argument("--text-max-length", type=int, default=50)
-    p.add_argument("--asr", choices=BACKENDS, default="faster-whisper", help="for clips whose text is empty")
-    p.add_argument("--asr-model", default="tiny.en", help="tiny.en, base, or a local model path")
-    p.add_argument("--language", help="spoken language for ASR (default: detect)")
+    p.add_argument("--text-max-length", type=int, default=PrepareOptions.text_max_length)
+    add_asr_arguments(p, "for clips whose text is empty")
+    add_verbosity(p)
     args = p.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
-    options = PrepareOptions(args.text_model, args.text_max_length, ASROptions(args.asr, args.asr_model, args.language))
+    setup_logging(args, logging.INFO)
+    options = PrepareOptions(args.text_model, args.text_max_length, asr_options(args))
     try:
         failed = prepare(Path(args.labels), Path(args.raw), Path(args.out), options, args.workers)
     except DmsilError as exc:

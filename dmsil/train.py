@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from dmsil import checkpoint
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig, parse_pairs
 from dmsil.data import MMSAData, load
 from dmsil.data.batches import Batcher
@@ -251,35 +252,47 @@ def _brief(metrics: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dmsil.train", description="Train the dmsil model on an MMSA pickle.")
+    train, model = TrainConfig(), ModelConfig()  # the defaults below are theirs
     p.add_argument(
         "--data",
         required=True,
         help="MMSA pickle (pickle runs code: use files you trust) or a dmsil.prepare feature store",
     )
     p.add_argument(
-        "--dataset", choices=("mosi", "mosei", "sims"), default="mosi", help="metrics, label range and presets"
+        "--dataset", choices=("mosi", "mosei", "sims"), default=train.dataset, help="metrics, label range and presets"
     )
     p.add_argument("--out", required=True, help="checkpoint directory (one sub-directory per seed when several)")
-    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping usually ends sooner)")
-    p.add_argument("--early-stop", type=int, default=8, help="epochs without validation gain before stopping")
+    p.add_argument(
+        "--epochs", type=int, default=train.max_epochs, help="maximum epochs (early stopping usually ends sooner)"
+    )
+    p.add_argument(
+        "--early-stop", type=int, default=train.early_stop, help="epochs without validation gain before stopping"
+    )
     p.add_argument("--batch-size", type=int, help="default: Self-MM's per-dataset value")
-    p.add_argument("--seeds", default="1111", help="comma-separated seeds; Self-MM reports 1111-1115 averaged")
-    p.add_argument("--pairs", default="TA,TV,AV", help="modality pairs whose covariances are aligned")
-    p.add_argument("--align-weight", default="1.0", help="lambda per pair (one value, or one per pair)")
-    p.add_argument("--shared-dim", type=int, default=32, help="size of the shared space")
+    p.add_argument("--seeds", default=str(train.seed), help="comma-separated seeds; Self-MM reports 1111-1115 averaged")
+    p.add_argument(
+        "--pairs", default=",".join(model.alignment.pairs), help="modality pairs whose covariances are aligned"
+    )
+    p.add_argument(
+        "--align-weight", default=str(model.alignment.weights[0]), help="lambda per pair (one value, or one per pair)"
+    )
+    p.add_argument("--shared-dim", type=int, default=model.alignment.shared_dim, help="size of the shared space")
     p.add_argument("--no-align", action="store_true", help="the Self-MM baseline: no shared branch at all")
     p.add_argument("--text-model", help="local transformers model directory to fine-tune on raw_text")
-    p.add_argument("--text-max-length", type=int, default=50, help="tokens per utterance for --text-model (SIMS: 39)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--text-max-length",
+        type=int,
+        default=model.text_max_length,
+        help="tokens per utterance for --text-model (SIMS: 39)",
+    )
+    p.add_argument("--threads", type=int, default=train.num_threads, help="torch threads (0 = torch's default)")
+    add_verbosity(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
+    setup_logging(args, logging.INFO)
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         pairs = () if args.no_align else parse_pairs(args.pairs)

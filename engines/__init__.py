@@ -21,7 +21,7 @@ KINDS = ("auto", *AUTO_ORDER, "onnxruntime-fp32", "onnxruntime-int8")
 (faster, at the accuracy cost the checkpoint's ``metrics.json`` ``int8_check`` reports)."""
 
 
-def _build(kind: str, ckpt: Path, threads: int | None) -> Engine:
+def build(kind: str, ckpt: Path, threads: int | None) -> Engine:
     from dmsil import checkpoint
 
     if kind == "torch":
@@ -44,9 +44,9 @@ def _build(kind: str, ckpt: Path, threads: int | None) -> Engine:
         int8 = kind == "onnxruntime-int8" or (kind == "onnxruntime" and asked)
         return OrtEngine(quantize(onnx_path) if int8 else onnx_path, threads)
     if kind == "tensorrt":
-        from engines.trt_engine import TensorRTEngine, _import
+        from engines.trt_engine import TensorRTEngine, import_tensorrt
 
-        _import()  # fail fast, before exporting anything
+        import_tensorrt()  # fail fast, before exporting anything
         onnx_path = export(ckpt)
         return TensorRTEngine(onnx_path, onnx_path.parent, cache_key(ckpt))
     raise ValueError(f"unknown engine {kind!r}: use one of {', '.join(KINDS)}")
@@ -56,13 +56,13 @@ def load(checkpoint_dir: str | Path, kind: str = "auto", threads: int | None = N
     """An engine for the checkpoint; ``kind="auto"`` falls back along TensorRT, torch-compile, ONNX Runtime, torch."""
     ckpt = Path(checkpoint_dir)
     if kind != "auto":
-        engine = _build(kind, ckpt, threads)
+        engine = build(kind, ckpt, threads)
         log.info("engine: %s", engine.name)
         return engine
     reasons = []
     for candidate in AUTO_ORDER:
         try:
-            engine = _build(candidate, ckpt, threads)
+            engine = build(candidate, ckpt, threads)
         except EngineUnavailable as exc:
             reasons.append(f"{candidate}: {exc}")
             continue

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from dmsil import checkpoint, default_checkpoint
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.errors import DmsilError
-from engines import KINDS, OUTPUTS, EngineUnavailable, _build
+from engines import KINDS, OUTPUTS, EngineUnavailable, build
 from engines.base import example_batch
 
 
@@ -26,7 +27,7 @@ def bench(ckpt: str, batches: list[int], seq: tuple[int, int, int], repeats: int
     engines, skipped = {}, {}
     for kind in KINDS[1:][::-1]:  # torch first: the reference
         try:
-            engines[kind] = _build(kind, Path(ckpt), threads)
+            engines[kind] = build(kind, Path(ckpt), threads)
         except EngineUnavailable as exc:
             skipped[kind] = str(exc)
     model = checkpoint.load(ckpt)
@@ -89,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores but one)")
     b.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's own choice)")
     b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_verbosity(p)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args, logging.WARNING)
     try:
         args.checkpoint = args.checkpoint or default_checkpoint()
         if args.command == "export":

@@ -7,7 +7,6 @@ hash of the weights, the config and the exporter versions, so a changed checkpoi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import warnings
@@ -28,13 +27,8 @@ PARITY_TOLERANCE = 1e-4
 def cache_key(ckpt_dir: Path) -> str:
     import onnx
 
-    h = hashlib.sha256()
-    for name in (checkpoint.WEIGHTS, checkpoint.CONFIG):
-        with (ckpt_dir / name).open("rb") as f:
-            for chunk in iter(lambda f=f: f.read(1 << 20), b""):
-                h.update(chunk)
-    h.update(f"torch {torch.__version__} onnx {onnx.__version__} opset {OPSET}".encode())
-    return h.hexdigest()[:16]
+    versions = f"torch {torch.__version__} onnx {onnx.__version__} opset {OPSET}".encode()
+    return checkpoint.sha256(ckpt_dir / checkpoint.WEIGHTS, ckpt_dir / checkpoint.CONFIG, extra=versions)[:16]
 
 
 def cache_dir(ckpt_dir: Path) -> Path:

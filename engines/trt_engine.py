@@ -30,7 +30,7 @@ PROFILE = {  # input -> (min, opt, max) shapes, batch first; feature sizes are f
 }
 
 
-def _import():
+def import_tensorrt():
     try:
         import tensorrt as trt
     except ImportError:
@@ -46,7 +46,7 @@ def _import():
 
 def build_plan(onnx_path: Path, plan_path: Path, fp16: bool = True) -> Path:
     """Parse the ONNX, set the optimization profile (and FP16), serialize the engine to ``plan_path``."""
-    trt, _ = _import()
+    trt, _ = import_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
@@ -77,7 +77,7 @@ class TensorRTEngine:
     name = "tensorrt"
 
     def __init__(self, onnx_path: str | Path, cache_dir: str | Path, model_hash: str, fp16: bool = True):
-        trt, torch = _import()
+        trt, torch = import_tensorrt()
         self._torch = torch
         gpu = torch.cuda.get_device_name(0).replace(" ", "_")
         plan = Path(cache_dir) / f"fusion-{model_hash}-{gpu}-trt{trt.__version__}{'-fp16' if fp16 else ''}.plan"

@@ -1,4 +1,5 @@
-"""The live and offline sentiment pipeline (camera, microphone, files, UI).
+"""The live and offline sentiment app: sources (camera, microphone, files) -> stages (face, ASR, acoustic)
+-> the window assembler -> the scorer (an ``engines`` engine) -> results, on a terminal, a web page or files.
 
-Not built yet: the realtime stage of the project fills this package.
+Entry points: ``python -m realtime`` (``dmsil-live``) and ``python -m realtime score`` (``dmsil-live-score``).
 """

@@ -12,29 +12,28 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from dmsil.cli import add_asr_arguments, add_engine_argument, add_verbosity, asr_options, setup_logging
 from dmsil.errors import DmsilError
-from dmsil.features.asr import BACKENDS, ASROptions
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    from realtime.pipeline import PipelineOptions
+
+    defaults = PipelineOptions()
     p.add_argument("--checkpoint", help="model directory (default: the shipped default model)")
+    add_engine_argument(p)
+    add_asr_arguments(p)
+    p.add_argument("--window", type=float, default=defaults.window, help="seconds of context per result")
+    p.add_argument("--hop", type=float, default=defaults.hop, help="seconds between results")
     p.add_argument(
-        "--engine",
-        default="auto",
-        help="auto, tensorrt, torch-compile, onnxruntime (INT8 where the checkpoint asks), onnxruntime-fp32, "
-        "onnxruntime-int8 or torch",
+        "--smooth", type=float, default=defaults.smooth, help="time constant (s) of the smoothed scores; 0: off"
     )
-    p.add_argument("--asr", choices=BACKENDS, default="faster-whisper", help="speech recognition backend")
-    p.add_argument("--asr-model", default="tiny.en", help="tiny.en, base, or a local model path")
-    p.add_argument("--language", help="spoken language for ASR (default: detect; .en models: English)")
-    p.add_argument("--window", type=float, default=4.0, help="seconds of context per result")
-    p.add_argument("--hop", type=float, default=1.0, help="seconds between results")
-    p.add_argument("--smooth", type=float, default=1.0, help="time constant (s) of the smoothed scores; 0: off")
-    p.add_argument("--pause", type=float, default=0.6, help="silence (s) that ends an utterance")
-    p.add_argument("--verbose", "-v", action="store_true", help="log every stage, and third-party output")
+    p.add_argument("--pause", type=float, default=defaults.pause, help="silence (s) that ends an utterance")
+    add_verbosity(p)
 
 
 def live_parser() -> argparse.ArgumentParser:
@@ -58,7 +57,6 @@ def score_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, or directories of media files")
     p.add_argument("--out", default="scores", help="output directory (default: ./scores)")
     p.add_argument("--format", default="csv,json,png", help="any of csv, json, png, comma-separated")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     _common(p)
     return p
 
@@ -67,7 +65,7 @@ def _options(args, live: bool):
     from realtime.pipeline import PipelineOptions
 
     # live decodes its rolling buffer every second: greedy search keeps it ahead of the speaker on a CPU
-    asr = ASROptions(args.asr, args.asr_model, args.language, beam_size=1 if live else 5, threads=1)
+    asr = asr_options(args, beam_size=1 if live else 5, threads=1)
     return PipelineOptions(window=args.window, hop=args.hop, live=live, asr=asr, smooth=args.smooth, pause=args.pause)
 
 
@@ -80,6 +78,7 @@ def score_main(argv: list[str]) -> int:
     from realtime.scorer import Scorer
 
     args = score_parser().parse_args(argv)
+    setup_logging(args, logging.WARNING)
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -149,6 +148,7 @@ def live_main(argv: list[str]) -> int:
     from realtime.scorer import Scorer
 
     args = live_parser().parse_args(argv)
+    setup_logging(args, logging.WARNING)
     stop_on_signals()
     if not args.no_ui:
         return ui_main(args)
@@ -208,13 +208,18 @@ def ui_main(args) -> int:
     def make_sources(clock: float) -> list:
         return [BrowserSource(clock)] if args.browser else live_sources(args, clock)
 
-    try:
-        serve(scorer, options, make_sources, args.browser, args.host, args.port, args.share, not args.no_autostart)
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:  # the port is taken
-        print(f"error: cannot serve on {args.host}:{args.port} ({exc})", file=sys.stderr)
-        return 1
+    # uploads and results live in one temp dir, removed at exit; Gradio reads where from the environment,
+    # so it is set here, once, before the page is built
+    with tempfile.TemporaryDirectory(prefix="dmsil-live-", ignore_cleanup_errors=True) as workdir:
+        os.environ["GRADIO_TEMP_DIR"] = str(Path(workdir) / "uploads")
+        try:
+            serve(scorer, options, make_sources, args.browser, args.host, args.port, args.share,
+                  not args.no_autostart, Path(workdir))  # fmt: skip
+        except KeyboardInterrupt:
+            pass
+        except OSError as exc:  # the port is taken
+            print(f"error: cannot serve on {args.host}:{args.port} ({exc})", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -222,13 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     from realtime.console import quiet
 
-    verbose = "--verbose" in argv or "-v" in argv
-    quiet(verbose)
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    quiet("--verbose" in argv or "-v" in argv)  # before the libraries load: they speak while loading
     if argv[:1] == ["score"]:
         return score_main(argv[1:])
     return live_main(argv)
@@ -246,5 +245,15 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``dmsil-live`` command (``python -m realtime``)."""
     exit_now(main())
+
+
+def run_score() -> None:
+    """The ``dmsil-live-score`` command (``python -m realtime score``)."""
+    exit_now(main(["score", *sys.argv[1:]]))
+
+
+if __name__ == "__main__":
+    run()

@@ -10,6 +10,7 @@ are switched off at their source.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -23,15 +24,16 @@ NOISE = re.compile(
     rb"|INFO: Created TensorFlow Lite"
     rb"|INFO: Initialized TensorFlow Lite)"
 )
-_installed = False
 
 
 def quiet(verbose: bool = False) -> None:
-    """Hide third-party console output for the rest of the process (once; ``verbose`` leaves it all on)."""
-    global _installed
-    if verbose or _installed:
-        return
-    _installed = True
+    """Hide third-party console output for the rest of the process (``verbose`` leaves it all on)."""
+    if not verbose:
+        _silence()
+
+
+@functools.cache  # the process has one stderr: filtered once, however often this is asked for
+def _silence() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -41,7 +41,7 @@ DAMAGED = "damaged"
 """The reason a modality shows over a part of a file that could not be decoded."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class PipelineOptions:
     window: float = 4.0
     """Seconds of context per result (DESIGN: a few seconds)."""

@@ -152,13 +152,11 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
 def plot(result: FileResult, out: Path) -> Path:
     """The smoothed scores over time (untrained or absent ones left out; the raw fused score thin), the
     transcript under them."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure registry to touch
 
     rows = result.rows
-    fig, (ax, tx) = plt.subplots(2, 1, figsize=(12, 5.5), height_ratios=(3, 1.2), sharex=True)
+    fig = Figure(figsize=(12, 5.5))
+    ax, tx = fig.subplots(2, 1, height_ratios=(3, 1.2), sharex=True)
     styles = {"fused": ("k", 2.5), "text": ("tab:blue", 1.2), "audio": ("tab:green", 1.2), "video": ("tab:orange", 1.2)}
     t = [s.end for s in rows]
     for name, (color, width) in styles.items():
@@ -185,5 +183,4 @@ def plot(result: FileResult, out: Path) -> Path:
     tx.set_xlabel("time (s)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out

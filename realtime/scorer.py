@@ -17,8 +17,7 @@ import numpy as np
 from dmsil import calibration, checkpoint
 from dmsil.config import ModelConfig
 from dmsil.data.store import pad_frames
-from dmsil.errors import DmsilError
-from dmsil.features import EXTRACTOR_SET, normalize, resolve_text_model
+from dmsil.features import normalize, require_computable, resolve_text_model
 from realtime.modalities import ABSENT, FUSED, HEAD, MODALITIES
 from realtime.windows import Window
 
@@ -67,11 +66,7 @@ class Scorer:
         document = checkpoint.read_config(self.ckpt)
         self.config = ModelConfig.from_dict(document["model"])
         self.spec = checkpoint.features(self.ckpt)
-        if self.spec.source != EXTRACTOR_SET:
-            raise DmsilError(
-                f"{self.ckpt}: trained on features from {self.spec.source!r}, which cannot be computed here "
-                f"(this app computes {EXTRACTOR_SET}); train on a store made by `python -m dmsil.prepare`"
-            )
+        require_computable(self.spec, str(self.ckpt))
         self.heads = checkpoint.heads(self.ckpt)
         self.calibration = calibration.from_runtime(document)
         self.untrained = {m: self.heads[HEAD[m]].source for m in MODALITIES if not self.heads[HEAD[m]].trained}

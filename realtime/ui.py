@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import shutil
 import tempfile
 import threading
 import time
@@ -296,16 +295,14 @@ def serve(
     port: int,
     share: bool,
     autostart: bool,
+    workdir: Path,
 ) -> None:
-    """Build the page and serve it until Ctrl-C; uploads and results live in a temp dir removed at exit."""
-    import os
-
+    """Build the page and serve it until Ctrl-C; results are written under ``workdir`` (the caller's, who
+    also points Gradio's uploads there and removes it)."""
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the page listens on %s: anyone who can reach this machine can watch and use it", host)
     if share:
         log.warning("--share: a public gradio.live link will expose your camera and microphone to the internet")
-    workdir = Path(tempfile.mkdtemp(prefix="dmsil-live-"))
-    os.environ["GRADIO_TEMP_DIR"] = str(workdir / "uploads")
     session = LiveSession(scorer, options, make_sources)
     app = build(session, browser, workdir)
     if autostart:
@@ -316,4 +313,3 @@ def serve(
         )
     finally:
         session.stop()
-        shutil.rmtree(workdir, ignore_errors=True)

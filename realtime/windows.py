@@ -37,7 +37,7 @@ from realtime.modalities import SOURCE
 SENTENCE_END = (".", "?", "!")
 
 
-@dataclass
+@dataclass(frozen=True)
 class WindowOptions:
     window: float = 4.0
     """Seconds of context per result."""

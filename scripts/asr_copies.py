@@ -16,6 +16,7 @@ import random
 import sys
 from pathlib import Path
 
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.data import sentences
 from dmsil.data.spoken import VOICES, SpokenCopies
 from dmsil.data.teacher import LabelCache
@@ -46,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--data", type=Path, default=ROOT / ".data" / "packages")
     p.add_argument("--out", type=Path, default=COPIES)
+    add_verbosity(p)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    setup_logging(args, logging.INFO)
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     rng = random.Random(args.seed)
     texts = candidates(args.data)

@@ -25,7 +25,6 @@ compound (its authors' threshold); the LLMs' class is their most likely label. W
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import subprocess
@@ -38,6 +37,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from dmsil import metrics
+from dmsil.cli import benchmark_parser, setup_logging
 from dmsil.data import sentences
 from dmsil.data.teacher import LABELS, LabelCache, prompt
 
@@ -377,16 +377,14 @@ def update_card(ckpt: Path, tables: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = benchmark_parser(__doc__, RESULTS)
     p.add_argument("--checkpoint", type=Path, help="default: the shipped default model")
-    p.add_argument("--engine", default="auto")
     p.add_argument("--data", type=Path, default=ROOT / ".data" / "packages")
     p.add_argument("--voices", default="en-us,en-gb-x-rp,en-us+f3")
     p.add_argument("--window", type=float, default=10.0, help="seconds: long enough for every benchmark sentence")
     p.add_argument("--no-gemma", action="store_true")
-    p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    setup_logging(args, logging.INFO)
     from dmsil import default_checkpoint
     from realtime.scorer import Scorer
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from dmsil import checkpoint
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.config import ModelConfig, TrainConfig
 from dmsil.data.mmsa import from_dict
 from dmsil.data.synthetic import SyntheticSpec, make
@@ -39,8 +40,9 @@ def main() -> None:
     p.add_argument("--checkpoint")
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--json-out", default=str(Path(__file__).parent / "results" / "bench_engines.json"))
+    add_verbosity(p)
     args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(args, logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.checkpoint or str(quick_checkpoint(Path(tmp) / "ckpt"))
         default_threads = torch.get_num_threads()

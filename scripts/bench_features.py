@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.features import versions
 from dmsil.features.asr import ASROptions, load_transcriber
 from dmsil.features.audio import SAMPLE_RATE, AcousticExtractor, to_mono_16k
@@ -82,8 +83,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=3, help="ASR / text repeats (face: 100 frames per mode x this / 3)")
     p.add_argument("--json-out", default=str(Path(__file__).parent / "results" / "bench_features.json"))
+    add_verbosity(p)
     args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(args, logging.WARNING)
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, as the budget states
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "talk.wav"

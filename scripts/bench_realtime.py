@@ -15,7 +15,6 @@ Writes scripts/results/bench_realtime.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -26,6 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from dmsil.cli import benchmark_parser, setup_logging
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_realtime.json"
 SENTENCES = [
@@ -111,13 +112,11 @@ def live(scorer, path: Path, ends: list[tuple[str, float]]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = benchmark_parser(__doc__, RESULTS)
     p.add_argument("--sentences", type=int, default=12, help="sentences in the generated talk")
     p.add_argument("--rounds", type=int, default=2, help="offline runs per mode (interleaved)")
-    p.add_argument("--engine", default="auto")
-    p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args, logging.WARNING)
     from realtime.scorer import Scorer
 
     scorer = Scorer(engine=args.engine)

@@ -9,7 +9,6 @@ of the run to the end). Writes scripts/results/bench_soak.json and bench_soak.pn
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dmsil.cli import benchmark_parser, setup_logging
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -29,13 +30,11 @@ def rss_mb() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = benchmark_parser(__doc__, RESULTS)
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
-    p.add_argument("--engine", default="auto")
-    p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args, logging.WARNING)
     from realtime import demo
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.scorer import Scorer

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from dmsil import checkpoint, metrics
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.config import AlignmentConfig, ModelConfig
 from dmsil.features.text import MINILM, MPNET, packaged_text_model
 from dmsil.model import DMSIL
@@ -120,8 +121,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", type=Path)
     p.add_argument("--repeats", type=int, default=100)
+    add_verbosity(p)
     args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(args, logging.WARNING)
     report = {"lengths": {"text_tokens": LENGTHS[0], "video_frames": LENGTHS[2]}, "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         if args.checkpoint:

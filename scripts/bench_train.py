@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from dmsil import metrics
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.config import AlignmentConfig, ModelConfig, TrainConfig
 from dmsil.data.batches import Batcher
 from dmsil.data.mmsa import MMSAData, from_dict
@@ -103,8 +104,9 @@ def main() -> None:
     p.add_argument("--quality-seeds", type=int, default=3, help="seeds per variant for the quality table (0 = skip)")
     p.add_argument("--max-epochs", type=int, default=30)
     p.add_argument("--json-out", default=str(Path(__file__).parent / "results" / "bench_train.json"))
+    add_verbosity(p)
     args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(args, logging.WARNING)
     data = from_dict(
         make(SyntheticSpec(n=args.n, seed=1, split_fractions=(1284 / 2199, 229 / 2199, 686 / 2199))), "synthetic"
     )

@@ -40,6 +40,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from dmsil.cli import add_verbosity, setup_logging
 from realtime.smoothing import Smoother
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--live-voice", default="en-us", help="voice whose talk is also played live ('' for none)")
     p.add_argument("--out", type=Path, default=RESULTS)
+    add_verbosity(p)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    setup_logging(args, logging.INFO)
     from realtime import demo
 
     voices, models = args.voices.split(","), args.asr_models.split(",")

@@ -19,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.data import sentences
 from dmsil.data.teacher import LabelCache, LabelTeacher, TeacherOptions, assemble
 
@@ -47,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=CACHE)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--sets", default="calibration,lines,anchors")
+    add_verbosity(p)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    setup_logging(args, logging.INFO)
     archives = sentences.download(args.data)
     rated = sentences.human_rated(archives)
     cache = LabelCache(args.cache)

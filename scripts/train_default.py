@@ -23,6 +23,7 @@ stores only the fine-tuned layers, in float16, over the packaged encoder (checke
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -39,6 +40,7 @@ from tqdm import tqdm
 
 from dmsil import calibration, checkpoint, metrics
 from dmsil.calibration import Calibration
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.config import AlignmentConfig, ModelConfig, TrainConfig
 from dmsil.data import sentences
 from dmsil.data.packaged import VALENCE, VALENCE_SCALE, expression_valence, face_images, face_split
@@ -560,7 +562,7 @@ def run(opts: DefaultOptions) -> dict:
         out.write_text(json.dumps(metrics_doc, indent=1))
         log.info("wrote %s", out)
         return metrics_doc
-    spec.normalization = {"video": stats}
+    spec = dataclasses.replace(spec, normalization={"video": stats})
     heads = {
         "M": checkpoint.HeadProvenance(
             True,
@@ -803,10 +805,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
         else:
             p.add_argument(flag, type=type(value), default=value)
+    add_verbosity(p)
     args = p.parse_args(argv)
     if args.encoder not in ENCODERS:
         p.error(f"--encoder: one of {', '.join(ENCODERS)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    setup_logging(args, logging.INFO)
     run(DefaultOptions(**vars(args)))
     return 0
 

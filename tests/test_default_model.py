@@ -1,7 +1,5 @@
 """The shipped default model: loads offline, says which heads are trained, and understands negation."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -21,8 +19,9 @@ NEUTRAL = [
 def scorer():
     from realtime.scorer import Scorer
 
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    return Scorer(engine="onnxruntime")
+    with pytest.MonkeyPatch.context() as env:  # the hub switched off for this module only
+        env.setenv("HF_HUB_OFFLINE", "1")
+        yield Scorer(engine="onnxruntime")
 
 
 def test_provenance_marks_audio_untrained():

@@ -61,7 +61,14 @@ def test_store_loads_like_an_mmsa_pickle(store):
     data = load(store[0])
     assert [len(data.splits[s]) for s in ("train", "valid", "test")] == [4, 2, 2]
     train = data.splits["train"]
-    assert data.dims == (384, 38, 19)
+    from transformers import AutoConfig
+
+    from dmsil.features import resolve_text_model
+    from dmsil.features.audio import AcousticExtractor
+    from dmsil.features.face import FACE_FEATURE_NAMES
+
+    encoder = AutoConfig.from_pretrained(resolve_text_model(data.features.text_model), local_files_only=True)
+    assert data.dims == (encoder.hidden_size, AcousticExtractor().dim, len(FACE_FEATURE_NAMES))
     assert list(train.vision_lengths).count(0) == 1  # the face-less clip is a missing modality, not zeros
     frames = np.concatenate([train.audio[i, :n] for i, n in enumerate(train.audio_lengths)])
     assert np.allclose(frames.mean(0), 0, atol=1e-4) and np.allclose(frames.std(0)[frames.std(0) > 0], 1, atol=1e-3)

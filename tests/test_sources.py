@@ -46,15 +46,28 @@ def test_camera_plays_a_video_file_at_its_pace(talk):
 
 
 def test_microphone_error_is_one_line_or_it_streams():
-    """CI machines have no sound card: opening must fail with a one-line reason, not a traceback."""
+    """CI machines have no sound card: opening must fail with a one-line reason, not a traceback; where a
+    microphone opens, it must deliver 16 kHz mono chunks on the clock."""
+    import itertools
+    import threading
     import time
 
+    start = time.monotonic()
     try:
-        mic = MicSource(None, time.monotonic())
+        mic = MicSource(None, start)
     except SourceError as exc:
         assert str(exc).startswith("microphone") and "\n" not in str(exc)
         return
-    mic.stop()
+    timer = threading.Timer(10.0, mic.stop)  # a microphone that opens but stays silent ends the wait
+    timer.start()
+    try:
+        chunks = list(itertools.islice(mic, 3))
+    finally:
+        timer.cancel()
+        mic.stop()
+    assert len(chunks) == 3, "the microphone opened but delivered nothing in 10 s"
+    assert all(c.samples.dtype == np.float32 and c.samples.ndim == 1 for c in chunks)
+    assert 0 <= chunks[0].t <= chunks[-1].t <= time.monotonic() - start
 
 
 def test_scoring_hears_the_same_samples_as_training(talk):

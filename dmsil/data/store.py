@@ -11,6 +11,7 @@ every split with them, and hands them on (in ``MMSAData.features``) to the check
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -92,10 +93,11 @@ def load_store(store: str | Path) -> MMSAData:
     if empty:
         raise DataError(f"{store}: no prepared clips in split(s) {', '.join(empty)}")
     da, dv = len(spec.audio_names), len(spec.video_names)
-    spec.normalization = {
+    normalization = {
         "audio": frame_stats([z["audio"] for _, z in clips["train"]], da),
         "video": frame_stats([z["video"] for _, z in clips["train"] if z["video_present"]], dv),
     }
+    spec = dataclasses.replace(spec, normalization=normalization)
     splits = {}
     for name, items in clips.items():
         audio, audio_lengths = pad_frames([normalize(z["audio"], spec.normalization["audio"]) for _, z in items], da)

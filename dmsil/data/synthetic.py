@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dmsil.cli import add_verbosity, setup_logging
+
 log = logging.getLogger(__name__)
 
 POSITIVE = ("great", "wonderful", "good", "enjoyed", "loved", "brilliant", "fun", "moving")
@@ -26,7 +28,7 @@ NEGATIVE = ("bad", "boring", "awful", "hated", "dull", "terrible", "weak", "anno
 NEUTRAL = ("the", "movie", "it", "was", "story", "and", "then", "actors", "a", "plot", "i", "think")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SyntheticSpec:
     """Shapes and strengths of the planted structure (defaults: MOSI-like sizes)."""
 
@@ -148,8 +150,9 @@ def cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", choices=("mosi", "sims"), default="mosi", help="label range and label keys")
     parser.add_argument("--dims", type=_ints, default=(768, 5, 20), help="text,audio,video feature sizes")
     parser.add_argument("--max-lengths", type=_ints, default=(50, 500, 375), help="text,audio,video padded lengths")
+    add_verbosity(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args, logging.INFO)
     if args.n < 20:
         parser.error("--n must be at least 20 (three splits)")
     if len(args.dims) != 3 or len(args.max_lengths) != 3:

@@ -80,7 +80,7 @@ def assemble(dest: Path) -> Path:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class TeacherOptions:
     model: Path
     threads: int = 2

@@ -98,13 +98,18 @@ class Extractors:
         return normalize(self.face(rgb).vector[None], self.spec.normalization.get("video"))[0]
 
 
-def build(spec: FeatureSpec) -> Extractors:
-    """Rebuild exactly the extractors that made ``spec``'s features, or fail with the reason."""
+def require_computable(spec: FeatureSpec, owner: str = "the model") -> None:
+    """Fail with the reason unless this code can compute ``spec``'s features (the one place that decides it)."""
     if spec.source != EXTRACTOR_SET:
         raise DmsilError(
-            f"features from {spec.source!r} cannot be computed here (this is {EXTRACTOR_SET}); "
-            "train on a feature store made by `python -m dmsil.prepare`"
+            f"{owner}: trained on features from {spec.source!r}, which cannot be computed here (this is "
+            f"{EXTRACTOR_SET}); train on a feature store made by `python -m dmsil.prepare`"
         )
+
+
+def build(spec: FeatureSpec) -> Extractors:
+    """Rebuild exactly the extractors that made ``spec``'s features, or fail with the reason."""
+    require_computable(spec)
     from dmsil.features.audio import AcousticExtractor
     from dmsil.features.face import FACE_FEATURE_NAMES, FaceExtractor
     from dmsil.features.text import TextFeaturizer, TextOptions

@@ -39,7 +39,7 @@ class Word:
     probability: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class ASROptions:
     backend: str = "faster-whisper"
     model: str = "tiny.en"

@@ -39,7 +39,7 @@ def to_mono_16k(audio: np.ndarray, sr: int) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-@dataclass
+@dataclass(frozen=True)
 class AcousticOptions:
     n_mfcc: int = N_MFCC
 

@@ -147,7 +147,7 @@ class ExpressionClassifier:
         return scores.astype(np.float32)
 
 
-@dataclass
+@dataclass(frozen=True)
 class FaceOptions:
     """How faces are found and described.
 

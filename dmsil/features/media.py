@@ -99,7 +99,7 @@ class Damage:
     """``audio`` or ``video``."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReadOptions:
     video_rate: float = VIDEO_RATE
     max_side: int = 640

@@ -107,7 +107,7 @@ def encode(tokenizer, texts: list[str], max_length: int) -> tuple[np.ndarray, np
     return enc["input_ids"].astype(np.int64), mask
 
 
-@dataclass
+@dataclass(frozen=True)
 class TextOptions:
     model: str | None = None
     """Local transformers model folder; None = the packaged all-MiniLM-L6-v2."""

@@ -35,6 +35,7 @@ import torch
 import whisper
 from whisper.model import AudioEncoder, ModelDimensions, TextDecoder
 
+from dmsil.cli import add_verbosity, setup_logging
 from dmsil.errors import DmsilError
 from dmsil.features import cache_root
 
@@ -352,8 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("ct2_dir", help="folder with model.bin and config.json (e.g. a faster-whisper model)")
     p.add_argument("out", help="checkpoint file to write, e.g. tiny.en.pt")
+    add_verbosity(p)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args, logging.INFO)
     try:
         convert(args.ct2_dir, args.out)
     except (DmsilError, ValueError, OSError) as exc:

@@ -1,0 +1,60 @@
+"""What the project's command lines share: how chatty they are, and the speech-recognition flags.
+
+Every entry point (``dmsil-train``, ``dmsil-live``, ...; see ``[project.scripts]``) calls
+:func:`add_verbosity` and :func:`setup_logging` once, so ``-v``/``-q`` and the log format are the same
+everywhere; the programs that transcribe take their ASR flags from :func:`add_asr_arguments`, and those
+that score pick the engine with :func:`add_engine_argument`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from dmsil.features.asr import BACKENDS, ASROptions
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def add_verbosity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true", help="log every step (and third-party output)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars; only warnings and errors unless -v")
+
+
+def setup_logging(args: argparse.Namespace, default: int = logging.INFO) -> None:
+    """The root logger for one program: ``-v`` everything from INFO up (also with ``-q``, which then only
+    hides progress bars), ``-q`` warnings only, else ``default``."""
+    level = logging.INFO if args.verbose else logging.WARNING if args.quiet else default
+    logging.basicConfig(level=level, format=FORMAT, datefmt="%H:%M:%S", force=True)
+
+
+def add_engine_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        default="auto",
+        help="auto, tensorrt, torch-compile, onnxruntime (INT8 where the checkpoint asks), onnxruntime-fp32, "
+        "onnxruntime-int8 or torch",
+    )
+
+
+def add_asr_arguments(p: argparse.ArgumentParser, purpose: str = "speech recognition") -> None:
+    defaults = ASROptions()
+    p.add_argument("--asr", choices=BACKENDS, default=defaults.backend, help=f"{purpose}: backend")
+    p.add_argument("--asr-model", default=defaults.model, help="tiny.en, base, or a local model path")
+    p.add_argument("--language", help="spoken language for ASR (default: detect; .en models: English)")
+
+
+def asr_options(args: argparse.Namespace, **fixed) -> ASROptions:
+    """The :class:`ASROptions` the flags of :func:`add_asr_arguments` ask for, with ``fixed`` settings."""
+    return ASROptions(backend=args.asr, model=args.asr_model, language=args.language, **fixed)
+
+
+def benchmark_parser(doc: str, out: Path) -> argparse.ArgumentParser:
+    """A benchmark script's parser: its docstring's first paragraph as the description, ``--engine``,
+    ``--out`` (where its results go) and ``-v``/``-q``; the script adds its own flags."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    add_engine_argument(p)
+    p.add_argument("--out", type=Path, default=out, help=f"where the results go (default: {out})")
+    add_verbosity(p)
+    return p
