@@ -22,6 +22,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -91,8 +92,8 @@ def live(scorer, path: Path, ends: list[tuple[str, float]]) -> dict:
 
     results: list[tuple[float, object]] = []
     clock = time.monotonic()
-    options = PipelineOptions(live=True)
-    options.asr.beam_size = 1  # as `python -m realtime` runs live
+    defaults = PipelineOptions()
+    options = PipelineOptions(live=True, asr=replace(defaults.asr, beam_size=1))  # as `python -m realtime` runs live
     stats = Pipeline(scorer, options).run(
         [FileSource(path, pace=True)], lambda s: results.append((time.monotonic() - clock, s)), clock_start=clock
     )
