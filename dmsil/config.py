@@ -51,7 +51,8 @@ class AlignmentConfig:
     fuse_shared: bool = True
     """Feed the shared projections to the fused head too. Without a task signal the projections
     could shrink to zero and make the covariance term vanish trivially; feeding them to the fused
-    head keeps them informative, which is the paper's point: shared information helps fusion."""
+    head gives them a reason to stay informative (the paper's point: shared information helps
+    fusion). It does not forbid shrinking: the fused head's weights can grow to make up for it."""
 
     def __post_init__(self) -> None:
         # frozen: the normalized forms are set once, here (lists from JSON become tuples)
@@ -149,6 +150,9 @@ class TrainConfig:
     """Stop after this many epochs without a better validation loss (MMSA's KeyEval ``Loss``)."""
     update_every: int = 4
     """Accumulate gradients over this many batches before an optimizer step (MMSA ``update_epochs``)."""
+    step_partial_group: bool = False
+    """Also step on the epoch's trailing batches when they are fewer than ``update_every``. MMSA's Self-MM
+    drops them (its end-of-epoch step never fires; the next epoch zeroes the gradients): False matches it."""
     lr_text: float = 5e-5
     """Learning rate of a fine-tuned transformer text encoder."""
     lr_audio: float = 5e-3

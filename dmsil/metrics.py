@@ -1,8 +1,9 @@
 """The field's standard regression metrics, with MMSA's ``MetricsTop`` key names and definitions.
 
-Values are not rounded (MMSA rounds to 4 decimals for MOSI/MOSEI); everything else follows MMSA,
-including its quirks (``np.round`` rounds halves to even; Has0 counts 0 as positive; SIMS clips
-both predictions and truth to [-1, 1] before every metric, MAE included).
+Values are not rounded (MMSA rounds to 4 decimals); everything else follows MMSA, including its quirks
+(``np.round`` rounds halves to even; Has0 counts 0 as positive; SIMS clips both predictions and truth
+to [-1, 1] before every metric, MAE included; classes are decided at the inputs' precision, so float32
+labels exactly on a SIMS edge such as 0.1 fall where MMSA puts them).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def _corr(pred: np.ndarray, true: np.ndarray) -> float:
 
 def mosi_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     """CMU-MOSI / MOSEI: binary (with and without neutral truth), 5/7-class accuracy, MAE, Pearson r."""
+    mae_pred, mae_true = pred.astype(np.float64), true.astype(np.float64)
     non0 = true != 0
     has0_true, has0_pred = true >= 0, pred >= 0
     non0_true, non0_pred = true[non0] > 0, pred[non0] > 0
@@ -42,14 +44,16 @@ def mosi_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         "Non0_F1_score": float(f1_score(non0_true, non0_pred, average="weighted")) if non0.any() else float("nan"),
         "Mult_acc_5": _rounded_accuracy(pred, true, 2.0),
         "Mult_acc_7": _rounded_accuracy(pred, true, 3.0),
-        "MAE": float(np.mean(np.abs(pred - true))),
-        "Corr": _corr(pred, true),
+        "MAE": float(np.mean(np.abs(mae_pred - mae_true))),
+        "Corr": _corr(mae_pred, mae_true),
     }
 
 
 def sims_class(values: np.ndarray, classes: int) -> np.ndarray:
     """Class index of each value in [-1, 1] under CH-SIMS's right-closed bins."""
-    inner = np.asarray(SIMS_BINS[classes][1:-1])
+    values = np.asarray(values)
+    dtype = values.dtype if values.dtype == np.float32 else np.float64  # the edges at the values' precision
+    inner = np.asarray(SIMS_BINS[classes][1:-1], dtype)
     return np.searchsorted(inner, values, side="left")
 
 
@@ -58,6 +62,7 @@ def sims_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     pred, true = np.clip(pred, -1.0, 1.0), np.clip(true, -1.0, 1.0)
     result = {f"Mult_acc_{k}": float(np.mean(sims_class(pred, k) == sims_class(true, k))) for k in (2, 3, 5)}
     result["F1_score"] = float(f1_score(sims_class(true, 2), sims_class(pred, 2), average="weighted"))
+    pred, true = pred.astype(np.float64), true.astype(np.float64)
     result["MAE"] = float(np.mean(np.abs(pred - true)))
     result["Corr"] = _corr(pred, true)
     return result
@@ -65,8 +70,11 @@ def sims_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 def compute(y_pred, y_true, dataset: str = "mosi") -> dict[str, float]:
     """Metrics of ``y_pred`` against ``y_true`` (any array-likes of equal length) for a dataset family."""
-    pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
-    true = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    # classes are decided at the labels' own precision, as MMSA decides them: float32 0.1 is on the SIMS
+    # edge in float32 and just above it in float64
+    dtype = np.float32 if np.result_type(np.asarray(y_pred), np.asarray(y_true)) == np.float32 else np.float64
+    pred = np.asarray(y_pred, dtype=dtype).reshape(-1)
+    true = np.asarray(y_true, dtype=dtype).reshape(-1)
     if pred.shape != true.shape or pred.size == 0:
         raise ValueError(f"need equal, non-empty predictions and truths, got {pred.size} and {true.size}")
     family = dataset.lower()

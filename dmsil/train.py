@@ -44,6 +44,8 @@ class EpochStats:
     """Mean weighted CORAL term per pair over the epoch's batches."""
     valid_mae: float
     seconds: float
+    steps: int = 0
+    """Optimizer steps taken (one per ``update_every`` batches)."""
 
 
 @dataclass
@@ -144,7 +146,7 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
         start = time.perf_counter()
         model.train()
         optimizer.zero_grad()
-        total, align_sums = 0.0, {pair: 0.0 for pair in c.alignment.pairs}
+        total, align_sums, steps = 0.0, {pair: 0.0 for pair in c.alignment.pairs}, 0
         bar = tqdm(
             train_b.batches(cfg.batch_size, True, rng),
             total=n_batches,
@@ -171,9 +173,10 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
                 ulgm.update_labels(out, idx, epoch)
             ulgm.update_features(out, idx)
             ulgm.update_centres()
-            if step % cfg.update_every == 0 or step == n_batches:
+            if step % cfg.update_every == 0 or (step == n_batches and cfg.step_partial_group):
                 optimizer.step()
                 optimizer.zero_grad()
+                steps += 1
             bar.set_postfix(loss=f"{total / step:.3f}", refresh=False)
         valid_mae = float(np.mean(np.abs(predict(model, valid_b, cfg.batch_size)["M"] - data.splits["valid"].labels)))
         stats = EpochStats(
@@ -182,6 +185,7 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
             {p: s / n_batches for p, s in align_sums.items()},
             valid_mae,
             time.perf_counter() - start,
+            steps,
         )
         result.history.append(stats)
         improved = valid_mae <= result.best_valid_mae - 1e-6

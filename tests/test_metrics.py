@@ -91,3 +91,17 @@ def test_equals_mmsa_metrics_top_on_random_predictions(dataset, seed):
     assert set(ours) == set(theirs)
     for key, value in theirs.items():
         assert ours[key] == pytest.approx(float(value), abs=1e-4), key
+
+
+def test_float32_labels_on_the_sims_bin_edges_are_classed_as_mmsa_classes_them():
+    """MMSA compares float32 labels with float32 edges: 0.1 stored as float32 (0.10000000149...) is neutral
+    there, though in float64 it lies just above 0.1 and would be positive."""
+    reference = mmsa_metrics_top().getMetics("sims")
+    edges = np.array([-1.0, -0.7, -0.1, 0.0, 0.1, 0.7, 1.0], np.float32)
+    true = np.repeat(edges, 3)
+    pred = np.tile(edges, 3)[::-1].copy()
+    ours = metrics.compute(pred, true, "sims")
+    theirs = reference(torch.from_numpy(pred), torch.from_numpy(true))
+    for key in ("Mult_acc_2", "Mult_acc_3", "Mult_acc_5", "F1_score"):
+        assert ours[key] == pytest.approx(float(theirs[key]), abs=1e-4), key  # MMSA rounds to 4 places
+    assert list(metrics.sims_class(np.float32([0.1, -0.1, 0.7]), 5)) == [2, 1, 3]

@@ -95,3 +95,13 @@ def test_given_labels_with_gaps():
     assert labels.tolist() == [1.5, 0.0, -2.0] and weights.tolist() == [1.0, 0.0, 1.0]
     with pytest.raises(DataError, match="regression_labels_V"):
         given_labels(split, ("V",), "x")
+
+
+def test_the_trailing_partial_accumulation_group_is_dropped_as_mmsa_drops_it(synthetic, runs):
+    n = len(synthetic.splits["train"].labels)
+    batches = -(-n // TrainConfig().batch_size)
+    assert batches % TrainConfig().update_every, "a partial group at the end of each epoch (the case under test)"
+    assert {h.steps for h in runs[1.0].history} == {batches // TrainConfig().update_every}
+    cfg = ModelConfig.for_dataset("mosi", text_dim=32)
+    stepped = train(synthetic, cfg, TrainConfig(max_epochs=1, step_partial_group=True), progress=False)
+    assert stepped.history[0].steps == -(-batches // TrainConfig().update_every)
