@@ -173,6 +173,10 @@ class TrainConfig:
     seed: int = 1111
     num_threads: int = 0
     """torch intra-op threads; 0 leaves torch's default."""
+    device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N`` (:func:`dmsil.devices.resolve`)."""
+    amp: bool = False
+    """Mixed precision (float16 autocast with a gradient scaler) on CUDA; ignored, with a warning, on a CPU."""
 
     @classmethod
     def for_dataset(cls, dataset: str, **overrides: Any) -> TrainConfig:

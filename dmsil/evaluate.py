@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dmsil import checkpoint, metrics
+from dmsil import checkpoint, devices, metrics
 from dmsil.cli import add_verbosity, setup_logging
 from dmsil.data import MMSAData, load
 from dmsil.data.batches import Batcher
@@ -34,8 +34,9 @@ def predict(model: DMSIL, batcher: Batcher, batch_size: int = 64) -> dict[str, n
     was_training = model.training
     model.eval()
     parts: dict[str, list[np.ndarray]] = {h: [] for h in HEADS}
+    device = next(model.parameters()).device
     for _, inputs in batcher.batches(batch_size):
-        out = model(**inputs)
+        out = model(**devices.to(inputs, device))
         for h in HEADS:
             parts[h].append(out[h].cpu().numpy())
     model.train(was_training)
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset", choices=("mosi", "mosei", "sims"), help="default: the one the checkpoint was trained for"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--device", default="auto", help=f"{devices.CHOICES} (auto: CUDA when present)")
     add_verbosity(p)
     args = p.parse_args(argv)
     setup_logging(args, logging.WARNING)
@@ -146,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
         dirs = checkpoint_dirs(Path(args.checkpoint) if args.checkpoint else default_checkpoint())
         dataset = args.dataset or checkpoint.read_config(dirs[0]).get("train", {}).get("dataset", "mosi")
-        models = {d: checkpoint.load(d) for d in dirs}
+        device = devices.resolve(args.device)
+        models = {d: checkpoint.load(d, device) for d in dirs}
         data = load(args.data)
         per_seed = {}
         for d, model in models.items():

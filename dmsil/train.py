@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dmsil import checkpoint
+from dmsil import checkpoint, devices
 from dmsil.cli import add_verbosity, setup_logging
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig, parse_pairs
 from dmsil.data import MMSAData, load
@@ -125,16 +125,24 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
     where = str(data.path)
     train_b = Batcher(data.splits["train"], model_config.text_model, model_config.text_max_length, f"{where} [train]")
     valid_b = Batcher(data.splits["valid"], model_config.text_model, model_config.text_max_length, f"{where} [valid]")
-    model = DMSIL(model_config)
+    device = devices.resolve(cfg.device)
+    amp = cfg.amp and device.type == "cuda"
+    if cfg.amp and not amp:
+        log.warning("--amp: mixed precision is for CUDA; training on %s in float32", device)
+    model = DMSIL(model_config).to(device)
     c = model.config
     ulgm = LabelGenerator(
         len(train_b),
         {"M": c.post_fusion_dim, "T": c.post_text_dim, "A": c.post_audio_dim, "V": c.post_video_dim},
         bound=c.label_bound,
         exclude_zero=cfg.exclude_zero,
+        device=device,
     )
-    ulgm.init_labels(torch.arange(len(train_b)), torch.from_numpy(data.splits["train"].labels))
-    given = given_labels(data.splits["train"], cfg.given_labels, where)
+    labels = torch.from_numpy(data.splits["train"].labels).to(device)
+    ulgm.init_labels(torch.arange(len(train_b), device=device), labels)
+    given = {h: GivenLabels(g.labels.to(device), g.weights.to(device))
+             for h, g in given_labels(data.splits["train"], cfg.given_labels, where).items()}  # fmt: skip
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     loss_fn = LOSSES[cfg.loss]
     optimizer = build_optimizer(model, cfg)
     rng = np.random.default_rng(cfg.seed)
@@ -156,16 +164,18 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
             file=sys.stderr,
         )
         for step, (idx, inputs) in enumerate(bar, 1):
-            out = model(**inputs)
-            tasks = {
-                h: loss_fn(
-                    out[h], *(given[h].batch(idx) if h in given else (ulgm.labels[h][idx], ulgm.weights(h, idx)))
-                )
-                for h in HEADS
-            }
-            aligns = model.alignment_losses(out)
-            loss = total_loss(tasks, aligns)
-            loss.backward()
+            idx, inputs = idx.to(device), devices.to(inputs, device)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                out = model(**inputs)
+                tasks = {
+                    h: loss_fn(
+                        out[h], *(given[h].batch(idx) if h in given else (ulgm.labels[h][idx], ulgm.weights(h, idx)))
+                    )
+                    for h in HEADS
+                }
+                aligns = model.alignment_losses(out)
+                loss = total_loss(tasks, aligns)
+            scaler.scale(loss).backward()
             total += loss.item()
             for pair, value in aligns.items():
                 align_sums[pair] += value.item()
@@ -174,7 +184,8 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
             ulgm.update_features(out, idx)
             ulgm.update_centres()
             if step % cfg.update_every == 0 or (step == n_batches and cfg.step_partial_group):
-                optimizer.step()
+                scaler.step(optimizer)
+                scaler.update()
                 optimizer.zero_grad()
                 steps += 1
             bar.set_postfix(loss=f"{total / step:.3f}", refresh=False)
@@ -230,6 +241,7 @@ def run_seeds(
         result = train(data, copy.deepcopy(model_config), cfg, progress)
         metrics = evaluate_model(result.model, data, "test", cfg.dataset, cfg.batch_size)
         metrics["best_epoch"], metrics["valid_MAE"] = result.best_epoch, result.best_valid_mae
+        result.model.cpu()  # checkpoints are written from the CPU, whatever trained them
         ckpt_dir = out if len(train_configs) == 1 else out / f"seed-{cfg.seed}"
         checkpoint.save(
             result.model,
@@ -290,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokens per utterance for --text-model (SIMS: 39)",
     )
     p.add_argument("--threads", type=int, default=train.num_threads, help="torch threads (0 = torch's default)")
+    p.add_argument("--device", default=train.device, help=f"{devices.CHOICES} (auto: CUDA when present)")
+    p.add_argument("--amp", action="store_true", help="mixed precision on CUDA (float16 autocast)")
     add_verbosity(p)
     return p
 
@@ -306,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
+        devices.resolve(args.device)  # a device that is not here: one line, before any data is read
         data = load(args.data, args.dataset)
         dt, da, dv = data.dims
         model_config = ModelConfig.for_dataset(
@@ -317,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             text_max_length=args.text_max_length,
             alignment=alignment,
         )
-        overrides = {"max_epochs": args.epochs, "early_stop": args.early_stop, "num_threads": args.threads}
+        overrides = {"max_epochs": args.epochs, "early_stop": args.early_stop, "num_threads": args.threads,
+                     "device": args.device, "amp": args.amp}  # fmt: skip
         if args.batch_size:
             overrides["batch_size"] = args.batch_size
         configs = [TrainConfig.for_dataset(args.dataset, seed=s, **overrides) for s in seeds]
