@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from dmsil import checkpoint, devices
+from dmsil import checkpoint, devices, distributed
 from dmsil.cli import add_verbosity, setup_logging
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig, parse_pairs
 from dmsil.data import MMSAData, load
@@ -29,7 +30,7 @@ from dmsil.data.batches import Batcher
 from dmsil.data.mmsa import Split
 from dmsil.errors import DataError, DmsilError
 from dmsil.evaluate import evaluate_model, predict, summarize_seeds
-from dmsil.labels import LabelGenerator
+from dmsil.labels import FEATURE_KEYS, LabelGenerator
 from dmsil.losses import LOSSES, total_loss
 from dmsil.model import DMSIL, HEADS
 
@@ -126,10 +127,13 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
     train_b = Batcher(data.splits["train"], model_config.text_model, model_config.text_max_length, f"{where} [train]")
     valid_b = Batcher(data.splits["valid"], model_config.text_model, model_config.text_max_length, f"{where} [valid]")
     device = devices.resolve(cfg.device)
+    ranks = distributed.setup(device)
+    device = distributed.local_device(device, ranks)
     amp = cfg.amp and device.type == "cuda"
     if cfg.amp and not amp:
         log.warning("--amp: mixed precision is for CUDA; training on %s in float32", device)
     model = DMSIL(model_config).to(device)
+    net = DistributedDataParallel(model, [device.index] if device.type == "cuda" else None) if ranks.active else model
     c = model.config
     ulgm = LabelGenerator(
         len(train_b),
@@ -148,25 +152,21 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
     rng = np.random.default_rng(cfg.seed)
     result = TrainResult(model, best_epoch=0, best_valid_mae=math.inf)
     best_state = copy.deepcopy(model.state_dict())
-    n_batches = math.ceil(len(train_b) / cfg.batch_size)
+    # every rank needs a share of every global batch: a last batch smaller than the number of ranks is left out
+    n_batches = sum(len(b) >= ranks.world for b in train_b.order(cfg.batch_size))
 
     for epoch in range(1, cfg.max_epochs + 1):
         start = time.perf_counter()
         model.train()
         optimizer.zero_grad()
         total, align_sums, steps = 0.0, {pair: 0.0 for pair in c.alignment.pairs}, 0
-        bar = tqdm(
-            train_b.batches(cfg.batch_size, True, rng),
-            total=n_batches,
-            desc=f"epoch {epoch}",
-            disable=not progress,
-            leave=False,
-            file=sys.stderr,
-        )
-        for step, (idx, inputs) in enumerate(bar, 1):
-            idx, inputs = idx.to(device), devices.to(inputs, device)
+        batches = [b for b in train_b.order(cfg.batch_size, True, rng) if len(b) >= ranks.world]
+        bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress or not ranks.main, leave=False, file=sys.stderr)
+        for step, batch in enumerate(bar, 1):
+            local = distributed.shard(batch, ranks)
+            idx, inputs = torch.from_numpy(local).to(device), devices.to(train_b.inputs(local), device)
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                out = model(**inputs)
+                out = net(**inputs)
                 tasks = {
                     h: loss_fn(
                         out[h], *(given[h].batch(idx) if h in given else (ulgm.labels[h][idx], ulgm.weights(h, idx)))
@@ -179,9 +179,12 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
             total += loss.item()
             for pair, value in aligns.items():
                 align_sums[pair] += value.item()
+            # ULGM's memories see the whole global batch, gathered from every rank (identical on each)
+            seen = {k: distributed.gather_rows(out[k].detach(), ranks) for k in FEATURE_KEYS.values()}
+            seen_idx = distributed.gather_rows(idx, ranks)
             if epoch > 1:
-                ulgm.update_labels(out, idx, epoch)
-            ulgm.update_features(out, idx)
+                ulgm.update_labels(seen, seen_idx, epoch)
+            ulgm.update_features(seen, seen_idx)
             ulgm.update_centres()
             if step % cfg.update_every == 0 or (step == n_batches and cfg.step_partial_group):
                 scaler.step(optimizer)
@@ -190,10 +193,11 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
                 steps += 1
             bar.set_postfix(loss=f"{total / step:.3f}", refresh=False)
         valid_mae = float(np.mean(np.abs(predict(model, valid_b, cfg.batch_size)["M"] - data.splits["valid"].labels)))
+        valid_mae = distributed.broadcast(valid_mae, ranks, device)  # early stopping: one decision, rank 0's
         stats = EpochStats(
             epoch,
-            total / n_batches,
-            {p: s / n_batches for p, s in align_sums.items()},
+            distributed.mean(total / n_batches, ranks, device),
+            {p: distributed.mean(s / n_batches, ranks, device) for p, s in align_sums.items()},
             valid_mae,
             time.perf_counter() - start,
             steps,
@@ -239,6 +243,8 @@ def run_seeds(
             len(data.splits["valid"]),
         )
         result = train(data, copy.deepcopy(model_config), cfg, progress)
+        if not distributed.current().main:  # under torchrun, rank 0 evaluates and writes
+            continue
         metrics = evaluate_model(result.model, data, "test", cfg.dataset, cfg.batch_size)
         metrics["best_epoch"], metrics["valid_MAE"] = result.best_epoch, result.best_valid_mae
         result.model.cpu()  # checkpoints are written from the CPU, whatever trained them
@@ -248,10 +254,17 @@ def run_seeds(
             ckpt_dir,
             features,
             metrics,
-            extra={"train": asdict(cfg), "data": str(data.path), "history": [asdict(h) for h in result.history]},
+            extra={
+                "train": asdict(cfg),
+                "processes": distributed.current().world,
+                "data": str(data.path),
+                "history": [asdict(h) for h in result.history],
+            },
         )
         log.info("seed %d: test %s  -> %s", cfg.seed, _brief(metrics), ckpt_dir)
         per_seed[cfg.seed] = metrics
+    if not per_seed:  # a rank other than 0: nothing of its own to report
+        return {}
     summary = summarize_seeds(per_seed)
     if len(train_configs) > 1:
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -343,7 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     except DmsilError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(_brief(summary["mean"]))
+    finally:
+        distributed.finish()
+    if summary:
+        print(_brief(summary["mean"]))
     return 0
 
 

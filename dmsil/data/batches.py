@@ -60,9 +60,14 @@ class Batcher:
         self, batch_size: int, shuffle: bool = False, generator: np.random.Generator | None = None
     ) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """(sample indexes, inputs) pairs covering the split once."""
+        for idx in self.order(batch_size, shuffle, generator):
+            yield torch.from_numpy(idx), self.inputs(idx)
+
+    def order(
+        self, batch_size: int, shuffle: bool = False, generator: np.random.Generator | None = None
+    ) -> list[np.ndarray]:
+        """The sample indexes of each batch, covering the split once."""
         order = np.arange(len(self))
         if shuffle:
             (generator or np.random.default_rng()).shuffle(order)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            yield torch.from_numpy(idx), self.inputs(idx)
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
