@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from dmsil import cluster
 from dmsil.cli import add_asr_arguments, add_verbosity, asr_options, setup_logging
 from dmsil.data.mmsa import SPLITS
 from dmsil.data.store import FAILED, FORMAT, META, clip_path, write_clip
@@ -160,7 +161,9 @@ def _work(options: PrepareOptions, job: tuple[Path, Path, str]) -> tuple[Path, s
         return out, f"{src}: {type(exc).__name__}: {exc}"
 
 
-def prepare(labels: Path, raw_dir: Path, out: Path, options: PrepareOptions, workers: int = 1) -> dict[str, str]:
+def prepare(
+    labels: Path, raw_dir: Path, out: Path, options: PrepareOptions, workers: int = 1, ray_address: str | None = None
+) -> dict[str, str]:
     """Extract every clip not already in the store; returns {clip: reason} for the clips that failed."""
     from dmsil.features import describe
 
@@ -184,8 +187,16 @@ def prepare(labels: Path, raw_dir: Path, out: Path, options: PrepareOptions, wor
         "%d clips to extract, %d already done, %d missing", len(jobs), len(rows) - len(jobs) - len(failed), len(failed)
     )
     bar = tqdm(total=len(jobs), desc="prepare", unit="clip", file=sys.stderr)
-    work = functools.partial(_work, options)
-    if workers <= 1:
+    work, pool = functools.partial(_work, options), None
+    if ray_address and jobs:  # one task per clip over the cluster; each worker process loads the models once
+        import ray
+
+        import dmsil.prepare as by_name  # under `python -m` this file is __main__; workers import it by name
+
+        cluster.connect(ray_address)
+        task = ray.remote(by_name._work)
+        results = cluster.as_completed(task.remote(options, job) for job in jobs)
+    elif workers <= 1:
         results = map(work, jobs)
     else:
         pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"))
@@ -195,7 +206,7 @@ def prepare(labels: Path, raw_dir: Path, out: Path, options: PrepareOptions, wor
             failed[f"{dest.parent.name}/{dest.stem}"] = reason
         bar.update()
     bar.close()
-    if workers > 1:
+    if pool is not None:
         pool.shutdown()
     (out / FAILED).write_text(json.dumps(failed, indent=2) + "\n")
     return failed
@@ -207,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--raw", required=True, help="folder with <video_id>/<clip_id>.mp4")
     p.add_argument("--out", required=True, help="feature store folder (re-runs skip finished clips)")
     p.add_argument("--workers", type=int, default=1, help="clips processed in parallel (processes)")
+    cluster.add_argument(p)
     p.add_argument("--text-model", help="local transformers folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--text-max-length", type=int, default=PrepareOptions.text_max_length)
     add_asr_arguments(p, "for clips whose text is empty")
@@ -215,10 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args, logging.INFO)
     options = PrepareOptions(args.text_model, args.text_max_length, asr_options(args))
     try:
-        failed = prepare(Path(args.labels), Path(args.raw), Path(args.out), options, args.workers)
+        failed = prepare(Path(args.labels), Path(args.raw), Path(args.out), options, args.workers, args.ray)
     except DmsilError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if args.ray:
+            cluster.shutdown()
     for clip, reason in failed.items():
         log.warning("skipped %s: %s", clip, reason)
     if failed:

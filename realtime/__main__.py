@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from dmsil import cluster
 from dmsil.cli import add_asr_arguments, add_engine_argument, add_verbosity, asr_options, setup_logging
 from dmsil.errors import DmsilError
 
@@ -57,6 +58,7 @@ def score_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, or directories of media files")
     p.add_argument("--out", default="scores", help="output directory (default: ./scores)")
     p.add_argument("--format", default="csv,json,png", help="any of csv, json, png, comma-separated")
+    cluster.add_argument(p)
     _common(p)
     return p
 
@@ -74,8 +76,7 @@ def _fmt(x: float | None) -> str:
 
 
 def score_main(argv: list[str]) -> int:
-    from realtime.score import FORMATS, expand, score_file
-    from realtime.scorer import Scorer
+    from realtime.score import FORMATS, FileScorer, expand, score_on_ray
 
     args = score_parser().parse_args(argv)
     setup_logging(args, logging.WARNING)
@@ -84,25 +85,34 @@ def score_main(argv: list[str]) -> int:
     if bad or not formats:
         print(f"error: --format {args.format!r}: use any of {', '.join(FORMATS)}", file=sys.stderr)
         return 2
-    try:
-        options = _options(args, live=False)
-        scorer = Scorer(args.checkpoint, args.engine)
-    except (DmsilError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    failed = 0
     files = expand(args.inputs)
     if not files:
         print(f"error: no media files in {' '.join(args.inputs)}", file=sys.stderr)
         return 1
-    for path in files:
-        result = score_file(path, scorer, options, Path(args.out), formats, progress=not args.quiet)
-        if result.error:
-            failed += 1
-            kept = f" ({len(result.rows)} windows before it written)" if result.rows else ""
-            print(f"error: {result.error}{kept}", file=sys.stderr)
-        if result.outputs:
-            print(f"{path}: {len(result.rows)} windows -> {', '.join(str(o) for o in result.outputs)}")
+    out = Path(args.out)
+    try:
+        options = _options(args, live=False)
+        if args.ray:
+            summaries = score_on_ray(files, args.ray, args.checkpoint, args.engine, options, out, formats)
+        else:
+            scorer = FileScorer(args.checkpoint, args.engine, options, out, formats)
+            summaries = (scorer(path, progress=not args.quiet) for path in files)
+        failed = 0
+        for summary in summaries:
+            if summary.error:
+                failed += 1
+                kept = f" ({summary.windows} windows before it written)" if summary.windows else ""
+                print(f"error: {summary.error}{kept}", file=sys.stderr)
+            if summary.outputs:
+                print(f"{summary.path}: {summary.windows} windows -> {', '.join(str(o) for o in summary.outputs)}")
+    except (DmsilError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.ray:
+            from dmsil import cluster
+
+            cluster.shutdown()
     return 1 if failed else 0
 
 

@@ -16,11 +16,13 @@ import csv
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from dmsil.errors import DmsilError
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.scorer import Scorer, Scores
 from realtime.sources import Damage, FileSource, SourceError
@@ -84,6 +86,55 @@ def score_file(
     if result.rows or result.error is None:
         result.outputs = write(result, scorer, out_dir, formats)
     return result
+
+
+@dataclass
+class FileSummary:
+    """What a command prints of one scored file (small: it comes back from a Ray worker)."""
+
+    path: Path
+    windows: int
+    error: str | None
+    outputs: list[Path]
+
+    @classmethod
+    def of(cls, result: FileResult) -> FileSummary:
+        return cls(result.path, len(result.rows), result.error, result.outputs)
+
+
+class FileScorer:
+    """A model loaded once, scoring files in turn into ``out_dir``: the main process, or one Ray worker."""
+
+    def __init__(self, checkpoint: str | None, engine: str, options: PipelineOptions, out_dir: Path,
+                 formats: tuple[str, ...]):  # fmt: skip
+        self.scorer = Scorer(checkpoint, engine)
+        self.options, self.out_dir, self.formats = options, out_dir, formats
+
+    def __call__(self, path: Path, progress: bool = False) -> FileSummary:
+        return FileSummary.of(score_file(path, self.scorer, self.options, self.out_dir, self.formats, progress))
+
+
+def score_on_ray(
+    files: list[Path], address: str, checkpoint: str | None, engine: str, options: PipelineOptions, out_dir: Path,
+    formats: tuple[str, ...],
+) -> Iterator[FileSummary]:  # fmt: skip
+    """The files scored by one :class:`FileScorer` per CPU of the cluster, each summary as it finishes."""
+    import ray
+    from ray.util import ActorPool
+
+    from dmsil import checkpoint as checkpoints
+    from dmsil import cluster, default_checkpoint
+    from dmsil.features import require_computable
+
+    ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
+    require_computable(checkpoints.features(ckpt), str(ckpt))  # a bad checkpoint: one line here, not in a worker
+    workers = min(len(files), cluster.connect(address))
+    remote = ray.remote(num_cpus=1)(FileScorer)
+    pool = ActorPool([remote.remote(checkpoint, engine, options, out_dir, formats) for _ in range(workers)])
+    try:
+        yield from pool.map_unordered(lambda worker, path: worker.__call__.remote(path), files)
+    except ray.exceptions.RayError as exc:  # a worker that died: one line, the files done so far are written
+        raise DmsilError(f"ray: {type(exc).__name__}: {str(exc).strip().splitlines()[-1]}") from None
 
 
 def _round(x: float | None) -> float | None:

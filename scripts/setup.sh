@@ -21,7 +21,7 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch 2.14.1 is a CUDA build that runs on the CPU too; torchaudio 2.11.0 needs it (the CPU-only 2.13.0 cannot load it).
-.venv/bin/python -m pip install -q --progress-bar off -e ".[live,dev]" \
+.venv/bin/python -m pip install -q --progress-bar off -e ".[live,cluster,dev]" \
   torch==2.14.1 torchaudio==2.11.0 mediapipe==0.10.21 "pyarrow<22"
 # Data files only, so their declared dependencies are skipped (this resolves nothing else):
 # fer: its 93 KB FER2013 expression model (MIT), run with ai-edge-litert instead of TensorFlow;
