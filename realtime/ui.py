@@ -186,7 +186,8 @@ def build(session: LiveSession, browser: bool, out_root: Path):
     from realtime.score import score_file
 
     untrained = "; ".join(f"{m}: {why}" for m, why in session.scorer.untrained.items())
-    with gr.Blocks(title="dmsil-live") as app:
+    # a page that sees faces and hears voices reports nothing to Gradio's makers (not left to GRADIO_ANALYTICS_ENABLED)
+    with gr.Blocks(title="dmsil-live", analytics_enabled=False) as app:
         gr.Markdown(
             "# dmsil-live\nSentiment of the speaker on the MOSI scale: -3 strongly negative ... +3 strongly positive."
             + (f"\n\n_{untrained}_" if untrained else "")

@@ -1,9 +1,11 @@
 """The web page in a real browser: Debian's chromium driven by Playwright, fed real generated media."""
 
+import json
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,8 @@ def test_server_side_capture_from_a_file_backed_camera(talk, browser_page):
         page.wait_for_function("document.querySelector('#status')?.innerText.includes('running')", timeout=20_000)
         wait_for_scores(page)
         assert listening_addresses(server.port) == {"127.0.0.1"}  # nothing listens beyond the loopback interface
+        with urllib.request.urlopen(server.url + "config", timeout=30) as reply:
+            assert json.loads(reply.read())["analytics_enabled"] is False  # no usage reports to Gradio's makers
         page.close()  # closing the page stops the capture
         page = browser_page()
         page.goto(server.url)
