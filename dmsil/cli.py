@@ -38,6 +38,12 @@ def add_engine_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_device_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
+    from dmsil import devices
+
+    p.add_argument("--device", default=default, help=f"{devices.CHOICES} (auto: CUDA when present)")
+
+
 def add_asr_arguments(p: argparse.ArgumentParser, purpose: str = "speech recognition") -> None:
     defaults = ASROptions()
     p.add_argument("--asr", choices=BACKENDS, default=defaults.backend, help=f"{purpose}: backend")

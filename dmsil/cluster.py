@@ -30,8 +30,8 @@ def connect(address: str) -> int:
     import ray
 
     if not ray.is_initialized():
-        options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-        ray.init(**options) if address == LOCAL else ray.init(address=address, **options)
+        ray.init(None if address == LOCAL else address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)  # fmt: skip
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 

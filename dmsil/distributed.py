@@ -41,7 +41,7 @@ def setup(device: torch.device) -> Ranks:
         return Ranks()
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Ranks(dist.get_rank(), dist.get_world_size())
+    return current()
 
 
 def current() -> Ranks:

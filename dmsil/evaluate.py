@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from dmsil import checkpoint, devices, metrics
-from dmsil.cli import add_verbosity, setup_logging
+from dmsil.cli import add_device_argument, add_verbosity, setup_logging
 from dmsil.data import MMSAData, load
 from dmsil.data.batches import Batcher
 from dmsil.errors import DmsilError
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset", choices=("mosi", "mosei", "sims"), help="default: the one the checkpoint was trained for"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument("--device", default="auto", help=f"{devices.CHOICES} (auto: CUDA when present)")
+    add_device_argument(p)
     add_verbosity(p)
     args = p.parse_args(argv)
     setup_logging(args, logging.WARNING)

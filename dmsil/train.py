@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from dmsil import checkpoint, devices, distributed
-from dmsil.cli import add_verbosity, setup_logging
+from dmsil.cli import add_device_argument, add_verbosity, setup_logging
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig, parse_pairs
 from dmsil.data import MMSAData, load
 from dmsil.data.batches import Batcher
@@ -152,15 +152,15 @@ def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress:
     rng = np.random.default_rng(cfg.seed)
     result = TrainResult(model, best_epoch=0, best_valid_mae=math.inf)
     best_state = copy.deepcopy(model.state_dict())
-    # every rank needs a share of every global batch: a last batch smaller than the number of ranks is left out
-    n_batches = sum(len(b) >= ranks.world for b in train_b.order(cfg.batch_size))
 
     for epoch in range(1, cfg.max_epochs + 1):
         start = time.perf_counter()
         model.train()
         optimizer.zero_grad()
         total, align_sums, steps = 0.0, {pair: 0.0 for pair in c.alignment.pairs}, 0
+        # every rank needs a share of every global batch: a last batch smaller than the number of ranks is left out
         batches = [b for b in train_b.order(cfg.batch_size, True, rng) if len(b) >= ranks.world]
+        n_batches = len(batches)
         bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress or not ranks.main, leave=False, file=sys.stderr)
         for step, batch in enumerate(bar, 1):
             local = distributed.shard(batch, ranks)
@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokens per utterance for --text-model (SIMS: 39)",
     )
     p.add_argument("--threads", type=int, default=train.num_threads, help="torch threads (0 = torch's default)")
-    p.add_argument("--device", default=train.device, help=f"{devices.CHOICES} (auto: CUDA when present)")
+    add_device_argument(p, train.device)
     p.add_argument("--amp", action="store_true", help="mixed precision on CUDA (float16 autocast)")
     add_verbosity(p)
     return p

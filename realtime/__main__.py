@@ -110,8 +110,6 @@ def score_main(argv: list[str]) -> int:
         return 1
     finally:
         if args.ray:
-            from dmsil import cluster
-
             cluster.shutdown()
     return 1 if failed else 0
 

@@ -237,8 +237,7 @@ class Pipeline:
                 span = item.samples.size / SAMPLE_RATE if isinstance(item, AudioChunk) else 1.0 / VIDEO_RATE
                 self.assembler.seen_end = max(self.assembler.seen_end, item.t + span)
         except Exception as exc:  # a broken source must not take the pipeline down: its modalities say why
-            name = str(source.path) if source.name == "file" else source.name  # a file is named by its path
-            reason = str(exc) if isinstance(exc, SourceError) else f"{name} failed: {type(exc).__name__}: {exc}"
+            reason = str(exc) if isinstance(exc, SourceError) else f"{source.name} failed: {type(exc).__name__}: {exc}"
             reason = f"{reason.splitlines()[0]} (after {t:.1f} s)"
             self.stats.errors.append(reason)
             log.warning("%s", reason)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from dmsil.errors import DmsilError
 from realtime.pipeline import Pipeline, PipelineOptions
-from realtime.scorer import Scorer, Scores
+from realtime.scorer import Scorer, Scores, usable_checkpoint
 from realtime.sources import Damage, FileSource, SourceError
 
 log = logging.getLogger(__name__)
@@ -122,12 +122,9 @@ def score_on_ray(
     import ray
     from ray.util import ActorPool
 
-    from dmsil import checkpoint as checkpoints
-    from dmsil import cluster, default_checkpoint
-    from dmsil.features import require_computable
+    from dmsil import cluster
 
-    ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
-    require_computable(checkpoints.features(ckpt), str(ckpt))  # a bad checkpoint: one line here, not in a worker
+    usable_checkpoint(checkpoint)  # a bad checkpoint: one line here, not in a worker
     workers = min(len(files), cluster.connect(address))
     remote = ray.remote(num_cpus=1)(FileScorer)
     pool = ActorPool([remote.remote(checkpoint, engine, options, out_dir, formats) for _ in range(workers)])

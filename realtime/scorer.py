@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dmsil import calibration, checkpoint
-from dmsil.config import ModelConfig
+from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.data.store import pad_frames
 from dmsil.features import normalize, require_computable, resolve_text_model
 from realtime.modalities import ABSENT, FUSED, HEAD, MODALITIES
@@ -55,18 +55,26 @@ class Scores:
                    recent=w.recent, provisional=w.provisional, kind=w.kind)  # fmt: skip
 
 
+def usable_checkpoint(ckpt_dir: str | Path | None = None) -> tuple[Path, FeatureSpec]:
+    """The checkpoint folder (the shipped default model when none is named) and its feature description,
+    or a one-line error when this app cannot compute the features it was trained on."""
+    from dmsil import default_checkpoint
+
+    ckpt = Path(ckpt_dir) if ckpt_dir else default_checkpoint()
+    spec = checkpoint.features(ckpt)
+    require_computable(spec, str(ckpt))
+    return ckpt, spec
+
+
 class Scorer:
     """Builds engine batches from windows and reads the scores back; one per pipeline."""
 
     def __init__(self, ckpt_dir: str | Path | None = None, engine: str = "auto", threads: int | None = None):
         import engines
-        from dmsil import default_checkpoint
 
-        self.ckpt = Path(ckpt_dir) if ckpt_dir else default_checkpoint()
+        self.ckpt, self.spec = usable_checkpoint(ckpt_dir)
         document = checkpoint.read_config(self.ckpt)
         self.config = ModelConfig.from_dict(document["model"])
-        self.spec = checkpoint.features(self.ckpt)
-        require_computable(self.spec, str(self.ckpt))
         self.heads = checkpoint.heads(self.ckpt)
         self.calibration = calibration.from_runtime(document)
         self.untrained = {m: self.heads[HEAD[m]].source for m in MODALITIES if not self.heads[HEAD[m]].trained}

@@ -26,6 +26,7 @@ from dmsil.features.media import (
     FrameGrid,
     ReadOptions,
     describe_damage,
+    probe,
     read,
 )
 
@@ -69,14 +70,12 @@ class FileSource:
         if self.path.stat().st_size == 0:
             raise SourceError(f"{self.path}: empty file")
         try:
-            with av.open(str(self.path)) as container:
-                self.has_audio = bool(container.streams.audio)
-                self.has_video = bool(container.streams.video)
-                self.duration = float(container.duration or 0) / 1e6
+            streams = probe(self.path)
         except av.error.FFmpegError as exc:
             raise SourceError(
                 f"{self.path}: not a readable media file ({exc.strerror or type(exc).__name__})"
             ) from None
+        self.has_audio, self.has_video, self.duration = streams.has_audio, streams.has_video, streams.duration
         if not (self.has_audio or self.has_video):
             raise SourceError(f"{self.path}: no audio or video stream")
 
@@ -115,6 +114,10 @@ class FileSource:
         except av.error.FFmpegError as exc:  # opened a moment ago, unreadable now (replaced, unmounted)
             self.status = f"{self.path}: cannot decode ({exc.strerror or type(exc).__name__})"
             raise SourceError(self.status) from None
+        except SourceError:
+            raise
+        except Exception as exc:  # anything else while decoding: the file names itself in the reason
+            raise SourceError(f"{self.path} failed: {type(exc).__name__}: {exc}") from None
         if damage and not self.damage:
             log.warning("%s", describe_damage(self.path, damage))
         self.damage = self.damage or damage

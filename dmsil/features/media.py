@@ -197,6 +197,25 @@ def _declared_end(stream, container) -> float:
     return math.inf
 
 
+@dataclass(frozen=True)
+class Streams:
+    """What a file holds, from its header: the one place that asks."""
+
+    has_audio: bool
+    has_video: bool
+    duration: float
+    """Seconds, as the container declares it (0 when it does not)."""
+
+
+def probe(path: str | Path) -> Streams:
+    """The file's streams and declared length; raises ``av.error.FFmpegError`` when it cannot be opened."""
+    import av
+
+    with av.open(str(path)) as container:
+        streams = container.streams
+        return Streams(bool(streams.audio), bool(streams.video), float(container.duration or 0) / 1e6)
+
+
 def describe_damage(path: str | Path, damage: list[Damage]) -> str:
     """One line for the log: how much of each stream of ``path`` was skipped."""
     lost = {}
@@ -226,6 +245,7 @@ def decode(
         raise DataError(f"{path}: empty file")
     clip, audio = Clip(path, None), []
     try:
+        streams = probe(path)
         for item in read(path, ReadOptions(video_rate, max_side)):
             if isinstance(item, Frame):
                 clip.frame_times.append(item.t)
@@ -237,19 +257,16 @@ def decode(
                 audio.append(item.samples)
             else:
                 clip.damage.append(item)
-        with av.open(str(path)) as container:
-            has_audio = bool(container.streams.audio)
-            duration = float(container.duration or 0) / 1e6
     except av.error.FFmpegError as exc:
         raise DataError(f"{path}: cannot decode ({exc.strerror or type(exc).__name__})") from None
-    if has_audio:
+    if streams.has_audio:
         clip.audio = np.concatenate(audio) if audio else np.zeros(0, np.float32)
     if clip.audio is None and not clip.frame_times:
         raise DataError(f"{path}: no audio or video stream")
     if clip.damage:
         log.warning("%s", describe_damage(path, clip.damage))
     audio_s = 0.0 if clip.audio is None else clip.audio.size / SAMPLE_RATE
-    clip.duration = max(duration, audio_s, clip.frame_times[-1] + 1 / video_rate if clip.frame_times else 0.0)
+    clip.duration = max(streams.duration, audio_s, clip.frame_times[-1] + 1 / video_rate if clip.frame_times else 0.0)
     return clip
 
 
