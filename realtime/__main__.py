@@ -38,6 +38,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def live_parser() -> argparse.ArgumentParser:
+    from realtime import ui
+
     p = argparse.ArgumentParser(
         prog="python -m realtime", description="Live multimodal sentiment from a camera and mic."
     )
@@ -49,6 +51,8 @@ def live_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="also make a public gradio.live link (exposes the page)")
     p.add_argument("--no-autostart", action="store_true", help="web UI: wait for the Start button")
+    p.add_argument("--max-sessions", type=int, default=ui.PageOptions.max_sessions,
+                   help="--browser: live sessions at once (about a core each); later visitors wait")  # fmt: skip
     _common(p)
     return p
 
@@ -204,9 +208,11 @@ def live_main(argv: list[str]) -> int:
 
 def ui_main(args) -> int:
     from realtime.scorer import Scorer
-    from realtime.ui import BrowserSource, serve
+    from realtime.sessions import BrowserSource
+    from realtime.ui import PageOptions, serve
 
     try:
+        page = PageOptions(args.browser, args.host, args.port, args.share, not args.no_autostart, args.max_sessions)
         scorer = Scorer(args.checkpoint, args.engine)
         options = _options(args, live=True)
     except (DmsilError, ValueError) as exc:
@@ -221,8 +227,7 @@ def ui_main(args) -> int:
     with tempfile.TemporaryDirectory(prefix="dmsil-live-", ignore_cleanup_errors=True) as workdir:
         os.environ["GRADIO_TEMP_DIR"] = str(Path(workdir) / "uploads")
         try:
-            serve(scorer, options, make_sources, args.browser, args.host, args.port, args.share,
-                  not args.no_autostart, Path(workdir))  # fmt: skip
+            serve(scorer, options, make_sources, page, Path(workdir))
         except KeyboardInterrupt:
             pass
         except OSError as exc:  # the port is taken

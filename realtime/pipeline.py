@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from realtime.smoothing import Smoother
 from realtime.sources import AudioChunk, Damage, Frame, SourceError
 from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, Stage, run_stage
 from realtime.windows import Assembler, Window, WindowOptions
+
+if TYPE_CHECKING:
+    from dmsil.features.face import FaceFrame
 
 log = logging.getLogger(__name__)
 DAMAGED = "damaged"
@@ -114,6 +118,8 @@ class Pipeline:
         """The stage input queues, by name (their ``qsize()`` shows a stage falling behind)."""
         self.latest_frame: np.ndarray | None = None
         """The newest camera picture (RGB), for a preview."""
+        self.latest_face: tuple[Frame, FaceFrame] | None = None
+        """The newest frame the face reader has read, with what it found there (box, landmarks)."""
         self._stop = threading.Event()
         workers = self.options.face_workers or (1 if self.options.live else len(os.sched_getaffinity(0)))
         self._face_workers = max(1, workers)
@@ -121,6 +127,11 @@ class Pipeline:
         self._smoother = Smoother(self.options.smooth)
         self._timers: dict[str, float] = {}
         self._timer_lock = threading.Lock()
+
+    def _saw(self, frame: Frame, found: FaceFrame) -> None:
+        latest = self.latest_face
+        if latest is None or frame.t >= latest[0].t:  # face threads take turns: keep the newest
+            self.latest_face = (frame, found)
 
     def stop(self) -> None:
         """Ask every thread to finish (Ctrl-C, the UI's stop button); :meth:`run` returns soon after."""
@@ -147,7 +158,7 @@ class Pipeline:
         audio_qs: list[queue.Queue] = []
         stages: list[tuple[Stage, queue.Queue]] = []
         if has_video:
-            stages += [(FaceStage(self.faults, i), video_q) for i in range(self._face_workers)]
+            stages += [(FaceStage(self.faults, i, self._saw), video_q) for i in range(self._face_workers)]
         else:
             asm.finish("face")
         wanted = {"asr": True, "acoustic": "audio" in self.scorer.needed}

@@ -16,7 +16,7 @@ import csv
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,8 +60,16 @@ def expand(inputs: list[str]) -> list[Path]:
 
 
 def score_file(
-    path: Path, scorer: Scorer, options: PipelineOptions, out_dir: Path, formats: tuple[str, ...], progress: bool = True
+    path: Path,
+    scorer: Scorer,
+    options: PipelineOptions,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    progress: bool = True,
+    on_progress: Callable[[float, float | None], None] | None = None,
 ) -> FileResult:
+    """Scores one file into ``out_dir``; ``progress`` draws a bar on stderr, ``on_progress(seconds done,
+    duration or None)`` hears of each window (the page's progress bar)."""
     result = FileResult(path)
     try:
         source = FileSource(path)
@@ -77,6 +85,8 @@ def score_file(
             return
         result.rows.append(s)
         bar.update(max(0.0, s.end - bar.n) if total is None or s.end <= total else max(0.0, total - bar.n))
+        if on_progress is not None:
+            on_progress(s.end, total)
 
     stats = Pipeline(scorer, options).run([source], on_result)
     bar.close()

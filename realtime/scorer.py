@@ -9,6 +9,7 @@ model"). The fused score is ``None`` when no trained modality is present: never 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def usable_checkpoint(ckpt_dir: str | Path | None = None) -> tuple[Path, Feature
 
 
 class Scorer:
-    """Builds engine batches from windows and reads the scores back; one per pipeline."""
+    """Builds engine batches from windows and reads the scores back. Pipelines may share one (the page's
+    visitors do): calls take turns, since a tokenizer must not be entered from two threads at once."""
 
     def __init__(self, ckpt_dir: str | Path | None = None, engine: str = "auto", threads: int | None = None):
         import engines
@@ -81,6 +83,7 @@ class Scorer:
         self._text = self._text_input()
         self.engine = engines.load(self.ckpt, engine, threads)
         self.engine.warmup()
+        self._lock = threading.Lock()
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -103,6 +106,10 @@ class Scorer:
     def __call__(self, windows: list[Window]) -> list[Scores]:
         if not windows:
             return []
+        with self._lock:
+            return self._score(windows)
+
+    def _score(self, windows: list[Window]) -> list[Scores]:
         use = [self._present(w) for w in windows]
         texts = [w.transcript if "text" in u else "" for w, u in zip(windows, use, strict=True)]
         text, text_mask = self._text(texts)

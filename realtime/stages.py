@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from dmsil.features.media import VIDEO_RATE
 from realtime.modalities import of_stage
 from realtime.sources import AudioChunk, Frame
 from realtime.windows import Assembler
+
+if TYPE_CHECKING:
+    from dmsil.features.face import FaceFrame
 
 log = logging.getLogger(__name__)
 END = object()
@@ -72,12 +75,13 @@ class Stage(Protocol):
 
 
 class FaceStage:
-    """Face Mesh vectors, one per frame; several face stages may take turns on one queue (``index``)."""
+    """Face Mesh vectors, one per frame; several face stages may take turns on one queue (``index``).
+    ``seen(frame, found)`` hears of every frame read, for a preview of what the face reader sees."""
 
     name = "face"
 
-    def __init__(self, faults: Faults, index: int = 0):
-        self.faults, self.index = faults, index
+    def __init__(self, faults: Faults, index: int = 0, seen: Callable[[Frame, FaceFrame], None] | None = None):
+        self.faults, self.index, self.seen = faults, index, seen
 
     def __enter__(self) -> FaceStage:
         from dmsil.features.face import FaceExtractor
@@ -90,7 +94,10 @@ class FaceStage:
 
     def push(self, frame: Frame, asm: Assembler) -> None:
         try:
-            asm.add("face", frame.t, self._extractor(frame.rgb).vector)
+            found = self._extractor(frame.rgb)
+            asm.add("face", frame.t, found.vector)
+            if self.seen is not None:
+                self.seen(frame, found)
         except Exception as exc:  # one bad frame: the windows around it say why
             asm.trouble(("video",), frame.t, frame.t + 1 / VIDEO_RATE, self.faults.report("face", exc))
         asm.advance("face", frame.t, self.index)

@@ -1,26 +1,25 @@
 """The web page in a real browser: Debian's chromium driven by Playwright, fed real generated media."""
 
+import io
 import json
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
+
+from realtime.score import COLUMNS
+from tests.pages import Server
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by scripts/setup.sh")
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 OFFLINE_FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is installed by scripts/setup.sh")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -37,30 +36,6 @@ def listening_addresses(port: int) -> set[str]:
             else:
                 found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
     return found
-
-
-class Server:
-    """``python -m realtime ...`` serving the page, as a user starts it."""
-
-    def __init__(self, *args: str):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "realtime", *args, "--port", str(self.port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 120
-        for line in self.proc.stdout:
-            if "Running on local URL" in line:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError("the page did not come up")
-        self.url = f"http://127.0.0.1:{self.port}/"
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 @pytest.fixture
@@ -81,26 +56,98 @@ def browser_page():
     pw.stop()
 
 
-def wait_for_scores(page, timeout_s: float = 180) -> tuple[str, str]:
+def wait_for_scores(page, timeout_s: float = 180) -> str:
+    """Waits for a scored fused gauge and a transcript line with a score; returns the transcript's text."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        fused = page.locator("#fused").inner_text()
-        words = page.locator("#transcript textarea").input_value()
-        if "on [-3, +3]" in fused and words.strip():
-            return fused, words
+        scored = page.locator("#gauges .gauge[data-head=fused][data-score]").count()
+        said = page.locator("#utterances li.utt").all_inner_texts()
+        if scored and any(text.strip() and "nothing said yet" not in text for text in said):
+            return " ".join(said)
         page.wait_for_timeout(300)
     raise AssertionError(f"no scores or transcript within {timeout_s} s: {page.locator('#status').inner_text()}")
 
 
-def test_server_side_capture_from_a_file_backed_camera(talk, browser_page):
+def picture(page):
+    """The picture the page shows now (painted on its canvas), decoded."""
+    import base64
+
+    from PIL import Image
+
+    png = page.evaluate("document.querySelector('#picture canvas.picture').toDataURL('image/png')")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(png.split(",", 1)[1]))).convert("RGB"))
+
+
+def box_pixels(rgb) -> int:
+    """Pixels of the face box's green (0, 220, 90), allowing for lossy encoding."""
+    r, g, b = (rgb[..., i].astype(int) for i in range(3))
+    return int(np.sum((g > 170) & (r < 70) & (b > 40) & (b < 140)))
+
+
+def heights(page, selector: str, n: int = 30) -> list[float]:
+    """The element's height sampled every 100 ms over two or three updates (0 when it is gone)."""
+    out = []
+    for _ in range(n):
+        box = page.locator(selector).bounding_box()
+        out.append(0.0 if box is None else box["height"])
+        page.wait_for_timeout(100)
+    return out
+
+
+def test_server_side_capture_shows_gauges_face_timeline_utterances_and_saves(talk, browser_page):
     ARTIFACTS.mkdir(exist_ok=True)
     server = Server("--camera", str(talk["talk"]))
     try:
         page = browser_page()
         page.goto(server.url)
-        fused, words = wait_for_scores(page)
-        assert page.locator("#heads").inner_text().count("unavailable (not trained in the default model") == 1
+        assert "every viewer of this page sees and hears the same camera" in page.locator("#who").inner_text()
+        wait_for_scores(page)
+        # gauges: four, the untrained audio greyed with its reason, the others a number and its word
+        gauges = page.locator("#gauges .gauge")
+        assert gauges.count() == 4
+        assert "not trained in the default model" in page.locator("#gauges .gauge.unavailable").inner_text()
+        fused = page.locator("#gauges .gauge[data-head=fused] .words").inner_text()
+        assert any(word in fused for word in ("negative", "neutral", "positive")), fused
+        # the face box is drawn on the picture, and gone when switched off
+        assert box_pixels(picture(page)) > 200
+        page.locator("#draw-face input").uncheck()
+        page.wait_for_timeout(2500)
+        assert box_pixels(picture(page)) < 20
+        page.locator("#draw-face input").check()
+        # the timeline: every trained head as a line, hovering a point shows its words; no flicker on updates
+        assert page.locator("#timeline path.smooth[data-head=fused]").count() == 1
+        for selector in ("#timeline .tl", "#gauges .gauges", "#picture canvas.picture", "#utterances .utts"):
+            sizes = heights(page, selector, 20)
+            assert min(sizes) == max(sizes) > 0, (selector, sizes)
+        page.wait_for_function(
+            "document.querySelectorAll('#utterances li.utt[data-score]').length >= 2", timeout=60_000
+        )
+        assert page.locator("#timeline .utt-span").count() >= 2
+        point = page.locator("#timeline .tl-pt").nth(6)
+        tip = point.locator(".tip")
+        assert not tip.is_visible()
+        point.hover()
+        assert tip.is_visible() and "fused" in tip.inner_text() and "“" in tip.inner_text()
+        # utterances tinted, newest last, then newest first
+        first = page.locator("#utterances li.utt[data-score]").first
+        assert "rgba(" in first.get_attribute("style")
+        oldest = first.inner_text()
+        page.locator("#order label", has_text="newest first").click()
+        page.wait_for_timeout(2000)
+        said = page.locator("#utterances li.utt").all_inner_texts()
+        assert said[-1] == oldest, said
         page.screenshot(path=str(ARTIFACTS / "ui-server-side.png"), full_page=True)
+        # save: CSV (the offline columns), JSON and PNG to download
+        page.click("#save")
+        page.wait_for_function("document.querySelectorAll('#saved a').length >= 4", timeout=30_000)
+        links = {
+            href.rsplit("/", 1)[-1]: href for a in page.locator("#saved a").all() if (href := a.get_attribute("href"))
+        }
+        names = sorted(n.split(".", 1)[1] for n in links if n.startswith("session-"))
+        assert names == ["csv", "json", "png", "utterances.csv"], links
+        table = next(href for name, href in links.items() if name.endswith(".csv") and "utterances" not in name)
+        header = page.request.get(table).text().splitlines()[0]
+        assert tuple(header.split(",")) == COLUMNS
         # stop, then restart: the file plays again and new windows arrive
         page.click("#stop")
         page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')")
@@ -110,47 +157,70 @@ def test_server_side_capture_from_a_file_backed_camera(talk, browser_page):
         assert listening_addresses(server.port) == {"127.0.0.1"}  # nothing listens beyond the loopback interface
         with urllib.request.urlopen(server.url + "config", timeout=30) as reply:
             assert json.loads(reply.read())["analytics_enabled"] is False  # no usage reports to Gradio's makers
-        page.close()  # closing the page stops the capture
+        page.close()  # its last viewer gone, the capture stops
         page = browser_page()
         page.goto(server.url)
-        page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')", timeout=5_000)
+        page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')", timeout=15_000)
     finally:
         server.close()
 
 
-def test_browser_capture_with_chromium_fake_devices(talk, tmp_path, browser_page):
+def fake_media(video: Path, folder: Path) -> list[str]:
+    """Chromium flags that make ``video`` its camera and microphone."""
+    y4m, wav = folder / f"{video.stem}.y4m", folder / f"{video.stem}.wav"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(video), "-vf", "scale=320:240,fps=15",
+                    "-pix_fmt", "yuv420p", str(y4m)], check=True)  # fmt: skip
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(video), "-vn", "-ac", "1", "-ar", "48000",
+                    "-c:a", "pcm_s16le", str(wav)], check=True)  # fmt: skip
+    return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={y4m}", f"--use-file-for-fake-audio-capture={wav}"]  # fmt: skip
+
+
+def stream_from_browser(page) -> None:
+    page.click("#start")
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#webcam button[aria-label='capture photo']").click()  # starts the stream
+    page.locator("#mic button", has_text="Record").click()
+
+
+OTHER_TALK = ["My garden is full of tomatoes this summer.", "The printer jammed again during the meeting."]
+
+
+def test_browser_visitors_each_get_their_own_session_and_extra_ones_wait(talk, tmp_path, browser_page):
+    from realtime import demo
+
     ARTIFACTS.mkdir(exist_ok=True)
-    y4m, wav = tmp_path / "cam.y4m", tmp_path / "mic.wav"
-    src = str(talk["talk"])
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-i", src, "-vf", "scale=320:240,fps=15", "-pix_fmt", "yuv420p", str(y4m)],
-        check=True,
-    )
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-i", src, "-vn", "-ac", "1", "-ar", "48000", "-c:a", "pcm_s16le", str(wav)],
-        check=True,
-    )
-    server = Server("--browser", "--no-autostart")
+    wav, _ = demo.join_speech(OTHER_TALK, tmp_path / "speech.wav")
+    other = demo.video(tmp_path / "other.mp4", wav, sf.info(str(wav)).duration)
+    server = Server("--browser", "--no-autostart", "--max-sessions", "2")
     try:
-        page = browser_page(
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={y4m}",
-            f"--use-file-for-fake-audio-capture={wav}",
-        )
-        page.goto(server.url)
-        page.click("#start")
-        page.get_by_text("Click to Access Webcam").click()
-        page.locator("#webcam button[aria-label='capture photo']").click()  # starts the stream
-        page.locator("#mic button", has_text="Record").click()
-        fused, words = wait_for_scores(page, 240)
-        assert "video" in page.locator("#present").inner_text()
-        page.screenshot(path=str(ARTIFACTS / "ui-browser-capture.png"), full_page=True)
+        pages = {}
+        for name, video in (("film", talk["talk"]), ("garden", other)):
+            pages[name] = browser_page(*fake_media(video, tmp_path))
+            pages[name].goto(server.url)
+            assert "nobody else sees this session" in pages[name].locator("#who").inner_text()
+            stream_from_browser(pages[name])
+        third = browser_page()
+        third.goto(server.url)
+        third.click("#start")
+        third.wait_for_function("document.querySelector('#status')?.innerText.includes('you are next')")
+        heard = {name: wait_for_scores(page, 240).lower() for name, page in pages.items()}
+        pages["film"].wait_for_function("document.querySelector('#utterances').innerText.includes('waiter')",
+                                        timeout=120_000)  # fmt: skip
+        pages["garden"].wait_for_function("/garden|printer|tomato/i.test(document.querySelector('#utterances').innerText)",
+                                          timeout=120_000)  # fmt: skip
+        heard = {name: page.locator("#utterances").inner_text().lower() for name, page in pages.items()}
+        assert not any(w in heard["film"] for w in ("garden", "printer", "tomato")), heard
+        assert not any(w in heard["garden"] for w in ("waiter", "film", "wonderful")), heard
+        assert "video" in pages["film"].locator("#timeline").inner_html()
+        pages["film"].screenshot(path=str(ARTIFACTS / "ui-browser-capture.png"), full_page=True)
+        pages["film"].close()  # a place frees up: the waiting visitor's session starts by itself
+        third.wait_for_function("document.querySelector('#status')?.innerText.includes('running')", timeout=30_000)
     finally:
         server.close()
 
 
-def test_file_tab_scores_an_upload(talk, browser_page):
+def test_file_tab_shows_progress_then_timeline_utterances_and_downloads(talk, browser_page):
     server = Server("--camera", "none", "--mic", "none", "--no-autostart")
     try:
         page = browser_page()
@@ -160,8 +230,16 @@ def test_file_tab_scores_an_upload(talk, browser_page):
         page.locator("#upload input[type=file]").set_input_files(str(talk["talk"]))
         page.wait_for_timeout(1000)
         page.click("#score")
+        progress = page.get_by_text("scoring talk.mp4").first
+        progress.wait_for(timeout=60_000)
         page.wait_for_function("document.querySelector('#file-status')?.innerText.includes('windows')", timeout=90_000)
+        assert not progress.is_visible()
         listed = page.locator("#downloads").inner_text().replace("\n", "")
-        assert "talk.csv" in listed and "talk.json" in listed, listed
+        assert all(f"talk.{kind}" in listed for kind in ("csv", "utterances.csv", "json", "png")), listed
+        assert page.locator("#file-timeline path.smooth[data-head=fused]").count() == 1
+        assert page.locator("#file-timeline .utt-span").count() >= 3
+        cells = page.locator("#file-utterances").inner_text().lower()
+        assert "waiter" in cells and "transcript" in cells
+        page.screenshot(path=str(ARTIFACTS / "ui-file-tab.png"), full_page=True)
     finally:
         server.close()

@@ -78,6 +78,8 @@ _BROW_L = (300, 293, 334, 296, 336)
 _MOUTH_CORNERS = (61, 291)
 _INNER_LIP_PAIRS = ((82, 87), (13, 14), (312, 317))  # (upper, lower)
 _FOREHEAD, _CHIN, _NOSE_BASE = 10, 152, 2
+MARKS = (*_EYE_R_CORNERS, *_EYE_L_CORNERS, 1, *_MOUTH_CORNERS)
+"""Landmarks a preview draws: the eye corners, the nose tip and the mouth corners."""
 
 
 def _fer_model_path() -> str:
@@ -179,13 +181,15 @@ class FaceFrame:
     """Features of one video frame.
 
     ``vector`` is float32 of length FACE_DIM (all zeros when no face); ``n_faces`` counts the faces seen;
-    ``box`` is (x0, y0, x1, y1) in pixels of the chosen face's landmarks, clipped to the image.
+    ``box`` is (x0, y0, x1, y1) in pixels of the chosen face's landmarks, clipped to the image; ``marks``
+    the pixel positions of a few of them (:data:`MARKS`), for drawing what was tracked.
     """
 
     vector: np.ndarray
     present: bool
     n_faces: int
     box: tuple[int, int, int, int] | None
+    marks: np.ndarray | None = None
 
 
 def _rotation_to_euler(rot: np.ndarray) -> tuple[float, float, float]:
@@ -320,7 +324,8 @@ class FaceExtractor:
             if crop is not None:
                 vector[_N_GEOMETRY : _N_GEOMETRY + len(EXPRESSIONS)] = self._classifier(crop)
         vector[-1] = 1.0
-        return FaceFrame(vector=vector, present=True, n_faces=len(faces), box=box)
+        marks = points[list(MARKS), :2].astype(np.float32)
+        return FaceFrame(vector=vector, present=True, n_faces=len(faces), box=box, marks=marks)
 
     @staticmethod
     def _face_crop(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:

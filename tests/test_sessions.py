@@ -1,0 +1,87 @@
+"""Who gets which live session, and saving one: real pipelines on the real model and the generated talk."""
+
+import csv
+import json
+import time
+
+import pytest
+
+from realtime.pipeline import PipelineOptions
+from realtime.score import COLUMNS, UTTERANCE_COLUMNS
+from realtime.scorer import Scorer
+from realtime.sessions import BrowserSource, LiveSession, Sessions
+from realtime.sources import FileSource
+
+LIVE = PipelineOptions(live=True)
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return Scorer(engine="onnxruntime")
+
+
+def browser_sessions(scorer, limit: int) -> Sessions:
+    return Sessions(lambda: LiveSession(scorer, LIVE, lambda clock: [BrowserSource(clock)]), shared=False, limit=limit)
+
+
+def until(condition, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_each_visitor_has_a_session_and_those_beyond_the_limit_wait_their_turn(scorer):
+    sessions = browser_sessions(scorer, limit=1)
+    try:
+        a = sessions.start("a")
+        assert a.running and sessions.get("a") is a
+        b = sessions.start("b")
+        c = sessions.start("c")
+        assert b is not a and not b.running and not c.running
+        assert "you are next" in b.status() and "number 2 in line" in c.status() and "waiting" in b.status()
+        sessions.leave("a")  # a closes the page: stopped, dropped, b's turn comes on its next update
+        assert not a.running and sessions.get("a") is not a
+        until(lambda: sessions.get("b").running)
+        assert not sessions.get("c").running and sessions.running() == 1
+        sessions.stop("c")  # c gives up waiting
+        sessions.stop("b")
+        assert not sessions.get("c").running and sessions.running() == 0
+    finally:
+        sessions.close()
+    assert sessions.running() == 0
+
+
+def test_the_shared_camera_session_stops_when_its_last_viewer_leaves(scorer):
+    sessions = Sessions(lambda: LiveSession(scorer, LIVE, lambda clock: [BrowserSource(clock)]), shared=True, limit=1)
+    try:
+        assert sessions.get("a") is sessions.get("b") is sessions.shared
+        sessions.start("a")
+        assert sessions.start("b").running  # no limit on viewers of the one camera
+        sessions.leave("a")
+        assert sessions.shared.running
+        sessions.leave("b")
+        assert not sessions.shared.running
+    finally:
+        sessions.close()
+    with pytest.raises(ValueError, match="at least 1"):
+        browser_sessions(scorer, limit=0)
+
+
+def test_a_saved_session_has_the_columns_of_offline_scoring(scorer, talk, tmp_path):
+    session = LiveSession(scorer, LIVE, lambda clock: [FileSource(talk["talk"], pace=True)])
+    session.start()
+    until(lambda: not session.running, timeout_s=120)  # the talk plays to its end at its own pace
+    assert session.error is None and len(session.windows) >= 5 and session.utterances
+    files = {p.name.split(".", 1)[1]: p for p in session.save(tmp_path)}
+    assert set(files) == {"csv", "utterances.csv", "json", "png"}
+    with files["csv"].open() as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == COLUMNS and len(rows) == len(session.windows)
+    with files["utterances.csv"].open() as f:
+        said = list(csv.DictReader(f))
+    assert tuple(said[0]) == UTTERANCE_COLUMNS and "waiter" in " ".join(r["transcript"] for r in said).lower()
+    document = json.loads(files["json"].read_text())
+    assert document["file"].startswith("session-") and len(document["utterances"]) == len(said)
+    assert files["png"].stat().st_size > 10_000
+    assert session.picture(True).shape == session.picture(False).shape
