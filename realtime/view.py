@@ -1,9 +1,10 @@
 """What the page draws, as plain functions of the scores: gauges, the session timeline, the tinted
 utterance list, and the face reader's box on the picture.
 
-Everything here is HTML/SVG text or a numpy picture built on the server, so the browser only swaps
-markup (no charting library, no canvas to re-create each hop: nothing flickers), and the same
-functions draw the live page and the file tab. Colour always comes with words or a number beside it.
+Everything here is HTML/SVG text built on the server, so the browser only swaps markup of a fixed size
+(no charting library to re-create each hop: nothing flickers), and the same functions draw the live
+page and the file tab. The camera picture is the exception: a small page script paints each frame onto
+one canvas (:func:`picture_js`). Colour always comes with words or a number beside it.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ canvas.picture[hidden] { display: none; }
 .tl-x { bottom: 4px; transform: translateX(-50%); }
 .tl-pt { position: absolute; width: 9px; height: 9px; margin: -5px 0 0 -5px; border-radius: 50%;
          background: #111; border: 1px solid #fff; }
-.tl-pt .tip { visibility: hidden; position: absolute; bottom: 14px; left: 50%; transform: translateX(-50%);
-              width: max-content; max-width: 340px; padding: 4px 7px; background: #222; color: #fff;
-              border-radius: 4px; font-size: 12px; z-index: 10; white-space: normal; pointer-events: none; }
-.tl-pt:hover .tip { visibility: visible; }
+.tl-pt:hover::after { content: attr(data-tip); position: absolute; bottom: 14px; left: 50%;
+              transform: translateX(-50%); width: max-content; max-width: 340px; padding: 4px 7px;
+              background: #222; color: #fff; border-radius: 4px; font-size: 12px; z-index: 10;
+              white-space: pre-line; pointer-events: none; }
 .tl-legend { font-size: 12px; color: #444; margin-top: 2px; }
 .tl-legend i { display: inline-block; width: 18px; height: 3px; vertical-align: middle; margin: 0 4px 0 10px; }
 .utts { list-style: none; padding: 0; margin: 0; max-height: 360px; overflow-y: auto; }
@@ -184,13 +185,11 @@ def _paths(rows: list[Scores], head: str, value, x, y) -> str:
 
 
 def _tip(s: Scores) -> str:
+    """A point's hover text (plain: the page shows it with CSS, one element a point, no markup inside)."""
     values = " · ".join(f"{h} {v:+.1f}" for h in HEADS if (v := shown(s, h)) is not None)
     words = s.recent or s.transcript
-    return (
-        f"<b>{s.end:.1f} s</b> {html.escape(values or 'no score')}"
-        + (f"<br>“{html.escape(words)}”" if words else "")
-        + (" <i>(still being spoken)</i>" if s.provisional else "")
-    )
+    text = f"{s.end:.1f} s  {values or 'no score'}" + (f"\n“{words}”" if words else "")
+    return html.escape(text + (" (still being spoken)" if s.provisional else ""), quote=True).replace("\n", "&#10;")
 
 
 def timeline(
@@ -245,8 +244,7 @@ def timeline(
                        f'stroke-width="{width}" vector-effect="non-scaling-stroke"/>')  # fmt: skip
     svg.append("</svg>")
     points = "".join(
-        f'<div class="tl-pt" style="left:{x(s.end) / W * 100:.2f}%;top:{y(v) / H * 100:.2f}%">'
-        f'<span class="tip">{_tip(s)}</span></div>'
+        f'<div class="tl-pt" style="left:{x(s.end) / W * 100:.2f}%;top:{y(v) / H * 100:.2f}%" data-tip="{_tip(s)}"></div>'
         for s in _thin([s for s in view if shown(s, "fused") is not None], MAX_HOVER)
         if (v := shown(s, "fused")) is not None
     )

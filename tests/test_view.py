@@ -54,9 +54,7 @@ def test_timeline_draws_every_head_smoothed_and_raw_marks_utterances_and_carries
     raw = set(re.findall(r'<path class="raw" data-head="(\w+)"', markup))
     assert smooth == {"fused", "text", "video"} and {"fused", "text"} <= raw  # no line for the untrained audio
     assert markup.count('class="utt-span"') == len(said) >= 3
-    points = re.findall(
-        r'<div class="tl-pt" style="left:([\d.]+)%;top:([\d.]+)%"><span class="tip">(.*?)</span>', markup
-    )
+    points = re.findall(r'<div class="tl-pt" style="left:([\d.]+)%;top:([\d.]+)%" data-tip="([^"]*)"></div>', markup)
     assert len(points) == sum(view.shown(s, "fused") is not None for s in rows)
     assert all(0 <= float(x) <= 100 and 0 <= float(y) <= 100 for x, y, _ in points)
     assert any("waiter" in tip.lower() for _, _, tip in points), "hovering shows the words"
