@@ -39,14 +39,22 @@ def test_scores_a_talk_into_csv_json_and_png(talk, tmp_path):
     assert "waiter" in " ".join(r["transcript"] for r in rows).lower()
     assert all(r["fused_smooth"] != "" for r in rows[3:-2]) and rows[-1]["provisional"] == "False"
     assert (tmp_path / "talk.png").stat().st_size > 10_000
-    # one row per spoken sentence, in order, with its own scores (the talk: positive, negative, positive)
+    # a row per spoken sentence, in order, with its own scores (the talk: positive, negative, positive); the
+    # recognizer may end a sentence early at a full stop it heard in a comma's pause, so one may be two rows
     said = read_csv(tmp_path / "talk.utterances.csv")
-    assert tuple(said[0]) == UTTERANCE_COLUMNS and len(said) == len(TALK)
-    for row, sentence in zip(said, TALK, strict=True):
-        heard = set(row["transcript"].lower().replace(",", "").replace(".", "").split())
-        assert len(heard & set(sentence.lower().replace(",", "").replace(".", "").split())) >= 4, (row, sentence)
-    assert [float(r["text"]) > 0 for r in said] == [True, False, True]
-    assert document["utterances"][1]["transcript"] == said[1]["transcript"]
+    assert tuple(said[0]) == UTTERANCE_COLUMNS and len(TALK) <= len(said) <= 2 * len(TALK)
+
+    def words(text: str) -> set[str]:
+        return set(text.lower().replace(",", "").replace(".", "").split())
+
+    sentence_of = [max(range(len(TALK)), key=lambda i: len(words(r["transcript"]) & words(TALK[i]))) for r in said]
+    assert sentence_of == sorted(sentence_of) and set(sentence_of) == set(range(len(TALK))), sentence_of
+    for i, sentence in enumerate(TALK):
+        heard = set().union(*(words(r["transcript"]) for r, j in zip(said, sentence_of, strict=True) if j == i))
+        assert len(heard & words(sentence)) >= 4, (heard, sentence)
+    scored = [(float(r["text"]) > 0, i != 1) for r, i in zip(said, sentence_of, strict=True) if r["text"]]
+    assert len(scored) >= len(TALK) and all(positive == expected for positive, expected in scored), said
+    assert [u["transcript"] for u in document["utterances"]] == [r["transcript"] for r in said]
 
 
 def test_missing_modalities_are_reported(talk, tmp_path):
