@@ -9,6 +9,7 @@ are written by the workers where the local path writes them, so a run is resumab
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable, Iterator
 
 LOCAL = "local"
@@ -30,8 +31,12 @@ def connect(address: str) -> int:
     import ray
 
     if not ray.is_initialized():
+        # Ray gives a 1-CPU worker OMP_NUM_THREADS=1, and CTranslate2's decoding depends on the OpenMP thread
+        # count (a sentence came back as two, one thread against two): workers keep this process's count,
+        # so --ray transcribes what the local path transcribes
+        threads = os.environ.get("OMP_NUM_THREADS") or str(len(os.sched_getaffinity(0)))
         ray.init(None if address == LOCAL else address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)  # fmt: skip
+                 configure_logging=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": threads}})  # fmt: skip
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
