@@ -130,11 +130,16 @@ class LiveSession:
                 self._thread.join(timeout=5.0)
             self._thread = None
 
-    def push(self, kind: str, *data) -> None:
-        """A webcam frame (``kind`` "frame") or microphone chunk ("audio") from the page, while running."""
+    def push(self, kind: str, data) -> None:
+        """A webcam frame (``kind`` "frame": an RGB array) or a microphone chunk ("audio": ``(rate, samples)``)
+        from the page, while running."""
         source = next((s for s in self.sources if isinstance(s, BrowserSource)), None)
-        if source is not None and self.running and data[0] is not None:
-            source.push_frame(*data) if kind == "frame" else source.push_audio(*data[0])
+        if source is None or not self.running or data is None:
+            return
+        if kind == "frame":
+            source.push_frame(data)
+        else:
+            source.push_audio(*data)
 
     def status(self) -> str:
         p = self.pipeline

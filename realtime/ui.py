@@ -10,10 +10,10 @@ exists only with ``--share``, and it reports nothing to Gradio's makers.
 
 # no `from __future__ import annotations`: Gradio finds the gr.Request parameters by their evaluated annotations
 
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from realtime import view
@@ -26,7 +26,7 @@ UPLOAD_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".wav", ".mp3",
 MAX_UPLOAD = "500mb"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PageOptions:
     browser: bool = False
     """Capture from each visitor's browser instead of this machine's devices."""
@@ -152,13 +152,10 @@ def build(sessions: Sessions, scorer: Scorer, options: PipelineOptions, browser:
                     progress(seconds, desc=f"scoring {name}", unit="s of the file")
 
                 out = Path(tempfile.mkdtemp(dir=out_root))
-                offline = PipelineOptions(window=options.window, hop=options.hop, asr=options.asr, smooth=options.smooth,
-                                          pause=options.pause)  # fmt: skip
+                offline = dataclasses.replace(options, live=False)  # the live page's window, hop, recognizer
                 result = score_file(Path(path), scorer, offline, out, FORMATS, progress=False, on_progress=advance)
-                note = f"error: {result.error}" if result.error else ""
-                note = f"{len(result.rows)} windows, {len(result.utterances)} utterances" + (
-                    f" · {note}" if note else ""
-                )
+                note = f"{len(result.rows)} windows, {len(result.utterances)} utterances"
+                note += f" · error: {result.error}" if result.error else ""
                 rows = pd.DataFrame([utterance_row(s) for s in result.utterances], columns=list(UTTERANCE_COLUMNS))
                 return (note, view.timeline(result.rows, result.utterances),
                         [str(p) for p in result.outputs] or None, rows)  # fmt: skip

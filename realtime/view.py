@@ -163,7 +163,7 @@ def gauges(latest: Scores | None) -> str:
 # -- timeline ----------------------------------------------------------------------------------------
 
 
-def _thin(rows: Sequence[Scores], most: int) -> list[Scores]:
+def _thin(rows: Sequence, most: int) -> list:
     """At most about ``most`` rows, evenly spaced, the newest always kept."""
     picked = list(rows[:: max(1, math.ceil(len(rows) / most))])
     if rows and picked[-1] is not rows[-1]:
@@ -243,10 +243,10 @@ def timeline(
             svg.append(f'<path class="smooth" data-head="{h}" d="{smooth}" fill="none" stroke="{COLORS[h]}" '
                        f'stroke-width="{width}" vector-effect="non-scaling-stroke"/>')  # fmt: skip
     svg.append("</svg>")
+    fused = [(s, v) for s in view if (v := shown(s, "fused")) is not None]
     points = "".join(
         f'<div class="tl-pt" style="left:{x(s.end) / W * 100:.2f}%;top:{y(v) / H * 100:.2f}%" data-tip="{_tip(s)}"></div>'
-        for s in _thin([s for s in view if shown(s, "fused") is not None], MAX_HOVER)
-        if (v := shown(s, "fused")) is not None
+        for s, v in _thin(fused, MAX_HOVER)
     )
     labels = "".join(
         f'<div class="tl-y" style="top:calc(8px + (100% - 32px) * {y(v) / H:.4f})">{v:+d}{" " + w if w else ""}</div>'
