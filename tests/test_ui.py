@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -182,10 +183,24 @@ def fake_media(video: Path, folder: Path) -> list[str]:
 
 
 def stream_from_browser(page) -> None:
+    """Starts the session, then the camera's stream, then the microphone's, each once the page says the
+    one before is under way (a person takes seconds between the clicks, too). A microphone still silent
+    after 30 s is restarted as the page tells its visitor to (Stop, then Record)."""
+    status = "document.querySelector('#status')?.innerText"
     page.click("#start")
+    page.wait_for_function(f"{status}.includes('nothing from your camera')")
     page.get_by_text("Click to Access Webcam").click()
     page.locator("#webcam button[aria-label='capture photo']").click()  # starts the stream
+    page.wait_for_function(f"!{status}.includes('nothing from your camera')", timeout=60_000)
     page.locator("#mic button", has_text="Record").click()
+    try:
+        page.wait_for_function(f"!{status}.includes('nothing from your microphone')", timeout=30_000)
+    except playwright.TimeoutError:
+        assert "or Stop then Record" in page.locator("#status").inner_text()
+        warnings.warn("the microphone's stream was silent; restarted it (Stop, Record)", stacklevel=2)
+        page.locator("#mic button", has_text="Stop").click()
+        page.locator("#mic button", has_text="Record").click()
+        page.wait_for_function(f"!{status}.includes('nothing from your microphone')", timeout=30_000)
 
 
 OTHER_TALK = ["My garden is full of tomatoes this summer.", "The printer jammed again during the meeting."]
