@@ -103,7 +103,6 @@ def live(video: Path, minutes: float, idle: float) -> dict:
         log.info("server CPU with no page open: %.3f core", no_page)
         samples = []
         with sync_playwright() as pw:
-            launched = time.time()
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 1100})
             cdp = page.context.new_cdp_session(page)
@@ -114,9 +113,10 @@ def live(video: Path, minutes: float, idle: float) -> dict:
 
             def sample(elapsed: float) -> dict:
                 metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-                chromium = [p for p in psutil.process_iter(["name", "create_time", "cmdline"])
-                            if "chrom" in (p.info["name"] or "") and p.info["create_time"] >= launched - 1]  # fmt: skip
-                renderers = [p for p in chromium if "--type=renderer" in (p.info["cmdline"] or [])]
+                # this benchmark's own browser only: its processes descend from this one (another
+                # chromium running meanwhile, a test's say, is not counted)
+                chromium = [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
+                renderers = [p for p in chromium if "--type=renderer" in p.cmdline()]
                 return {
                     "s": round(elapsed, 1), "js_heap_mb": metrics["JSHeapUsedSize"] / 2**20,
                     "dom_nodes": int(metrics["Nodes"]), "listeners": int(metrics["JSEventListeners"]),
