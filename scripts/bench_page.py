@@ -88,6 +88,22 @@ def cpu_seconds(proc: psutil.Process) -> float:
     return times.user + times.system
 
 
+def own_chromium() -> list[psutil.Process]:
+    """This benchmark's own browser: its processes descend from this one (another chromium running
+    meanwhile, a test's say, is not counted)."""
+    return [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
+
+
+def looped(video: Path, seconds: float, out: Path) -> Path:
+    """``video`` repeated to last at least ``seconds``, without re-encoding."""
+    from dmsil.features.media import probe
+
+    loops = int(np.ceil(seconds / probe(video).duration))
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-stream_loop", str(loops), "-i", str(video),
+                    "-c", "copy", str(out)], check=True)  # fmt: skip
+    return out
+
+
 def live(video: Path, minutes: float, idle: float) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -113,9 +129,7 @@ def live(video: Path, minutes: float, idle: float) -> dict:
 
             def sample(elapsed: float) -> dict:
                 metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-                # this benchmark's own browser only: its processes descend from this one (another
-                # chromium running meanwhile, a test's say, is not counted)
-                chromium = [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
+                chromium = own_chromium()
                 renderers = [p for p in chromium if "--type=renderer" in p.cmdline()]
                 return {
                     "s": round(elapsed, 1), "js_heap_mb": metrics["JSHeapUsedSize"] / 2**20,
@@ -163,10 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['minutes']:>6} m {r['windows']:>8} {r['markup_ms']:>10.2f} {r['picture_encode_ms']:>11.2f} "
               f"{r['bytes'] / 1024:>10.1f}")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
-        long = Path(folder) / "long.mp4"
-        loops = int(np.ceil((args.minutes * 60 + args.idle + 120) / 25))
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-stream_loop", str(loops), "-i", str(args.video),
-                        "-c", "copy", str(long)], check=True)  # fmt: skip
+        long = looped(args.video, args.minutes * 60 + args.idle + 120, Path(folder) / "long.mp4")
         report["live"] = live(long, args.minutes, args.idle)
     lv, first, last = report["live"], report["live"]["samples"][0], report["live"]["samples"][-1]
     print(f"server CPU: {lv['server_cpu_no_page']:.3f} core without the page, {lv['server_cpu_with_page']:.3f} with "

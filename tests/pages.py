@@ -18,10 +18,10 @@ class Server:
     """``python -m realtime ...`` serving the page, as a user starts it; its output is read all along (a
     full pipe would stall it) and the last lines kept for a failure message."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, launcher: tuple[str, ...] = (sys.executable, "-m", "realtime")):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "realtime", *args, "--port", str(self.port)],
+            [*launcher, *args, "--port", str(self.port)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
