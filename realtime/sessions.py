@@ -61,8 +61,8 @@ class BrowserSource:
         return "; ".join(problems) or None
 
     def push_frame(self, rgb: np.ndarray) -> None:
-        self._arrived["camera"] = time.monotonic()
-        self._offer(Frame(self._arrived["camera"] - self.start, np.ascontiguousarray(rgb[..., :3])))
+        self._arrived["camera"] = now = time.monotonic()
+        self._offer(Frame(now - self.start, np.ascontiguousarray(rgb[..., :3])))
 
     def push_audio(self, sr: int, samples: np.ndarray) -> None:
         self._arrived["microphone"] = now = time.monotonic()

@@ -94,6 +94,22 @@ def own_chromium() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
 
 
+def renderer_uss_mb(chromium: list[psutil.Process]) -> float:
+    """The page renderer's unique memory: the largest renderer among ``chromium``'s processes (the
+    browser's other renderers, its UI's, are smaller)."""
+    return max(p.memory_full_info().uss for p in chromium if "--type=renderer" in p.cmdline()) / 2**20
+
+
+def open_page(pw, url: str):
+    """Debian's Chromium showing ``url`` at the size the tests use; returns the browser, the page and a
+    DevTools session on it (memory metrics, forced garbage collection)."""
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    cdp = page.context.new_cdp_session(page)
+    page.goto(url)
+    return browser, page, cdp
+
+
 def looped(video: Path, seconds: float, out: Path) -> Path:
     """``video`` repeated to last at least ``seconds``, without re-encoding."""
     from dmsil.features.media import probe
@@ -119,23 +135,19 @@ def live(video: Path, minutes: float, idle: float) -> dict:
         log.info("server CPU with no page open: %.3f core", no_page)
         samples = []
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            cdp = page.context.new_cdp_session(page)
+            browser, page, cdp = open_page(pw, server.url)
             cdp.send("Performance.enable")
-            page.goto(server.url)
             page.wait_for_selector("#gauges .gauge[data-head=fused][data-score]", timeout=120_000)
             t0, c0 = time.monotonic(), cpu_seconds(proc)
 
             def sample(elapsed: float) -> dict:
                 metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
                 chromium = own_chromium()
-                renderers = [p for p in chromium if "--type=renderer" in p.cmdline()]
                 return {
                     "s": round(elapsed, 1), "js_heap_mb": metrics["JSHeapUsedSize"] / 2**20,
                     "dom_nodes": int(metrics["Nodes"]), "listeners": int(metrics["JSEventListeners"]),
                     "chromium_rss_mb": sum(p.memory_info().rss for p in chromium) / 2**20,
-                    "page_renderer_uss_mb": max(p.memory_full_info().uss for p in renderers) / 2**20,
+                    "page_renderer_uss_mb": renderer_uss_mb(chromium),
                     "windows_drawn": int(page.locator("#timeline .tl").get_attribute("data-windows") or 0),
                     "server_rss_mb": proc.memory_info().rss / 2**20,
                 }  # fmt: skip

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_page import looped, own_chromium  # noqa: E402
+from bench_page import looped, open_page, own_chromium, renderer_uss_mb  # noqa: E402
 
 from dmsil.cli import benchmark_parser, setup_logging  # noqa: E402
 
@@ -54,17 +54,15 @@ def measure(video: Path, held: str, minutes: float) -> dict:
     try:
         time.sleep(20)  # models loaded, the first windows scored
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            cdp = page.context.new_cdp_session(page)
-            page.goto(server.url)
+            browser, page, cdp = open_page(pw, server.url)
             page.wait_for_timeout(20_000)
             t0, samples = time.monotonic(), []
             while True:
                 cdp.send("HeapProfiler.collectGarbage")
                 page.wait_for_timeout(3_000)
-                uss = max(p.memory_full_info().uss for p in own_chromium() if "--type=renderer" in p.cmdline())
-                samples.append({"s": round(time.monotonic() - t0, 1), "renderer_uss_mb": uss / 2**20})
+                samples.append(
+                    {"s": round(time.monotonic() - t0, 1), "renderer_uss_mb": renderer_uss_mb(own_chromium())}
+                )
                 log.info("%s %s", held, samples[-1])
                 if samples[-1]["s"] >= minutes * 60:
                     break
