@@ -10,15 +10,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from engines.base import INPUTS, OUTPUTS, Engine, EngineUnavailable
+from engines.base import AUTO_ORDER, INPUTS, KINDS, ONNX_KINDS, OUTPUTS, Engine, EngineUnavailable
 
 log = logging.getLogger(__name__)
-AUTO_ORDER = ("tensorrt", "torch-compile", "onnxruntime", "torch")
-KINDS = ("auto", *AUTO_ORDER, "onnxruntime-fp32", "onnxruntime-int8")
-"""``auto`` tries ``AUTO_ORDER`` in turn; ``onnxruntime`` runs INT8 where the checkpoint asks for it
-(``config.json`` ``runtime.onnx_int8``, set when the held-out metrics were checked to hold);
-``onnxruntime-fp32`` always runs the float graph and ``onnxruntime-int8`` always the quantized one
-(faster, at the accuracy cost the checkpoint's ``metrics.json`` ``int8_check`` reports)."""
 
 
 def build(kind: str, ckpt: Path, threads: int | None) -> Engine:
@@ -36,7 +30,7 @@ def build(kind: str, ckpt: Path, threads: int | None) -> Engine:
         return CompiledTorchEngine(checkpoint.load(ckpt))
     from engines.onnx_export import cache_key, export, quantize
 
-    if kind in ("onnxruntime", "onnxruntime-fp32", "onnxruntime-int8"):
+    if kind in ONNX_KINDS:
         from engines.ort_engine import OrtEngine
 
         onnx_path = export(ckpt)
@@ -71,4 +65,4 @@ def load(checkpoint_dir: str | Path, kind: str = "auto", threads: int | None = N
     raise EngineUnavailable("; ".join(reasons))
 
 
-__all__ = ["INPUTS", "KINDS", "OUTPUTS", "Engine", "EngineUnavailable", "load"]
+__all__ = ["AUTO_ORDER", "INPUTS", "KINDS", "OUTPUTS", "Engine", "EngineUnavailable", "load"]

@@ -18,14 +18,14 @@ import numpy as np
 from dmsil import checkpoint, default_checkpoint
 from dmsil.cli import add_verbosity, setup_logging
 from dmsil.errors import DmsilError
-from engines import KINDS, OUTPUTS, EngineUnavailable, build
-from engines.base import example_batch
+from engines import OUTPUTS, EngineUnavailable, build
+from engines.base import KINDS, example_batch, parity_tolerance
 
 
 def bench(ckpt: str, batches: list[int], seq: tuple[int, int, int], repeats: int, threads: int | None) -> dict:
     """Median/p95 ms per engine and batch, calls interleaved across engines; max abs diff to eager torch."""
     engines, skipped = {}, {}
-    for kind in KINDS[1:][::-1]:  # torch first: the reference
+    for kind in sorted(KINDS[1:], key=lambda k: k != "torch"):  # torch first: the reference
         try:
             engines[kind] = build(kind, Path(ckpt), threads)
         except EngineUnavailable as exc:
@@ -35,6 +35,7 @@ def bench(ckpt: str, batches: list[int], seq: tuple[int, int, int], repeats: int
     for b in batches:
         batch = example_batch(model, b, seq)
         reference = engines["torch"](batch)
+        result.setdefault("parity_tolerance", parity_tolerance(model, reference))  # the first batch's, as max_abs_diff
         times: dict[str, list[float]] = {k: [] for k in engines}
         for engine in engines.values():
             engine.warmup()

@@ -7,6 +7,7 @@ numpy out, so nothing above ``engines`` cares which one runs.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import numpy as np
@@ -16,6 +17,20 @@ from dmsil.model import DMSIL
 
 INPUTS = ("text", "text_mask", "audio", "audio_lengths", "video", "video_lengths")
 OUTPUTS = ("M", "T", "A", "V")
+
+AUTO_ORDER = ("tensorrt", "torch-compile", "onnxruntime", "torch")
+"""What ``auto`` tries, in turn: the first that can run here wins."""
+ONNX_KINDS = ("onnxruntime", "onnxruntime-fp32", "onnxruntime-int8")
+"""``onnxruntime`` runs INT8 where the checkpoint asks for it (``config.json`` ``runtime.onnx_int8``, set when the
+held-out metrics were checked to hold); ``onnxruntime-fp32`` always runs the float graph and ``onnxruntime-int8``
+always the quantized one (faster, at the accuracy cost the checkpoint's ``metrics.json`` ``int8_check`` reports)."""
+KINDS = ("auto", *AUTO_ORDER, *ONNX_KINDS[1:])
+"""Every name ``engines.load`` and the ``--engine`` flags accept: the one list of them."""
+
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+ROUNDING_MARGIN = 4
+"""How many times the rounding estimate of :func:`float32_tolerance` a correct result may reach: layer norms and
+softmaxes can amplify an input's rounding, and CPUs differ in how they vectorise sums and transcendentals."""
 
 
 class EngineUnavailable(RuntimeError):
@@ -64,3 +79,28 @@ def example_batch(model: DMSIL, batch: int = 1, lengths: tuple[int, int, int] = 
 
 def to_torch(batch: dict[str, np.ndarray], device: str | torch.device = "cpu") -> list[torch.Tensor]:
     return [torch.from_numpy(np.ascontiguousarray(batch[k])).to(device) for k in INPUTS]
+
+
+def float32_tolerance(scale: float, depth: int, width: int) -> float:
+    """The largest difference two correct float32 evaluations of one network should show.
+
+    Engines, BLAS builds and CPUs sum in different orders (and approximate exp/erf differently), so each dot
+    product of ``width`` terms rounds differently by about ``sqrt(width)`` float32 epsilons of its size (a random
+    walk of roundings), and ``depth`` such stages in a row add up. ``scale`` is the size of the values compared.
+    A mis-mapped or mis-exported tensor moves outputs by a sizeable fraction of ``scale``, far above this.
+    """
+    return ROUNDING_MARGIN * FLOAT32_EPS * math.sqrt(width) * depth * scale
+
+
+def parity_tolerance(model: DMSIL, reference: dict[str, np.ndarray]) -> float:
+    """:func:`float32_tolerance` for ``model``'s scores against the eager ``reference``.
+
+    Depth counts every Linear (an upper bound on the longest path: the heads run side by side) plus one per LSTM:
+    its gates squash the state each step, so rounding does not compound over time (500 audio steps differed by
+    1.5e-8 between ONNX Runtime and torch). Width is the longest dot product. The scale is the scores' largest
+    magnitude but at least 1, the order of the hidden activations where the rounding happens.
+    """
+    linears = [m.in_features for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    lstms = [m.input_size + m.hidden_size for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+    scale = max(1.0, *(float(np.abs(reference[k]).max()) for k in OUTPUTS))
+    return float32_tolerance(scale, len(linears) + len(lstms), max(linears + lstms))

@@ -1,15 +1,17 @@
+import copy
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import engines
 from dmsil import checkpoint
 from dmsil.config import ModelConfig
 from dmsil.model import DMSIL
-from engines.base import OUTPUTS, example_batch
+from engines.base import OUTPUTS, example_batch, parity_tolerance
 from engines.onnx_export import export
 from engines.ort_engine import OrtEngine
 from engines.torch_engine import CompiledTorchEngine, TorchEngine, pad_to_buckets
@@ -35,9 +37,24 @@ def test_onnxruntime_matches_torch_on_dynamic_shapes(ckpt):
     ort, ref = OrtEngine(export(ckpt)), TorchEngine(model)
     for batch in (varied_batch(model), example_batch(model, 1, (7, 200, 9)), example_batch(model, 32, (24, 80, 60))):
         ours, theirs = ort(batch), ref(batch)
+        tolerance = parity_tolerance(model, theirs)
         for k in OUTPUTS:
             assert ours[k].shape == theirs[k].shape
-            assert np.abs(ours[k] - theirs[k]).max() < 1e-4, k
+            assert np.abs(ours[k] - theirs[k]).max() < tolerance, k
+
+
+def test_parity_tolerance_fails_a_gate_order_mistake(ckpt):
+    """The tolerance forgives float32 rounding, not an export bug: LSTM gates in ONNX's order (i, o, f, c) read
+    as PyTorch's (i, f, g, o) is a classic one, and it moves the scores far beyond the tolerance."""
+    model = checkpoint.load(ckpt)
+    wrong = copy.deepcopy(model)
+    for lstm in (m for m in wrong.modules() if isinstance(m, torch.nn.LSTM)):
+        for param in lstm.parameters():
+            i, f, g, o = param.data.chunk(4)
+            param.data = torch.cat([i, o, f, g])
+    batch = varied_batch(model)
+    ref, ours = TorchEngine(model)(batch), TorchEngine(wrong)(batch)
+    assert max(np.abs(ours[k] - ref[k]).max() for k in OUTPUTS) > parity_tolerance(model, ref)
 
 
 def test_export_is_cached_and_keyed_by_the_weights(ckpt, tmp_path):
@@ -59,7 +76,7 @@ def test_fine_tuned_text_encoder_is_exported_with_token_ids(tmp_path):
     batch = example_batch(loaded, 2, (16, 40, 30))
     batch["text_mask"][1, 9:] = 0
     ours, ref = OrtEngine(export(tmp_path / "ck"))(batch), TorchEngine(loaded)(batch)
-    assert max(np.abs(ours[k] - ref[k]).max() for k in OUTPUTS) < 1e-4
+    assert max(np.abs(ours[k] - ref[k]).max() for k in OUTPUTS) < parity_tolerance(loaded, ref)
 
 
 def test_bucket_padding_does_not_change_outputs(ckpt):
@@ -68,8 +85,8 @@ def test_bucket_padding_does_not_change_outputs(ckpt):
     padded, n = pad_to_buckets(batch, CompiledTorchEngine.BATCHES, CompiledTorchEngine.LENGTHS)
     assert n == 5 and padded["audio"].shape[:2] == (8, 100) and padded["text"].shape[1] == 32
     ref, out = TorchEngine(model)(batch), TorchEngine(model)(padded)
-    for k in OUTPUTS:
-        assert np.abs(out[k][:n] - ref[k]).max() < 1e-5
+    for k in OUTPUTS:  # other shapes may take other kernels: equal up to float32 rounding
+        assert np.abs(out[k][:n] - ref[k]).max() < parity_tolerance(model, ref)
 
 
 def test_choice_and_fallbacks(ckpt, caplog):
@@ -103,16 +120,19 @@ def test_tensorrt_matches_torch(ckpt):
     assert max(np.abs(ours[k] - ref[k]).max() for k in OUTPUTS) < 1e-2  # FP16
 
 
+@pytest.mark.slow  # a fresh interpreter exports the checkpoint (30-60 s on 2 busy cores)
 def test_bench_cli_json(ckpt):
     proc = run_module(
         "engines", "bench", "--checkpoint", str(ckpt), "--batch", "1,4", "--seq", "20,60,40", "--repeats", "5", "--json"
     )
     result = json.loads(proc.stdout)
     assert {"torch_ms", "onnxruntime_ms", "max_abs_diff"} <= set(result)
-    assert result["max_abs_diff"] < 1e-4 and set(result["engines"]["onnxruntime"]) == {"1", "4"}
+    assert result["max_abs_diff"] < result["parity_tolerance"]
+    assert set(result["engines"]["onnxruntime"]) == {"1", "4"}
     assert "tensorrt" in result["skipped"]
 
 
+@pytest.mark.slow  # a fresh interpreter exports the checkpoint (30-60 s on 2 busy cores)
 def test_export_cli(ckpt, tmp_path):
     proc = run_module("engines", "export", str(ckpt), "--to", str(tmp_path / "m.onnx"))
     assert proc.stdout.strip() == str(tmp_path / "m.onnx") and (tmp_path / "m.onnx").stat().st_size > 1000

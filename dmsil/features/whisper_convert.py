@@ -170,86 +170,105 @@ def _expected_shapes(dims: ModelDimensions) -> dict[str, tuple[int, ...]]:
     }
 
 
-def _to_openai(ct2: dict[str, np.ndarray]) -> tuple[ModelDimensions, dict[str, torch.Tensor]]:
-    """Rename, split and check every tensor; any openai key left unfilled or CT2 variable left unused is an error."""
-    dims = _dims(ct2)
-    left = dict(ct2)
-    out: dict[str, torch.Tensor] = {}
+class _Mapping:
+    """CTranslate2 variables taken one by one into openai-whisper's state dict, so a leftover on either side shows."""
 
-    def take(name: str) -> np.ndarray:
-        if name not in left:
-            raise ValueError(f"CTranslate2 variable {name} is missing" + (" (used twice)" if name in ct2 else ""))
-        return left.pop(name)
+    def __init__(self, ct2: dict[str, np.ndarray]):
+        self.ct2 = ct2
+        self.left = dict(ct2)
+        self.out: dict[str, torch.Tensor] = {}
 
-    def put(key: str, array: np.ndarray) -> None:
-        out[key] = torch.from_numpy(array.astype(np.float16))  # astype copies: no tensor keeps the whole file alive
+    def take(self, name: str) -> np.ndarray:
+        if name not in self.left:
+            raise ValueError(f"CTranslate2 variable {name} is missing" + (" (used twice)" if name in self.ct2 else ""))
+        return self.left.pop(name)
 
-    def linear(dst: str, src: str) -> None:
-        put(f"{dst}.weight", take(f"{src}/weight"))
-        put(f"{dst}.bias", take(f"{src}/bias"))
+    def put(self, key: str, array: np.ndarray) -> None:
+        self.out[key] = torch.from_numpy(array.astype(np.float16))  # a copy: no tensor keeps the whole file alive
 
-    def norm(dst: str, src: str) -> None:
-        put(f"{dst}.weight", take(f"{src}/gamma"))
-        put(f"{dst}.bias", take(f"{src}/beta"))
+    def linear(self, dst: str, src: str) -> None:
+        self.put(f"{dst}.weight", self.take(f"{src}/weight"))
+        self.put(f"{dst}.bias", self.take(f"{src}/bias"))
 
-    def fused(prefix: str, src: str, names: tuple[str, ...]) -> None:
-        weights = np.split(take(f"{src}/weight"), len(names))
-        biases = np.split(take(f"{src}/bias"), len(names))
+    def norm(self, dst: str, src: str) -> None:
+        self.put(f"{dst}.weight", self.take(f"{src}/gamma"))
+        self.put(f"{dst}.bias", self.take(f"{src}/beta"))
+
+    def fused(self, prefix: str, src: str, names: tuple[str, ...]) -> None:
+        weights = np.split(self.take(f"{src}/weight"), len(names))
+        biases = np.split(self.take(f"{src}/bias"), len(names))
         for name, w, b in zip(names, weights, biases, strict=True):
-            put(f"{prefix}.{name}.weight", w)
+            self.put(f"{prefix}.{name}.weight", w)
             # openai's key projection has no bias; CTranslate2 stores zeros there. Even a non-zero one would not
             # matter: q.(k + b) adds the same q.b to every key's logit, which the softmax cancels.
             if name != "key":
-                put(f"{prefix}.{name}.bias", b)
+                self.put(f"{prefix}.{name}.bias", b)
 
-    def block(dst: str, src: str, cross: bool) -> None:
-        fused(f"{dst}.attn", f"{src}/self_attention/linear_0", ("query", "key", "value"))
-        linear(f"{dst}.attn.out", f"{src}/self_attention/linear_1")
-        norm(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
+    def block(self, dst: str, src: str, cross: bool) -> None:
+        self.fused(f"{dst}.attn", f"{src}/self_attention/linear_0", ("query", "key", "value"))
+        self.linear(f"{dst}.attn.out", f"{src}/self_attention/linear_1")
+        self.norm(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
         if cross:
-            linear(f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
-            fused(f"{dst}.cross_attn", f"{src}/attention/linear_1", ("key", "value"))
-            linear(f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
-            norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
-        linear(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
-        linear(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
-        norm(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
+            self.linear(f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
+            self.fused(f"{dst}.cross_attn", f"{src}/attention/linear_1", ("key", "value"))
+            self.linear(f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
+            self.norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
+        self.linear(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
+        self.linear(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
+        self.norm(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
 
-    linear("encoder.conv1", "encoder/conv1")
-    linear("encoder.conv2", "encoder/conv2")
-    put("encoder.positional_embedding", take("encoder/position_encodings/encodings"))  # a persistent buffer
-    for i in range(dims.n_audio_layer):
-        block(f"encoder.blocks.{i}", f"encoder/layer_{i}", cross=False)
-    norm("encoder.ln_post", "encoder/layer_norm")
+    def encoder(self, n_layers: int) -> None:
+        self.linear("encoder.conv1", "encoder/conv1")
+        self.linear("encoder.conv2", "encoder/conv2")
+        self.put("encoder.positional_embedding", self.take("encoder/position_encodings/encodings"))  # a buffer
+        for i in range(n_layers):
+            self.block(f"encoder.blocks.{i}", f"encoder/layer_{i}", cross=False)
+        self.norm("encoder.ln_post", "encoder/layer_norm")
 
-    embedding = take("decoder/embeddings/weight")
-    put("decoder.token_embedding.weight", embedding)
-    if not np.array_equal(take("decoder/projection/weight"), embedding):
-        raise ValueError("decoder/projection/weight differs from the embeddings; openai-whisper ties them")
-    put("decoder.positional_embedding", take("decoder/position_encodings/encodings"))
-    for i in range(dims.n_text_layer):
-        block(f"decoder.blocks.{i}", f"decoder/layer_{i}", cross=True)
-    norm("decoder.ln", "decoder/layer_norm")
+    def decoder(self, n_layers: int) -> None:
+        embedding = self.take("decoder/embeddings/weight")
+        self.put("decoder.token_embedding.weight", embedding)
+        if not np.array_equal(self.take("decoder/projection/weight"), embedding):
+            raise ValueError("decoder/projection/weight differs from the embeddings; openai-whisper ties them")
+        self.put("decoder.positional_embedding", self.take("decoder/position_encodings/encodings"))
+        for i in range(n_layers):
+            self.block(f"decoder.blocks.{i}", f"decoder/layer_{i}", cross=True)
+        self.norm("decoder.ln", "decoder/layer_norm")
 
-    for name in ("encoder/num_heads", "decoder/num_heads"):  # already in dims
-        take(name)
-    for name, expected in _FIXED_FLAGS.items():
-        if name in left and _scalar(take(name)) != expected:
-            raise ValueError(f"{name} is {_scalar(ct2[name])}, openai-whisper needs {expected}")
-    unused = sorted(set(left) - _UNNEEDED)
-    if unused:
-        raise ValueError(f"CTranslate2 variables with no openai-whisper counterpart: {', '.join(unused)}")
+    def check_nothing_left(self) -> None:
+        """Every CT2 variable was used, or is a setting openai-whisper hard-codes to the same value."""
+        for name in ("encoder/num_heads", "decoder/num_heads"):  # already in dims
+            self.take(name)
+        for name, expected in _FIXED_FLAGS.items():
+            if name in self.left and _scalar(self.take(name)) != expected:
+                raise ValueError(f"{name} is {_scalar(self.ct2[name])}, openai-whisper needs {expected}")
+        unused = sorted(set(self.left) - _UNNEEDED)
+        if unused:
+            raise ValueError(f"CTranslate2 variables with no openai-whisper counterpart: {', '.join(unused)}")
 
+
+def _check_shapes(state: dict[str, torch.Tensor], dims: ModelDimensions) -> None:
+    """The state dict has exactly openai-whisper's keys, each with its shape."""
     expected = _expected_shapes(dims)
-    missing, extra = sorted(set(expected) - set(out)), sorted(set(out) - set(expected))
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
         raise ValueError(
             f"openai-whisper keys not filled: {missing or 'none'}; keys it does not have: {extra or 'none'}"
         )
-    wrong = [f"{k} {tuple(v.shape)} != {expected[k]}" for k, v in out.items() if tuple(v.shape) != expected[k]]
+    wrong = [f"{k} {tuple(v.shape)} != {expected[k]}" for k, v in state.items() if tuple(v.shape) != expected[k]]
     if wrong:
         raise ValueError(f"shape mismatch: {'; '.join(wrong)}")
-    return dims, out
+
+
+def _to_openai(ct2: dict[str, np.ndarray]) -> tuple[ModelDimensions, dict[str, torch.Tensor]]:
+    """Rename, split and check every tensor; any openai key left unfilled or CT2 variable left unused is an error."""
+    dims = _dims(ct2)
+    mapping = _Mapping(ct2)
+    mapping.encoder(dims.n_audio_layer)
+    mapping.decoder(dims.n_text_layer)
+    mapping.check_nothing_left()
+    _check_shapes(mapping.out, dims)
+    return dims, mapping.out
 
 
 def _alignment_heads(ct2_dir: Path, dims: ModelDimensions) -> list[list[int]] | None:
