@@ -24,16 +24,16 @@ from dmsil.errors import DmsilError
 def _common(p: argparse.ArgumentParser) -> None:
     from realtime.pipeline import PipelineOptions
 
-    defaults = PipelineOptions()
+    defaults, windows = PipelineOptions(), PipelineOptions().windows
     p.add_argument("--checkpoint", help="model directory (default: the shipped default model)")
     add_engine_argument(p)
     add_asr_arguments(p)
-    p.add_argument("--window", type=float, default=defaults.window, help="seconds of context per result")
-    p.add_argument("--hop", type=float, default=defaults.hop, help="seconds between results")
+    p.add_argument("--window", type=float, default=windows.window, help="seconds of context per result")
+    p.add_argument("--hop", type=float, default=windows.hop, help="seconds between results")
     p.add_argument(
         "--smooth", type=float, default=defaults.smooth, help="time constant (s) of the smoothed scores; 0: off"
     )
-    p.add_argument("--pause", type=float, default=defaults.pause, help="silence (s) that ends an utterance")
+    p.add_argument("--pause", type=float, default=windows.pause, help="silence (s) that ends an utterance")
     add_verbosity(p)
 
 
@@ -69,18 +69,17 @@ def score_parser() -> argparse.ArgumentParser:
 
 def _options(args, live: bool):
     from realtime.pipeline import PipelineOptions
+    from realtime.windows import WindowOptions
 
     # live decodes its rolling buffer every second: greedy search keeps it ahead of the speaker on a CPU
     asr = asr_options(args, beam_size=1 if live else 5, threads=1)
-    return PipelineOptions(window=args.window, hop=args.hop, live=live, asr=asr, smooth=args.smooth, pause=args.pause)
-
-
-def _fmt(x: float | None) -> str:
-    return "   n/a" if x is None else f"{x:+6.2f}"
+    windows = WindowOptions(window=args.window, hop=args.hop, live=live, pause=args.pause)
+    return PipelineOptions(windows, asr=asr, smooth=args.smooth)
 
 
 def score_main(argv: list[str]) -> int:
-    from realtime.score import FORMATS, FileScorer, expand, score_on_ray
+    from realtime.offline import FileScorer, expand, score_on_ray
+    from realtime.outputs import FORMATS
 
     args = score_parser().parse_args(argv)
     setup_logging(args, logging.WARNING)
@@ -156,6 +155,7 @@ def stop_on_signals() -> None:
 
 
 def live_main(argv: list[str]) -> int:
+    from realtime.console import Lines
     from realtime.pipeline import Pipeline
     from realtime.scorer import Scorer
 
@@ -172,29 +172,10 @@ def live_main(argv: list[str]) -> int:
     except (DmsilError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    untrained = ", ".join(f"{m}: {why}" for m, why in scorer.untrained.items())
-    print(
-        f"engine {scorer.engine.name}; window {args.window:g} s, hop {args.hop:g} s"
-        + (f"; {untrained}" if untrained else "")
-    )
-    print("smoothed scores (raw fused beside them); '...': the utterance is still being spoken")
-    print(
-        f"{'time':>11} {'fused':>6} {'text':>6} {'audio':>6} {'video':>6} {'raw':>6}  {'present':<16}{'latency':>8}  transcript"
-    )
-
-    def show(s) -> None:
-        if s.kind == "utterance":
-            print(f"{s.start:5.1f}-{s.end:5.1f} utterance: text {_fmt(s.text)} fused {_fmt(s.fused)}  {s.transcript}")
-            return
-        smooth = [s.smooth.get(k) for k in ("fused", "text", "audio", "video")]
-        print(
-            f"{s.start:5.1f}-{s.end:5.1f} {' '.join(_fmt(v) for v in smooth)} {_fmt(s.fused)}  "
-            f"{'+'.join(s.present) or '-':<16}{s.latency or 0:7.2f}s  {s.transcript[-60:]}{'...' if s.provisional else ''}",
-            flush=True,
-        )
-
+    lines = Lines(sys.stdout)
+    lines.header(scorer, pipeline.options)
     try:
-        stats = pipeline.run(sources, show, clock_start=clock)
+        stats = pipeline.run(sources, lines, clock_start=clock)
     except KeyboardInterrupt:
         pipeline.stop()
         stats = pipeline.stats
@@ -208,7 +189,7 @@ def live_main(argv: list[str]) -> int:
 
 def ui_main(args) -> int:
     from realtime.scorer import Scorer
-    from realtime.sessions import BrowserSource
+    from realtime.sources import BrowserSource
     from realtime.ui import PageOptions, serve
 
     try:

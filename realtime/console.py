@@ -1,4 +1,8 @@
-"""A quiet console: third-party chatter hidden unless ``--verbose``; our progress bars and errors stay.
+"""The terminal: one line per event for ``--no-ui`` (:class:`Lines`), and a quiet console (third-party
+chatter hidden unless ``--verbose``; our progress bars and errors stay).
+
+The ``--no-ui`` line keeps its layout, because people pipe it into scripts: the time span first, then the
+smoothed scores (fused first), the raw fused score, the modalities present, the latency, the transcript.
 
 MediaPipe and TensorFlow Lite write their own log lines (absl ``W0000 ...``, "Created TensorFlow Lite
 XNNPACK delegate") straight to file descriptor 2 from C++, where Python's logging cannot reach them.
@@ -17,6 +21,14 @@ import re
 import sys
 import threading
 import warnings
+from typing import TYPE_CHECKING, TextIO
+
+from realtime.events import Event, UtteranceScored, WindowScored
+from realtime.modalities import SCORES
+
+if TYPE_CHECKING:
+    from realtime.pipeline import PipelineOptions
+    from realtime.scorer import Scorer
 
 NOISE = re.compile(
     rb"^(?:[WIE]\d{4} [\d:. ]+\s*\d+ \S+\.cc:\d+\]"  # absl/glog lines from C++
@@ -24,6 +36,45 @@ NOISE = re.compile(
     rb"|INFO: Created TensorFlow Lite"
     rb"|INFO: Initialized TensorFlow Lite)"
 )
+
+
+def _fmt(x: float | None) -> str:
+    return "   n/a" if x is None else f"{x:+6.2f}"
+
+
+class Lines:
+    """Prints each scored window and utterance of a live run as one line on ``out``; statuses and failures
+    are logged (stderr), so the lines stay what scripts parse."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    def header(self, scorer: Scorer, options: PipelineOptions) -> None:
+        untrained = ", ".join(f"{m}: {why}" for m, why in scorer.untrained.items())
+        w = options.windows
+        self._print(
+            f"engine {scorer.engine.name}; window {w.window:g} s, hop {w.hop:g} s"
+            + (f"; {untrained}" if untrained else "")
+        )
+        self._print("smoothed scores (raw fused beside them); '...': the utterance is still being spoken")
+        names = " ".join(f"{k:>6}" for k in SCORES)
+        self._print(f"{'time':>11} {names} {'raw':>6}  {'present':<16}{'latency':>8}  transcript")
+
+    def __call__(self, event: Event) -> None:
+        match event:
+            case WindowScored(s):
+                smooth = " ".join(_fmt(s.smooth.get(k)) for k in SCORES)
+                self._print(
+                    f"{s.start:5.1f}-{s.end:5.1f} {smooth} {_fmt(s.fused)}  {'+'.join(s.present) or '-':<16}"
+                    f"{s.latency or 0:7.2f}s  {s.transcript[-60:]}{'...' if s.provisional else ''}"
+                )
+            case UtteranceScored(s):
+                self._print(
+                    f"{s.start:5.1f}-{s.end:5.1f} utterance: text {_fmt(s.text)} fused {_fmt(s.fused)}  {s.transcript}"
+                )
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
 
 
 def quiet(verbose: bool = False) -> None:

@@ -1,16 +1,18 @@
-"""The streaming pipeline: sources -> parallel feature workers -> windows -> engine -> results.
+"""The streaming pipeline: sources -> parallel feature workers -> windows -> engine -> events.
 
     source readers --Frame--> face stage -----------------\\
-                   --AudioChunk--> ASR stage (words) ------+--> Assembler --> Scorer (engine) --> smoothing --> on_result
-                   --AudioChunk--> acoustic stage ---------/    (windows.py)
+                   --AudioChunk--> ASR stage (words) ------+--> Assembler --> Scorer (engine) --> smoothing --> on_event
+                   --AudioChunk--> acoustic stage ---------/    (windows.py)                                 (events.py)
 
 Each stage (:mod:`realtime.stages`, one small protocol) runs in its own thread with a bounded input
 queue; the heavy parts (video decoding, Face Mesh, CTranslate2, ONNX Runtime) release the GIL, so the
-stages overlap on separate cores. This module only wires and runs things: what each stage extracts is
-the stage's business, and which windows and utterances are ready, and what each holds, is decided by
-the synchronous :class:`realtime.windows.Assembler`. Offline nothing is dropped; live, under load the oldest video frames
-are dropped and counted. A stage that fails is reported in the windows it touches and the rest go on.
-Stopping (Ctrl-C, the page's Stop) waits for the threads against one shared deadline.
+stages overlap on separate cores. This module only moves data: what each stage extracts is the stage's
+business; which windows and utterances are ready, and what each holds, is decided by the synchronous
+:class:`realtime.windows.Assembler`, which every thread talks to through its methods only. What comes out
+is one stream of typed events (:mod:`realtime.events`), handed to ``on_event`` from the thread that called
+:meth:`Pipeline.run`. Offline nothing is dropped; live, under load the oldest video frames are dropped and
+counted. A stage that fails is reported in the windows it touches and the rest go on. Stopping (Ctrl-C,
+the page's Stop) waits for the threads against one shared deadline.
 """
 
 from __future__ import annotations
@@ -23,36 +25,25 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-import numpy as np
 
 from dmsil.features.asr import ASROptions, Transcriber, load_transcriber
 from dmsil.features.audio import SAMPLE_RATE
 from dmsil.features.media import VIDEO_RATE
-from realtime.modalities import MODALITIES, SOURCE, STREAM
+from realtime.events import Event, UtteranceReady, UtteranceScored, WindowReady, WindowScored
+from realtime.modalities import MODALITIES, SOURCES, STREAM_ABSENCE, Absence, Reason, of_stage, of_stream
 from realtime.scorer import Scorer, Scores
 from realtime.smoothing import Smoother
-from realtime.sources import AudioChunk, Damage, Frame, SourceError
+from realtime.sources import AudioChunk, Damage, Frame, SourceError, SourceStatus
 from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, Stage, run_stage
-from realtime.windows import Assembler, Window, WindowOptions
-
-if TYPE_CHECKING:
-    from dmsil.features.face import FaceFrame
+from realtime.windows import Assembler, WindowOptions
 
 log = logging.getLogger(__name__)
-DAMAGED = "damaged"
-"""The reason a modality shows over a part of a file that could not be decoded."""
 
 
 @dataclass(frozen=True)
 class PipelineOptions:
-    window: float = 4.0
-    """Seconds of context per result (DESIGN: a few seconds)."""
-    hop: float = 1.0
-    """Seconds between results."""
-    live: bool = False
-    """Live: score on the clock, drop old video frames under load. Offline: wait for every stage, drop nothing."""
+    windows: WindowOptions = field(default_factory=WindowOptions)
+    """Window length, hop, live or offline, and how utterances are cut (:class:`realtime.windows.WindowOptions`)."""
     asr: ASROptions = field(default_factory=lambda: ASROptions(threads=1))
     """One CTranslate2 thread leaves the other cores to the face workers; on 2 cores that was faster
     overall than CTranslate2's own thread count (scripts/bench_realtime.py)."""
@@ -66,10 +57,6 @@ class PipelineOptions:
     sequential: bool = False
     """Run the stages one after another (read all, then faces, then ASR, ...): the baseline the parallel
     pipeline is benchmarked against. Offline only; queues are then unbounded."""
-    pause: float = 0.6
-    """Silence that ends an utterance (:class:`realtime.windows.WindowOptions`)."""
-    min_words: int = 3
-    """Fewer words are too short to score."""
     smooth: float = 1.0
     """Time constant (s) of the smoothed scores shown beside the raw ones; 0 turns smoothing off. 1 s is
     the shortest that kept the fused score's sign flips inside a sentence under 5%, live and offline
@@ -78,13 +65,18 @@ class PipelineOptions:
     """Seconds every thread gets, all together, to end after a stop."""
 
     def __post_init__(self) -> None:
-        WindowOptions(self.window, self.hop)  # checks them
         if self.sequential and self.live:
             raise ValueError("sequential mode is for offline benchmarks only")
 
     @property
-    def windows(self) -> WindowOptions:
-        return WindowOptions(self.window, self.hop, self.live, self.pause, self.min_words)
+    def live(self) -> bool:
+        """Live: score on the clock, drop old video frames under load. Offline: wait for every stage, drop nothing."""
+        return self.windows.live
+
+    @classmethod
+    def make(cls, live: bool = False, **windows) -> PipelineOptions:
+        """Default options, live or offline, with window fields changed (``window=``, ``hop=``, ...)."""
+        return cls(WindowOptions(live=live, **windows))
 
 
 @dataclass
@@ -97,10 +89,12 @@ class Stats:
     errors: list[str] = field(default_factory=list)
     """One line per failure (a file that broke part-way, a worker that raised)."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    buffered: list[int] = field(default_factory=list)
+    """Items the assembler held after each pruning: flat on a long stream, never the whole of it."""
 
 
 class Pipeline:
-    """Runs sources through the stages and calls ``on_result`` with each window's and utterance's :class:`Scores`."""
+    """Runs sources through the stages and hands each event (:mod:`realtime.events`) to ``on_event``."""
 
     def __init__(
         self,
@@ -113,25 +107,14 @@ class Pipeline:
         self.load_transcriber = load_transcriber
         """Makes the recognizer (in the ASR stage's thread) from ``options.asr``."""
         self.stats = Stats()
-        self.faults = Faults(self.stats.errors)
         self.queues: dict[str, queue.Queue] = {}
         """The stage input queues, by name (their ``qsize()`` shows a stage falling behind)."""
-        self.latest_frame: np.ndarray | None = None
-        """The newest camera picture (RGB), for a preview."""
-        self.latest_face: tuple[Frame, FaceFrame] | None = None
-        """The newest frame the face reader has read, with what it found there (box, landmarks)."""
         self._stop = threading.Event()
         workers = self.options.face_workers or (1 if self.options.live else len(os.sched_getaffinity(0)))
         self._face_workers = max(1, workers)
-        self.assembler = Assembler(self.options.windows, self._face_workers)
         self._smoother = Smoother(self.options.smooth)
         self._timers: dict[str, float] = {}
         self._timer_lock = threading.Lock()
-
-    def _saw(self, frame: Frame, found: FaceFrame) -> None:
-        latest = self.latest_face
-        if latest is None or frame.t >= latest[0].t:  # face threads take turns: keep the newest
-            self.latest_face = (frame, found)
 
     def stop(self) -> None:
         """Ask every thread to finish (Ctrl-C, the UI's stop button); :meth:`run` returns soon after."""
@@ -141,69 +124,76 @@ class Pipeline:
         with self._timer_lock:
             self._timers[stage] = self._timers.get(stage, 0.0) + seconds
 
-    def run(self, sources: Iterable, on_result: Callable[[Scores], None], clock_start: float | None = None) -> Stats:
-        """Process until every source ends (or :meth:`stop`); returns the statistics."""
+    def run(self, sources: Iterable, on_event: Callable[[Event], None], clock_start: float | None = None) -> Stats:
+        """Process until every source ends (or :meth:`stop`), handing every event to ``on_event`` from this
+        thread; returns the statistics."""
         sources = list(sources)
-        opts, asm = self.options, self.assembler
-        asm.sources = sources
         self._clock = clock_start if clock_start is not None else time.monotonic()
-        has_video = any(s.has_video for s in sources)
-        has_audio = any(s.has_audio for s in sources)
-        if not has_video:
-            asm.reasons["video"] = "no video"
-        if not has_audio:
-            asm.reasons.update(text="no audio", audio="no audio")
-        unbounded = opts.sequential
-        video_q: queue.Queue = queue.Queue(maxsize=0 if unbounded else opts.video_queue)
-        audio_qs: list[queue.Queue] = []
-        stages: list[tuple[Stage, queue.Queue]] = []
-        if has_video:
-            stages += [(FaceStage(self.faults, i, self._saw), video_q) for i in range(self._face_workers)]
-        else:
-            asm.finish("face")
-        wanted = {"asr": True, "acoustic": "audio" in self.scorer.needed}
-        for stage in (ASRStage(opts.asr, opts.live, self.faults, self.load_transcriber), AcousticStage(self.faults)):
-            if has_audio and wanted[stage.name]:
-                q: queue.Queue = queue.Queue(maxsize=0 if unbounded else 200)
-                audio_qs.append(q)
-                stages.append((stage, q))
-            else:
-                asm.finish(stage.name)
+        has = {"video": any(s.has_video for s in sources), "audio": any(s.has_audio for s in sources)}
+        absent = {m: Reason(STREAM_ABSENCE[k]) for k, there in has.items() if not there for m in of_stream(k)}
+        asm = Assembler(self.options.windows, self._face_workers, absent)
+        faults = Faults(
+            self.stats.errors, on_first=lambda stage, why: asm.note(stage, of_stage(stage) or MODALITIES, why)
+        )
+        self._faults = faults
+        stages, video_q, audio_qs = self._stages(asm, faults, has)
         threads = [
-            threading.Thread(target=run_stage, args=(stage, q, asm, self._stop, self.faults, self._time),
+            threading.Thread(target=run_stage, args=(stage, q, asm, self._stop, faults, self._time),
                              name=f"{stage.name}-{i}", daemon=True)
             for i, (stage, q) in enumerate(stages)
         ]  # fmt: skip
         readers = [
-            threading.Thread(target=self._read, args=(s, video_q if has_video else None, audio_qs),
-                             name=f"read-{s.name}", daemon=True)
+            threading.Thread(target=self._read, args=(s, asm, video_q, audio_qs), name=f"read-{s.name}", daemon=True)
             for s in sources
-        ]  # fmt: skip
+        ]
         self._open_readers = len(readers)
         self._reader_lock = threading.Lock()
-        self.queues = {"video": video_q, **{f"audio-{i}": q for i, q in enumerate(audio_qs)}}
-        if opts.sequential:
-            for t in readers + threads:
-                t.start()
+        for t in readers + threads if self.options.sequential else threads + readers:
+            t.start()
+            if self.options.sequential:
                 t.join()
-        else:
-            for t in threads + readers:
-                t.start()
         try:
-            self._assemble(on_result)
+            self._assemble(asm, on_event)
         finally:
-            self.stop()
-            for s in sources:
-                if hasattr(s, "stop"):
-                    s.stop()
-            deadline = time.monotonic() + opts.stop_within  # one deadline for all: never a wait per thread
-            for t in readers + threads:
-                t.join(timeout=max(0.0, deadline - time.monotonic()))
-            alive = [t.name for t in readers + threads if t.is_alive()]
-            if alive:  # daemon threads: they cannot keep the process alive
-                log.warning("threads still running %.1f s after stop: %s", opts.stop_within, alive)
+            self._end(sources, readers + threads)
         self.stats.stage_seconds = dict(self._timers)
         return self.stats
+
+    def _stages(
+        self, asm: Assembler, faults: Faults, has: dict[str, bool]
+    ) -> tuple[list[tuple[Stage, queue.Queue]], queue.Queue | None, list[queue.Queue]]:
+        """The stages this run needs, each with its input queue; the streams of the others are finished."""
+        opts = self.options
+        size = 0 if opts.sequential else opts.video_queue
+        video_q: queue.Queue | None = queue.Queue(maxsize=size) if has["video"] else None
+        stages: list[tuple[Stage, queue.Queue]] = []
+        if video_q is not None:
+            stages += [(FaceStage(faults, i, preview=opts.live), video_q) for i in range(self._face_workers)]
+        else:
+            asm.finish("face")
+        audio_qs: list[queue.Queue] = []
+        wanted = {"asr": True, "acoustic": "audio" in self.scorer.needed}
+        for stage in (ASRStage(opts.asr, opts.live, faults, self.load_transcriber), AcousticStage(faults)):
+            if has["audio"] and wanted[stage.name]:
+                audio_qs.append(queue.Queue(maxsize=0 if opts.sequential else 200))
+                stages.append((stage, audio_qs[-1]))
+            else:
+                asm.finish(stage.name)
+        self.queues = {**({"video": video_q} if video_q else {}), **{f"audio-{i}": q for i, q in enumerate(audio_qs)}}
+        return stages, video_q, audio_qs
+
+    def _end(self, sources: list, threads: list[threading.Thread]) -> None:
+        """Stop the sources and every thread, against one deadline for all (never a wait per thread)."""
+        self.stop()
+        for s in sources:
+            if hasattr(s, "stop"):
+                s.stop()
+        deadline = time.monotonic() + self.options.stop_within
+        for t in threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in threads if t.is_alive()]
+        if alive:  # daemon threads: they cannot keep the process alive
+            log.warning("threads still running %.1f s after stop: %s", self.options.stop_within, alive)
 
     # -- producers ---------------------------------------------------------------------------------
 
@@ -227,72 +217,90 @@ class Pipeline:
             except queue.Full:
                 pass
 
-    def _read(self, source, video_q: queue.Queue | None, audio_qs: list[queue.Queue]) -> None:
+    def _read(self, source, asm: Assembler, video_q: queue.Queue | None, audio_qs: list[queue.Queue]) -> None:
         t = 0.0
         try:
             for item in source:
                 if self._stop.is_set():
                     break
-                if isinstance(item, Frame) and video_q is not None:
-                    self.stats.frames += 1
-                    self.latest_frame = item.rgb
-                    self._put(video_q, item, drop_oldest=self.options.live)
-                elif isinstance(item, Damage):  # skipped as undecodable: the windows mostly inside it say so
-                    self.assembler.trouble(STREAM[item.stream], item.t, item.end, DAMAGED, share=0.5)
-                    continue
-                elif isinstance(item, AudioChunk):
-                    self.stats.audio_seconds += item.samples.size / SAMPLE_RATE
-                    for q in audio_qs:
-                        self._put(q, item, drop_oldest=False)
-                t = item.t
-                span = item.samples.size / SAMPLE_RATE if isinstance(item, AudioChunk) else 1.0 / VIDEO_RATE
-                self.assembler.seen_end = max(self.assembler.seen_end, item.t + span)
+                t = self._route(item, source, asm, video_q, audio_qs)
         except Exception as exc:  # a broken source must not take the pipeline down: its modalities say why
             reason = str(exc) if isinstance(exc, SourceError) else f"{source.name} failed: {type(exc).__name__}: {exc}"
             reason = f"{reason.splitlines()[0]} (after {t:.1f} s)"
             self.stats.errors.append(reason)
             log.warning("%s", reason)
-            self.assembler.trouble(SOURCE.get(source.name, MODALITIES), t, math.inf, reason)
+            carried = SOURCES.get(source.name, MODALITIES)
+            asm.trouble(carried, t, math.inf, Reason(Absence.SOURCE, reason))
+            asm.note(source.name, carried, reason)
         finally:
             with self._reader_lock:
                 self._open_readers -= 1
                 last = self._open_readers == 0
-            if last:  # every source has ended: tell the workers
-                if video_q is not None:
-                    for _ in range(self._face_workers):  # one end mark per face worker
-                        self._put(video_q, END, drop_oldest=False)
-                for q in audio_qs:
+            if last:  # every source has ended: tell the workers (one end mark per face worker)
+                for q in [video_q] * (self._face_workers if video_q is not None else 0) + audio_qs:
                     self._put(q, END, drop_oldest=False)
 
-    # -- windows -----------------------------------------------------------------------------------
+    def _route(self, item, source, asm: Assembler, video_q: queue.Queue | None, audio_qs: list[queue.Queue]) -> float:
+        """One item of a source to where it goes; returns its time."""
+        if isinstance(item, SourceStatus):  # a camera lost or back, a browser stream silent
+            asm.status(source.name, SOURCES.get(source.name, MODALITIES), item.text)
+            return item.t
+        if isinstance(item, Damage):  # skipped as undecodable: the windows mostly inside it say so
+            asm.trouble(of_stream(item.stream), item.t, item.end, Reason(Absence.DAMAGED), share=0.5)
+            return item.t
+        if isinstance(item, Frame) and video_q is not None:
+            self.stats.frames += 1
+            self._put(video_q, item, drop_oldest=self.options.live)
+        elif isinstance(item, AudioChunk):
+            self.stats.audio_seconds += item.samples.size / SAMPLE_RATE
+            for q in audio_qs:
+                self._put(q, item, drop_oldest=False)
+        span = item.samples.size / SAMPLE_RATE if isinstance(item, AudioChunk) else 1.0 / VIDEO_RATE
+        asm.saw(item.t + span)
+        return item.t
 
-    def _assemble(self, on_result: Callable[[Scores], None]) -> None:
-        opts, asm = self.options, self.assembler
+    # -- events ------------------------------------------------------------------------------------
+
+    def _assemble(self, asm: Assembler, on_event: Callable[[Event], None]) -> None:
+        opts = self.options
         while not self._stop.is_set():
             now = time.monotonic() - self._clock
-            ready = asm.ready(now if opts.live else None, limit=1 if opts.live else opts.batch)
-            if ready:
-                self._score(ready, on_result)
+            events = asm.ready(now if opts.live else None, limit=1 if opts.live else opts.batch)
+            if events:
+                for event in self._score(events):
+                    on_event(event)
                 asm.prune()
+                self.stats.buffered.append(asm.buffered())
                 continue
             if asm.finished:
                 return
             time.sleep(0.01 if opts.live else 0.005)
 
-    def _score(self, ready: list[Window], on_result: Callable[[Scores], None]) -> None:
+    def _score(self, events: list[Event]) -> list[Event]:
+        """The ready windows and utterances scored in one engine call; the other events as they were."""
+        ready = [e.window for e in events if isinstance(e, WindowReady | UtteranceReady)]
         start = time.perf_counter()
         try:
-            scored = self.scorer(ready)
+            scored = iter(self.scorer(ready))
         except Exception as exc:  # one bad batch must not end the stream: its windows say why, the next try again
-            reason = self.faults.report("engine", exc)
-            scored = [Scores.failed(w, reason) for w in ready]
+            why = self._faults.report("engine", exc)
+            scored = iter([Scores.failed(w, why) for w in ready])
         self._time("engine", time.perf_counter() - start)
         now = time.monotonic() - self._clock
-        for s in scored:
-            if s.kind == "window":
-                if self.options.live:
-                    s.latency = max(0.0, now - s.end)
-                    self.stats.latencies.append(s.latency)
-                self.stats.windows += 1
-                self._smoother(s)
-            on_result(s)
+        out: list[Event] = []
+        for event in events:
+            if isinstance(event, UtteranceReady):
+                out.append(UtteranceScored(next(scored)))
+            elif isinstance(event, WindowReady):
+                out.append(WindowScored(self._finish(next(scored), now), self.stats.frames_dropped))
+            else:
+                out.append(event)
+        return out
+
+    def _finish(self, s: Scores, now: float) -> Scores:
+        """A regular window's latency (live) and smoothed scores."""
+        if self.options.live:
+            s.latency = max(0.0, now - s.end)
+            self.stats.latencies.append(s.latency)
+        self.stats.windows += 1
+        return self._smoother(s)

@@ -2,8 +2,8 @@
 
 A modality reaches the model only when it has data in the window *and* its head was trained on real data
 (``checkpoint.heads``); otherwise it is masked (length 0, empty text mask), its score is ``None`` and the
-reason is reported ("no speech", "no face", or the head's provenance, e.g. "not trained in the default
-model"). The fused score is ``None`` when no trained modality is present: never a number made of zeros.
+reason is reported (a :class:`~realtime.modalities.Reason`: "no speech", "no face", or the head's
+provenance, e.g. "not trained in the default model"). The fused score is ``None`` when no trained modality is present: never a number made of zeros.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dmsil import calibration, checkpoint
 from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.data.store import pad_frames
 from dmsil.features import normalize, require_computable, resolve_text_model
-from realtime.modalities import ABSENT, FUSED, HEAD, MODALITIES
+from realtime.modalities import ALL, DEFAULT_ABSENCE, FUSED, MODALITIES, Absence, Reason
 from realtime.windows import Window
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Scores:
     video: float | None
     present: tuple[str, ...]
     """Modalities that had data and a trained head, i.e. that reached the model."""
-    missing: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, Reason] = field(default_factory=dict)
     """Modality -> why it has no score."""
     latency: float | None = None
     """Live: seconds from the window's end to its result."""
@@ -44,16 +44,18 @@ class Scores:
     """The words of the window's last hop."""
     provisional: bool = False
     """The text's last utterance was still being spoken."""
-    kind: str = "window"
-    """``window`` or ``utterance`` (see :class:`realtime.windows.Window`)."""
     smooth: dict[str, float | None] = field(default_factory=dict)
     """Live smoothed scores by name (``fused``, ``text``, ...), beside the raw ones (:mod:`realtime.smoothing`)."""
 
     @classmethod
-    def failed(cls, w: Window, reason: str) -> Scores:
+    def failed(cls, w: Window, reason: Reason) -> Scores:
         """A window that could not be scored: every modality says why."""
-        return cls(w.start, w.end, w.transcript or w.heard, None, None, None, None, (), dict.fromkeys(MODALITIES, reason),
-                   recent=w.recent, provisional=w.provisional, kind=w.kind)  # fmt: skip
+        return cls(w.start, w.end, w.text or w.heard, None, None, None, None, (), dict.fromkeys(MODALITIES, reason),
+                   recent=w.recent, provisional=w.provisional)  # fmt: skip
+
+    def score(self, name: str) -> float | None:
+        """The raw score by name (``fused``, ``text``, ...)."""
+        return getattr(self, name)
 
 
 def usable_checkpoint(ckpt_dir: str | Path | None = None) -> tuple[Path, FeatureSpec]:
@@ -79,7 +81,8 @@ class Scorer:
         self.config = ModelConfig.from_dict(document["model"])
         self.heads = checkpoint.heads(self.ckpt)
         self.calibration = calibration.from_runtime(document)
-        self.untrained = {m: self.heads[HEAD[m]].source for m in MODALITIES if not self.heads[HEAD[m]].trained}
+        self.untrained = {m.name: self.heads[m.head].source for m in ALL if not self.heads[m.head].trained}
+        """Modality -> the provenance of its untrained head (shown as why it has no score)."""
         self._text = self._text_input()
         self.engine = engines.load(self.ckpt, engine, threads)
         self.engine.warmup()
@@ -111,7 +114,7 @@ class Scorer:
 
     def _score(self, windows: list[Window]) -> list[Scores]:
         use = [self._present(w) for w in windows]
-        texts = [w.transcript if "text" in u else "" for w, u in zip(windows, use, strict=True)]
+        texts = [w.text if "text" in u else "" for w, u in zip(windows, use, strict=True)]
         text, text_mask = self._text(texts)
         width = max(1, int(text_mask.sum(1).max()))  # dynamic padding: trailing pad tokens cost time only
         batch = {"text": text[:, :width], "text_mask": text_mask[:, :width]}
@@ -138,7 +141,7 @@ class Scorer:
 
     def _present(self, w: Window) -> set[str]:
         have = set()
-        if w.transcript.strip():
+        if w.text.strip():
             have.add("text")
         if w.audio is not None and len(w.audio):
             have.add("audio")
@@ -148,14 +151,14 @@ class Scorer:
 
     def _scores(self, w: Window, use: set[str], out: dict[str, float]) -> Scores:
         out = {h: float(self.calibration[h](v)) if h in self.calibration else v for h, v in out.items()}
-        missing = {m: self.untrained.get(m) or w.reasons.get(m) or ABSENT[m] for m in MODALITIES if m not in use}
-        per = {m: out[HEAD[m]] if m in use else None for m in MODALITIES}
+        missing = {m: self._why_missing(w, m) for m in MODALITIES if m not in use}
+        per = {m.name: out[m.head] if m.name in use else None for m in ALL}
         present = tuple(m for m in MODALITIES if m in use)
         return Scores(
             w.start,
             w.end,
-            w.transcript or w.heard,
-            out[FUSED] if present else None,
+            w.text or w.heard,
+            out[FUSED.head] if present else None,
             per["text"],
             per["audio"],
             per["video"],
@@ -163,5 +166,9 @@ class Scorer:
             missing,
             recent=w.recent,
             provisional=w.provisional,
-            kind=w.kind,
         )
+
+    def _why_missing(self, w: Window, modality: str) -> Reason:
+        if modality in self.untrained:
+            return Reason(Absence.UNTRAINED, self.untrained[modality])
+        return w.reasons.get(modality) or Reason(DEFAULT_ABSENCE[modality])

@@ -11,7 +11,6 @@ and a visitor beyond that is told to wait and starts as soon as a session ends.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -20,81 +19,26 @@ from pathlib import Path
 
 import numpy as np
 
-from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
+from realtime.events import Event, FaceRead, Record
+from realtime.outputs import FORMATS, FileResult, write
 from realtime.pipeline import Pipeline, PipelineOptions
-from realtime.score import FORMATS, FileResult, write
 from realtime.scorer import Scorer, Scores
-from realtime.sources import AudioChunk, Frame
+from realtime.sources import BrowserSource
 from realtime.view import overlay
 
 log = logging.getLogger(__name__)
 
 
-class BrowserSource:
-    """Frames and sound pushed from the page (``--browser``), stamped on the pipeline's clock on arrival."""
-
-    name = "browser"
-    has_audio = has_video = True
-    STALE_S = 5.0
-    """A stream silent this long is reported as stopped (frames come every 0.1 s, sound every 0.5 s)."""
-
-    def __init__(self, clock_start: float):
-        self.start = clock_start
-        self._queue: queue.Queue = queue.Queue(maxsize=200)
-        self._stop = threading.Event()
-        self._arrived: dict[str, float] = {}
-        """When the last frame ("camera") and sound ("microphone") came, on the monotonic clock."""
-
-    @property
-    def status(self) -> str | None:
-        """What the page should tell its visitor about their streams: a camera or microphone that has
-        sent nothing (the visitor has not pressed its button, or the browser refused it) or has stopped."""
-        now, problems = time.monotonic(), []
-        # Gradio 6.31 sometimes leaves a stream silent that was started at once with the other (measured:
-        # 6 of 11 runs with both started within 50 ms on a busy machine); pressing its buttons again mends it
-        for device, button in (("camera", "its capture button"), ("microphone", "Record, or Stop then Record")):
-            last = self._arrived.get(device)
-            if last is None:
-                problems.append(f"nothing from your {device} yet (press {button})")
-            elif now - last > self.STALE_S:
-                problems.append(f"your {device} stopped sending {now - last:.0f} s ago")
-        return "; ".join(problems) or None
-
-    def push_frame(self, rgb: np.ndarray) -> None:
-        self._arrived["camera"] = now = time.monotonic()
-        self._offer(Frame(now - self.start, np.ascontiguousarray(rgb[..., :3])))
-
-    def push_audio(self, sr: int, samples: np.ndarray) -> None:
-        self._arrived["microphone"] = now = time.monotonic()
-        x = samples.astype(np.float32) / 32768.0 if samples.dtype == np.int16 else samples.astype(np.float32)
-        x = to_mono_16k(x, sr)
-        self._offer(AudioChunk(now - self.start - x.size / SAMPLE_RATE, x))
-
-    def _offer(self, item) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            pass  # the pipeline is stopped or far behind: the page must never block
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def __iter__(self):
-        while not self._stop.is_set():
-            try:
-                yield self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-
-
 class LiveSession:
-    """One pipeline run at a time in a background thread; the page reads its state. Keeps every window
-    and utterance of the run, for the whole-session timeline and for saving."""
+    """One pipeline run at a time in a background thread, kept from its events (:mod:`realtime.events`);
+    the page reads what was kept: every window and utterance of the run (for the whole-session timeline
+    and for saving), the statuses that hold, and the newest frame the face reader read."""
 
     def __init__(self, scorer: Scorer, options: PipelineOptions, make_sources: Callable[[float], list]):
         self.scorer, self.options, self.make_sources = scorer, options, make_sources
-        self.windows: list[Scores] = []
-        self.utterances: list[Scores] = []
+        self.record = Record()
+        self.face: FaceRead | None = None
+        """The newest frame the face reader read, with what it found."""
         self.pipeline: Pipeline | None = None
         self.sources: list = []
         self.error: str | None = None
@@ -109,14 +53,23 @@ class LiveSession:
         return self._thread is not None and self._thread.is_alive()
 
     @property
+    def windows(self) -> list[Scores]:
+        return self.record.windows
+
+    @property
+    def utterances(self) -> list[Scores]:
+        return self.record.utterances
+
+    @property
     def latest(self) -> Scores | None:
-        return self.windows[-1] if self.windows else None
+        windows = self.record.windows
+        return windows[-1] if windows else None
 
     def start(self) -> None:
         with self._lock:
             if self.running:
                 return
-            self.windows, self.utterances = [], []
+            self.record, self.face = Record(), None
             self.error = self.note = None
             clock = time.monotonic()
             try:
@@ -138,8 +91,11 @@ class LiveSession:
             log.exception("pipeline stopped")
             self.error = f"pipeline stopped: {type(exc).__name__}: {exc}"
 
-    def _keep(self, s: Scores) -> None:
-        (self.utterances if s.kind == "utterance" else self.windows).append(s)
+    def _keep(self, event: Event) -> None:
+        if isinstance(event, FaceRead):
+            self.face = event
+        else:
+            self.record(event)
 
     def stop(self) -> None:
         with self._lock:
@@ -162,48 +118,33 @@ class LiveSession:
             source.push_audio(*data)
 
     def status(self) -> str:
-        p = self.pipeline
-        parts = [
-            f"engine **{self.scorer.engine.name}**",
-            f"window {self.options.window:g} s, hop {self.options.hop:g} s",
-        ]
-        if self.running and p is not None:
-            lat = p.stats.latencies[-20:]
+        record, windows = self.record, self.options.windows
+        parts = [f"engine **{self.scorer.engine.name}**", f"window {windows.window:g} s, hop {windows.hop:g} s"]
+        if self.running:
+            lat = [s.latency for s in record.windows[-20:] if s.latency is not None]
             if lat:
                 parts.append(f"latency {np.median(lat) * 1000:.0f} ms")
-            if p.stats.frames_dropped:
-                parts.append(f"{p.stats.frames_dropped} video frames dropped under load")
+            if record.dropped:
+                parts.append(f"{record.dropped} video frames dropped under load")
             parts.append("running")
         else:
             parts.append("waiting" if self.note else "stopped")
-        for source in self.sources:
-            if getattr(source, "status", None):
-                parts.append(source.status)
-        if p is not None and p.stats.errors:
-            parts.append(p.stats.errors[-1])
+        parts += list(record.statuses.values())
         for line in (self.note, self.error):
             if line:
                 parts.append(line)
         return " · ".join(parts)
 
     def picture(self, draw_face: bool = True) -> np.ndarray | None:
-        """The newest camera picture; with ``draw_face``, the newest frame the face reader read, with its
-        box and landmarks drawn ("no face" written on it when it found none)."""
-        p = self.pipeline
-        if p is None or p.latest_frame is None:
-            return None
-        seen = p.latest_face
-        if seen is None:
-            return p.latest_frame
-        frame, found = seen
-        if draw_face:
-            return overlay(frame.rgb, found)
-        return overlay(p.latest_frame, found, draw_face=False)
+        """The newest frame the face reader read; with ``draw_face``, its box and landmarks drawn ("no face"
+        written on it when it found none)."""
+        seen = self.face
+        return None if seen is None else overlay(seen.frame.rgb, seen.face, draw_face=draw_face)
 
     def save(self, out_dir: Path) -> list[Path]:
         """The session so far as offline scoring writes a file: CSV (windows, utterances), JSON, PNG."""
         stamp = (self.started or datetime.now()).strftime("%Y%m%d-%H%M%S")
-        result = FileResult(Path(f"session-{stamp}"), list(self.windows), list(self.utterances))
+        result = FileResult(Path(f"session-{stamp}"), list(self.record.windows), list(self.record.utterances))
         return write(result, self.scorer, out_dir, FORMATS)
 
 

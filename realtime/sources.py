@@ -3,8 +3,9 @@
 Every source yields :class:`Frame` (RGB at most ``VIDEO_RATE`` per second) and :class:`AudioChunk`
 (16 kHz mono float32) items stamped in seconds on one clock: file time for a file, time since the
 pipeline started for a camera or a microphone. A source that cannot open raises :class:`SourceError`
-(one line: which device or file, and why); one that fails while running reports it in ``status``,
-retries where that makes sense, and otherwise ends.
+(one line: which device or file, and why); one that fails while running yields a :class:`SourceStatus`
+saying so (and another, with ``text=None``, once it is back), retries where that makes sense, and
+otherwise ends. The page's browser source lives here too (:class:`BrowserSource`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from dmsil.errors import DmsilError
-from dmsil.features.audio import SAMPLE_RATE
+from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
 from dmsil.features.media import (
     VIDEO_RATE,
     AudioChunk,
@@ -31,6 +35,17 @@ from dmsil.features.media import (
 )
 
 log = logging.getLogger(__name__)
+MEDIA_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts",
+                  ".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".wma")  # fmt: skip
+"""The file types a folder is searched for and the page accepts (any ffmpeg-readable file can be named)."""
+
+
+@dataclass
+class SourceStatus:
+    """A source's trouble (``text``), or ``None`` once it is well again: yielded in its stream."""
+
+    t: float
+    text: str | None
 
 
 class SourceError(DmsilError):
@@ -153,7 +168,7 @@ class CameraSource:
     def stop(self) -> None:
         self._stop.set()
 
-    def __iter__(self) -> Iterator[Frame]:
+    def __iter__(self) -> Iterator[Frame | SourceStatus]:
         import cv2
 
         grid = FrameGrid(self.video_rate)
@@ -165,11 +180,16 @@ class CameraSource:
             if not ok:
                 if self.is_file or isinstance(self.spec, str) and "://" in self.spec:
                     return
-                self._lost()
+                if not self.status:
+                    self.status = f"camera {self.spec}: lost; retrying every {self.retry_s:g} s"
+                    log.warning(self.status)
+                    yield SourceStatus(time.monotonic() - self.start, self.status)
+                self._reopen()
                 continue
             if self.status:
                 log.info("camera %s: back", self.spec)
                 self.status = None
+                yield SourceStatus(time.monotonic() - self.start, None)
             if self.is_file:  # play at the file's own pace
                 n += 1
                 wait = file_start + n / fps - time.monotonic()
@@ -181,10 +201,8 @@ class CameraSource:
         if self._cap is not None:
             self._cap.release()
 
-    def _lost(self) -> None:
-        if not self.status:
-            self.status = f"camera {self.spec}: lost; retrying every {self.retry_s:g} s"
-            log.warning(self.status)
+    def _reopen(self) -> None:
+        """After ``retry_s``, try the device again (``_cap`` stays None while it cannot be opened)."""
         if self._cap is not None:
             self._cap.release()
             self._cap = None
@@ -238,7 +256,7 @@ class MicSource:
     def stop(self) -> None:
         self._stop.set()
 
-    def __iter__(self) -> Iterator[AudioChunk]:
+    def __iter__(self) -> Iterator[AudioChunk | SourceStatus]:
         while not self._stop.is_set():
             try:
                 yield self._queue.get(timeout=0.5)
@@ -250,12 +268,78 @@ class MicSource:
             if not self.status:
                 self.status = f"microphone {self.device}: stream stopped; retrying every {self.retry_s:g} s"
                 log.warning(self.status)
+                yield SourceStatus(time.monotonic() - self.start, self.status)
             if self._stop.wait(self.retry_s):
                 break
             try:
                 self._stream = self._open()
                 self.status = None
+                yield SourceStatus(time.monotonic() - self.start, None)
             except SourceError:
                 self._stream = None
         if self._stream is not None:
             self._stream.close()
+
+
+class BrowserSource:
+    """Frames and sound pushed from the page (``--browser``), stamped on the pipeline's clock on arrival."""
+
+    name = "browser"
+    has_audio = has_video = True
+    STALE_S = 5.0
+    """A stream silent this long is reported as stopped (frames come every 0.1 s, sound every 0.5 s)."""
+
+    def __init__(self, clock_start: float):
+        self.start = clock_start
+        self._queue: queue.Queue = queue.Queue(maxsize=200)
+        self._stop = threading.Event()
+        self._arrived: dict[str, float] = {}
+        """When the last frame ("camera") and sound ("microphone") came, on the monotonic clock."""
+
+    @property
+    def status(self) -> str | None:
+        """What the page should tell its visitor about their streams: a camera or microphone that has
+        sent nothing (the visitor has not pressed its button, or the browser refused it) or has stopped."""
+        now, problems = time.monotonic(), []
+        # Gradio 6.31 sometimes leaves a stream silent that was started at once with the other (measured:
+        # 6 of 11 runs with both started within 50 ms on a busy machine); pressing its buttons again mends it
+        for device, button in (("camera", "its capture button"), ("microphone", "Record, or Stop then Record")):
+            last = self._arrived.get(device)
+            if last is None:
+                problems.append(f"nothing from your {device} yet (press {button})")
+            elif now - last > self.STALE_S:
+                problems.append(f"your {device} stopped sending {now - last:.0f} s ago")
+        return "; ".join(problems) or None
+
+    def push_frame(self, rgb: np.ndarray) -> None:
+        self._arrived["camera"] = now = time.monotonic()
+        self._offer(Frame(now - self.start, np.ascontiguousarray(rgb[..., :3])))
+
+    def push_audio(self, sr: int, samples: np.ndarray) -> None:
+        self._arrived["microphone"] = now = time.monotonic()
+        x = samples.astype(np.float32) / 32768.0 if samples.dtype == np.int16 else samples.astype(np.float32)
+        x = to_mono_16k(x, sr)
+        self._offer(AudioChunk(now - self.start - x.size / SAMPLE_RATE, x))
+
+    def _offer(self, item) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            pass  # the pipeline is stopped or far behind: the page must never block
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def __iter__(self) -> Iterator[Frame | AudioChunk | SourceStatus]:
+        """What the page pushed, and a :class:`SourceStatus` whenever :attr:`status` changes (checked at
+        least every 0.2 s)."""
+        said: str | None = None
+        while not self._stop.is_set():
+            status = self.status
+            if status != said:
+                said = status
+                yield SourceStatus(time.monotonic() - self.start, status)
+            try:
+                yield self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue

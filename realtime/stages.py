@@ -16,19 +16,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from dmsil.features.asr import ASROptions, BlockTranscriber, IncrementalTranscriber, Transcriber, Word, load_transcriber
 from dmsil.features.audio import SAMPLE_RATE
 from dmsil.features.media import VIDEO_RATE
-from realtime.modalities import of_stage
+from realtime.modalities import Absence, Reason, of_stage
 from realtime.sources import AudioChunk, Frame
 from realtime.windows import Assembler
-
-if TYPE_CHECKING:
-    from dmsil.features.face import FaceFrame
 
 log = logging.getLogger(__name__)
 END = object()
@@ -36,16 +33,18 @@ END = object()
 
 
 class Faults:
-    """Failures by stage: the first of each is logged and kept in :attr:`errors`, the rest counted."""
+    """Failures by stage: the first of each is logged, kept in :attr:`errors` and told to the viewer
+    (``on_first(stage, reason)``); the rest are counted."""
 
-    def __init__(self, errors: list[str] | None = None) -> None:
+    def __init__(self, errors: list[str] | None = None, on_first: Callable[[str, str], None] | None = None) -> None:
         self.errors = [] if errors is None else errors
         """One line per first failure; pass a list to share it (the pipeline's ``stats.errors``)."""
+        self.on_first = on_first
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def report(self, stage: str, exc: Exception) -> str:
-        """Returns the one-line reason the windows show."""
+    def report(self, stage: str, exc: Exception) -> Reason:
+        """Returns the reason the windows show (one line)."""
         reason = f"{stage} failed: {type(exc).__name__}: {exc}".splitlines()[0]
         with self._lock:
             self.counts[stage] = self.counts.get(stage, 0) + 1
@@ -54,7 +53,9 @@ class Faults:
                 self.errors.append(reason)
         if first:
             log.warning("%s (logged once; the pipeline goes on)", reason)
-        return reason
+            if self.on_first is not None:
+                self.on_first(stage, reason)
+        return Reason(Absence.FAILED, reason)
 
 
 class Stage(Protocol):
@@ -76,12 +77,12 @@ class Stage(Protocol):
 
 class FaceStage:
     """Face Mesh vectors, one per frame; several face stages may take turns on one queue (``index``).
-    ``seen(frame, found)`` hears of every frame read, for a preview of what the face reader sees."""
+    Live (``preview``), each frame read goes to the assembler with what was found, for the page's picture."""
 
     name = "face"
 
-    def __init__(self, faults: Faults, index: int = 0, seen: Callable[[Frame, FaceFrame], None] | None = None):
-        self.faults, self.index, self.seen = faults, index, seen
+    def __init__(self, faults: Faults, index: int = 0, preview: bool = False):
+        self.faults, self.index, self.preview = faults, index, preview
 
     def __enter__(self) -> FaceStage:
         from dmsil.features.face import FaceExtractor
@@ -96,8 +97,8 @@ class FaceStage:
         try:
             found = self._extractor(frame.rgb)
             asm.add("face", frame.t, found.vector)
-            if self.seen is not None:
-                self.seen(frame, found)
+            if self.preview:
+                asm.read_face(frame, found)
         except Exception as exc:  # one bad frame: the windows around it say why
             asm.trouble(("video",), frame.t, frame.t + 1 / VIDEO_RATE, self.faults.report("face", exc))
         asm.advance("face", frame.t, self.index)
@@ -150,7 +151,7 @@ class ASRStage:
                 asm.set_tentative([], math.inf)
             except Exception as exc:
                 buffered = getattr(self._asr, "buffered_seconds", 0.0)
-                asm.trouble(("text",), *self._lost(asm.seen_end - buffered, math.inf), self.faults.report("asr", exc))
+                asm.trouble(("text",), *self._lost(asm.seen_until - buffered, math.inf), self.faults.report("asr", exc))
         asm.finish("asr")
 
     def _shift(self, words: list[Word]) -> list[Word]:

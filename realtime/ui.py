@@ -17,12 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from realtime import view
+from realtime.offline import score_file
+from realtime.outputs import FORMATS, UTTERANCE_COLUMNS, utterance_row
 from realtime.pipeline import PipelineOptions
 from realtime.scorer import Scorer
 from realtime.sessions import LiveSession, Sessions
+from realtime.sources import MEDIA_SUFFIXES
 
 log = logging.getLogger(__name__)
-UPLOAD_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".wav", ".mp3", ".m4a", ".flac", ".ogg"]
 MAX_UPLOAD = "500mb"
 
 
@@ -44,15 +46,10 @@ class PageOptions:
 
 
 def build(sessions: Sessions, scorer: Scorer, options: PipelineOptions, browser: bool, out_root: Path):
-    """The Gradio Blocks app."""
+    """The Gradio Blocks app: a live tab and a tab that scores a file."""
     import gradio as gr
 
     untrained = "; ".join(f"{m}: {why}" for m, why in scorer.untrained.items())
-    who = (
-        "Your own webcam and microphone: nobody else sees this session, and it ends when you close the page."
-        if browser
-        else "Server-side capture: **every viewer of this page sees and hears the same camera and microphone**."
-    )
     # a page that sees faces and hears voices reports nothing to Gradio's makers (not left to GRADIO_ANALYTICS_ENABLED)
     with gr.Blocks(title="dmsil-live", analytics_enabled=False) as app:
         gr.Markdown(
@@ -60,116 +57,134 @@ def build(sessions: Sessions, scorer: Scorer, options: PipelineOptions, browser:
             + (f"\n\n_{untrained}_" if untrained else "")
         )
         with gr.Tab("Live"):
-            gr.Markdown(who, elem_id="who")
-            status = gr.Markdown("", elem_id="status")
-            with gr.Row():
-                start = gr.Button("Start", variant="primary", elem_id="start")
-                stop = gr.Button("Stop", elem_id="stop")
-                save = gr.Button("Save session", elem_id="save")
-            with gr.Row():
-                with gr.Column(scale=1):
-                    if browser:
-                        webcam = gr.Image(sources=["webcam"], streaming=True, label="your camera", elem_id="webcam")
-                        mic = gr.Audio(sources=["microphone"], streaming=True, label="your microphone", elem_id="mic")
-                    picture = gr.HTML(view.picture(None), elem_id="picture")
-                    draw_face = gr.Checkbox(True, label="draw the face reader's box and landmarks", elem_id="draw-face")
-                with gr.Column(scale=1):
-                    gauges = gr.HTML(view.gauges(None), elem_id="gauges")
-                    utterances = gr.HTML(view.utterance_list([]), label="transcript", elem_id="utterances")
-                    order = gr.Radio(list(view.ORDERS), value=view.ORDERS[0], label="transcript order", elem_id="order")
-            timeline = gr.HTML(view.timeline([]), elem_id="timeline")
-            span = gr.Radio(list(view.SPANS), value="whole session", label="timeline shows", elem_id="span")
-            saved = gr.File(label="saved session: CSV, JSON, PNG", file_count="multiple", interactive=False,
-                            elem_id="saved", visible=False)  # fmt: skip
-
-            def show(session: LiveSession, draw: bool, newest: str, shown: str) -> tuple:
-                latest = session.latest
-                speaking = latest if latest is not None and latest.provisional else None
-                return (
-                    session.status(),
-                    view.picture(session.picture(draw)),
-                    view.gauges(latest),
-                    view.utterance_list(session.utterances, speaking, newest == "newest first"),
-                    view.timeline(session.windows, session.utterances, view.SPANS[shown]),
-                )
-
-            def tick(draw: bool, newest: str, shown: str, request: gr.Request) -> tuple:
-                return show(sessions.get(request.session_hash), draw, newest, shown)
-
-            def on_start(draw: bool, newest: str, shown: str, request: gr.Request) -> tuple:
-                return show(sessions.start(request.session_hash), draw, newest, shown)
-
-            def on_stop(draw: bool, newest: str, shown: str, request: gr.Request) -> tuple:
-                return show(sessions.stop(request.session_hash), draw, newest, shown)
-
-            def on_save(request: gr.Request):
-                session = sessions.get(request.session_hash)
-                if not session.windows:
-                    gr.Warning("nothing to save yet: no window has been scored")
-                    return gr.update(visible=False)
-                files = session.save(Path(tempfile.mkdtemp(dir=out_root)))
-                return gr.update(value=[str(p) for p in files], visible=True)
-
-            inputs = [draw_face, order, span]
-            outputs = [status, picture, gauges, utterances, timeline]
-            gr.Timer(min(1.0, options.hop)).tick(tick, inputs=inputs, outputs=outputs, show_progress="hidden")
-            start.click(on_start, inputs=inputs, outputs=outputs, show_progress="hidden")
-            stop.click(on_stop, inputs=inputs, outputs=outputs, show_progress="hidden")
-            save.click(on_save, outputs=saved)
-            if browser:
-
-                def pusher(kind: str) -> Callable:
-                    def push(data, request: gr.Request) -> None:
-                        sessions.get(request.session_hash).push(kind, data)
-
-                    return push
-
-                webcam.stream(pusher("frame"), inputs=webcam, outputs=None, stream_every=0.1, show_progress="hidden")
-                mic.stream(pusher("audio"), inputs=mic, outputs=None, stream_every=0.5, show_progress="hidden")
-
+            _live_tab(sessions, options, browser, out_root)
         with gr.Tab("Score a file"):
-            upload = gr.File(label="video or audio file", file_types=UPLOAD_TYPES, type="filepath", elem_id="upload")
-            go = gr.Button("Score", variant="primary", elem_id="score")
-            message = gr.Markdown("", elem_id="file-status")
-            file_timeline = gr.HTML("", elem_id="file-timeline")
-            table = gr.Dataframe(label="utterances", interactive=False, wrap=True, elem_id="file-utterances")
-            downloads = gr.File(
-                label="CSV, JSON and PNG", file_count="multiple", interactive=False, elem_id="downloads"
-            )
-
-            def score_upload(path, progress=gr.Progress()):  # noqa: B008 (Gradio's way to ask for a bar)
-                import pandas as pd
-
-                from realtime.score import FORMATS, UTTERANCE_COLUMNS, score_file, utterance_row
-
-                if not path:
-                    return "choose a file first", "", None, None
-                name = Path(path).name
-                progress(0.0, desc=f"scoring {name}")
-
-                def advance(done: float, total: float | None) -> None:
-                    seconds = (round(min(done, total)), round(total)) if total else (round(done), None)
-                    progress(seconds, desc=f"scoring {name}", unit="s of the file")
-
-                out = Path(tempfile.mkdtemp(dir=out_root))
-                offline = dataclasses.replace(options, live=False)  # the live page's window, hop, recognizer
-                result = score_file(Path(path), scorer, offline, out, FORMATS, progress=False, on_progress=advance)
-                note = f"{len(result.rows)} windows, {len(result.utterances)} utterances"
-                note += f" · error: {result.error}" if result.error else ""
-                rows = pd.DataFrame([utterance_row(s) for s in result.utterances], columns=list(UTTERANCE_COLUMNS))
-                return (note, view.timeline(result.rows, result.utterances),
-                        [str(p) for p in result.outputs] or None, rows)  # fmt: skip
-
-            # one file at a time: scoring takes every core
-            go.click(
-                score_upload, inputs=upload, outputs=[message, file_timeline, downloads, table], concurrency_limit=1
-            )
+            _file_tab(scorer, options, out_root)
 
         def leave(request: gr.Request) -> None:
             sessions.leave(request.session_hash)
 
         app.unload(leave)  # closing the page ends its visitor's session (the shared one: its last viewer's)
     return app
+
+
+def _show(session: LiveSession, draw: bool, newest: str, shown: str) -> tuple:
+    """What the live tab's outputs show of ``session`` now: status, picture, gauges, transcript, timeline."""
+    latest = session.latest
+    speaking = latest if latest is not None and latest.provisional else None
+    return (
+        session.status(),
+        view.picture(session.picture(draw)),
+        view.gauges(latest),
+        view.utterance_list(session.utterances, speaking, newest == "newest first"),
+        view.timeline(session.windows, session.utterances, view.SPANS[shown]),
+    )
+
+
+def _live_tab(sessions: Sessions, options: PipelineOptions, browser: bool, out_root: Path) -> None:
+    import gradio as gr
+
+    who = (
+        "Your own webcam and microphone: nobody else sees this session, and it ends when you close the page."
+        if browser
+        else "Server-side capture: **every viewer of this page sees and hears the same camera and microphone**."
+    )
+    gr.Markdown(who, elem_id="who")
+    status = gr.Markdown("", elem_id="status")
+    with gr.Row():
+        start = gr.Button("Start", variant="primary", elem_id="start")
+        stop = gr.Button("Stop", elem_id="stop")
+        save = gr.Button("Save session", elem_id="save")
+    with gr.Row():
+        with gr.Column(scale=1):
+            if browser:
+                webcam = gr.Image(sources=["webcam"], streaming=True, label="your camera", elem_id="webcam")
+                mic = gr.Audio(sources=["microphone"], streaming=True, label="your microphone", elem_id="mic")
+            picture = gr.HTML(view.picture(None), elem_id="picture")
+            draw_face = gr.Checkbox(True, label="draw the face reader's box and landmarks", elem_id="draw-face")
+        with gr.Column(scale=1):
+            gauges = gr.HTML(view.gauges(None), elem_id="gauges")
+            utterances = gr.HTML(view.utterance_list([]), label="transcript", elem_id="utterances")
+            order = gr.Radio(list(view.ORDERS), value=view.ORDERS[0], label="transcript order", elem_id="order")
+    timeline = gr.HTML(view.timeline([]), elem_id="timeline")
+    span = gr.Radio(list(view.SPANS), value="whole session", label="timeline shows", elem_id="span")
+    saved = gr.File(label="saved session: CSV, JSON, PNG", file_count="multiple", interactive=False,
+                    elem_id="saved", visible=False)  # fmt: skip
+
+    def act(do: Callable[[str], LiveSession]) -> Callable:
+        def handler(draw: bool, newest: str, shown: str, request: gr.Request) -> tuple:
+            return _show(do(request.session_hash), draw, newest, shown)
+
+        return handler
+
+    def on_save(request: gr.Request):
+        session = sessions.get(request.session_hash)
+        if not session.windows:
+            gr.Warning("nothing to save yet: no window has been scored")
+            return gr.update(visible=False)
+        files = session.save(Path(tempfile.mkdtemp(dir=out_root)))
+        return gr.update(value=[str(p) for p in files], visible=True)
+
+    inputs, outputs = [draw_face, order, span], [status, picture, gauges, utterances, timeline]
+    # no progress overlay on any of them: an overlay over the page while an update is pending would take the
+    # pointer from the buttons (on a busy machine, for as long as the updates queue up)
+    quiet = {"inputs": inputs, "outputs": outputs, "show_progress": "hidden", "queue": False}
+    gr.Timer(min(1.0, options.windows.hop)).tick(act(sessions.get), **quiet)
+    start.click(act(sessions.start), **quiet)
+    stop.click(act(sessions.stop), **quiet)
+    save.click(on_save, outputs=saved, show_progress="hidden")
+    if browser:
+        _stream_into(sessions, webcam, mic)
+
+
+def _stream_into(sessions: Sessions, webcam, mic) -> None:
+    """The visitor's webcam frames and microphone chunks go to their own session."""
+    import gradio as gr
+
+    def pusher(kind: str) -> Callable:
+        def push(data, request: gr.Request) -> None:
+            sessions.get(request.session_hash).push(kind, data)
+
+        return push
+
+    webcam.stream(pusher("frame"), inputs=webcam, outputs=None, stream_every=0.1, show_progress="hidden")
+    mic.stream(pusher("audio"), inputs=mic, outputs=None, stream_every=0.5, show_progress="hidden")
+
+
+def _file_tab(scorer: Scorer, options: PipelineOptions, out_root: Path) -> None:
+    import gradio as gr
+
+    upload = gr.File(label="video or audio file", file_types=list(MEDIA_SUFFIXES), type="filepath", elem_id="upload")
+    go = gr.Button("Score", variant="primary", elem_id="score")
+    message = gr.Markdown("", elem_id="file-status")
+    file_timeline = gr.HTML("", elem_id="file-timeline")
+    table = gr.Dataframe(label="utterances", interactive=False, wrap=True, elem_id="file-utterances")
+    downloads = gr.File(label="CSV, JSON and PNG", file_count="multiple", interactive=False, elem_id="downloads")
+    # the live page's window, hop and recognizer, scored offline
+    offline = dataclasses.replace(options, windows=dataclasses.replace(options.windows, live=False))
+
+    def score_upload(path, progress=gr.Progress()):  # noqa: B008 (Gradio's way to ask for a bar)
+        import pandas as pd
+
+        if not path:
+            return "choose a file first", "", None, None
+        name = Path(path).name
+        progress(0.0, desc=f"scoring {name}")
+
+        def advance(done: float, total: float | None) -> None:
+            seconds = (round(min(done, total)), round(total)) if total else (round(done), None)
+            progress(seconds, desc=f"scoring {name}", unit="s of the file")
+
+        out = Path(tempfile.mkdtemp(dir=out_root))
+        result = score_file(Path(path), scorer, offline, out, FORMATS, progress=False, on_progress=advance)
+        note = f"{len(result.rows)} windows, {len(result.utterances)} utterances"
+        note += f" · error: {result.error}" if result.error else ""
+        rows = pd.DataFrame([utterance_row(s) for s in result.utterances], columns=list(UTTERANCE_COLUMNS))
+        return (note, view.timeline(result.rows, result.utterances),
+                [str(p) for p in result.outputs] or None, rows)  # fmt: skip
+
+    # one file at a time: scoring takes every core
+    go.click(score_upload, inputs=upload, outputs=[message, file_timeline, downloads, table], concurrency_limit=1)
 
 
 def serve(scorer: Scorer, options: PipelineOptions, make_sources: Callable[[float], list], page: PageOptions,

@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from realtime.modalities import MODALITIES
+from realtime.modalities import COLOURS, SCORES
 from realtime.scorer import Scores
 
 if TYPE_CHECKING:
     from dmsil.features.face import FaceFrame
 
-HEADS = ("fused", *MODALITIES)
+HEADS = SCORES
 NEUTRAL = 0.5
 """Scores inside +-NEUTRAL read as neutral (the same edge as :func:`verdict`)."""
-COLORS = {"fused": "#111111", "text": "#1f6fb4", "audio": "#2a9d3a", "video": "#e07b00"}
 MAX_POINTS = 600
 """Points drawn per line at most: a long session is thinned evenly, so an update stays small."""
 MIN_SPAN_GAP = 5.0
@@ -40,9 +39,9 @@ ORDERS = ("newest last", "newest first")
 
 CSS = """
 .gauges { display: grid; gap: 6px; }
-.gauge { display: grid; grid-template-columns: 4.2em 1fr 11em; align-items: center; gap: 8px; }
+.gauge { display: grid; grid-template-columns: 4.2em 1fr 13em; align-items: center; gap: 8px; height: 28px; }
 .gauge .name { font-weight: 600; }
-.gauge .words { font-variant-numeric: tabular-nums; }
+.gauge .words { font-variant-numeric: tabular-nums; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .gauge.unavailable { color: #888; }
 .gauge.unavailable .words { font-style: italic; }
 canvas.picture { display: block; width: 100%; height: auto; max-height: 480px; object-fit: contain; background: #333; }
@@ -63,7 +62,7 @@ canvas.picture[hidden] { display: none; }
               white-space: pre-line; pointer-events: none; }
 .tl-legend { font-size: 12px; color: #444; margin-top: 2px; }
 .tl-legend i { display: inline-block; width: 18px; height: 3px; vertical-align: middle; margin: 0 4px 0 10px; }
-.utts { list-style: none; padding: 0; margin: 0; max-height: 360px; overflow-y: auto; }
+.utts { list-style: none; padding: 0; margin: 0; height: 360px; overflow-y: auto; }
 .utt { padding: 5px 8px; margin: 3px 0; border-radius: 4px; border-left: 4px solid #999; }
 .utt .meta { font-size: 11px; color: #444; margin-right: 6px; font-variant-numeric: tabular-nums; }
 .utt.speaking { font-style: italic; border-left-style: dashed; }
@@ -149,7 +148,7 @@ def gauges(latest: Scores | None) -> str:
                 h,
                 shown(latest, h),
                 getattr(latest, h),
-                "no trained modality present" if h == "fused" else latest.missing.get(h),
+                "no trained modality present" if h == "fused" else str(latest.missing.get(h, "")),
             )
             for h in HEADS
         ]
@@ -215,16 +214,7 @@ def timeline(
     svg.append(
         f'<rect x="0" y="{y(NEUTRAL):.1f}" width="{W:.0f}" height="{y(-NEUTRAL) - y(NEUTRAL):.1f}" fill="#f0f0f0"/>'
     )
-    drawn_x = -math.inf
-    for u in utterances:
-        x0, x1 = max(0.0, x(u.start)), x(u.end)
-        if u.end < start or x0 - drawn_x < MIN_SPAN_GAP:  # a long session: utterances closer than a few pixels
-            continue
-        drawn_x = x0
-        svg.append(
-            f'<rect class="utt-span" x="{x0:.0f}" y="0" width="{max(1.0, x1 - x0):.0f}" height="{H:.0f}" '
-            f'fill="{tint(u.fused, 0.25)}"/><line class="utt-start" x1="{x0:.0f}" x2="{x0:.0f}" y1="0" y2="{H:.0f}"/>'
-        )
+    svg += _spans(utterances, start, x, H)
     for v in (-2, -1, 1, 2):
         svg.append(
             f'<line x1="0" x2="{W:.0f}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e4e4e4" vector-effect="non-scaling-stroke"/>'
@@ -237,10 +227,10 @@ def timeline(
         raw = _paths(view, h, lambda s, k: getattr(s, k), x, y)
         smooth = _paths(view, h, shown, x, y)
         if raw and raw != smooth:
-            svg.append(f'<path class="raw" data-head="{h}" d="{raw}" fill="none" stroke="{COLORS[h]}" stroke-width="1" '
+            svg.append(f'<path class="raw" data-head="{h}" d="{raw}" fill="none" stroke="{COLOURS[h]}" stroke-width="1" '
                        'stroke-dasharray="2 3" opacity="0.7" vector-effect="non-scaling-stroke"/>')  # fmt: skip
         if smooth:
-            svg.append(f'<path class="smooth" data-head="{h}" d="{smooth}" fill="none" stroke="{COLORS[h]}" '
+            svg.append(f'<path class="smooth" data-head="{h}" d="{smooth}" fill="none" stroke="{COLOURS[h]}" '
                        f'stroke-width="{width}" vector-effect="non-scaling-stroke"/>')  # fmt: skip
     svg.append("</svg>")
     fused = [(s, v) for s in view if (v := shown(s, "fused")) is not None]
@@ -248,22 +238,43 @@ def timeline(
         f'<div class="tl-pt" style="left:{x(s.end) / W * 100:.2f}%;top:{y(v) / H * 100:.2f}%" data-tip="{_tip(s)}"></div>'
         for s, v in _thin(fused, MAX_HOVER)
     )
-    labels = "".join(
-        f'<div class="tl-y" style="top:calc(8px + (100% - 32px) * {y(v) / H:.4f})">{v:+d}{" " + w if w else ""}</div>'
-        for v, w in ((3, "pos."), (2, ""), (1, ""), (0, ""), (-1, ""), (-2, ""), (-3, "neg."))
-    ).replace("+0", "0")
-    step = next(s for s in (5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if (end - start) / s <= 10)
-    ticks = "".join(
-        f'<div class="tl-x" style="left:calc(46px + (100% - 56px) * {x(t) / W:.4f})">{_clock(t)}</div>'
-        for t in np.arange(math.ceil(start / step) * step, end + 1e-6, step)
-    )
-    legend = "".join(f'<i style="background:{COLORS[h]}"></i>{h}' for h in HEADS)
+    labels, ticks = _axes(start, end, lambda t: x(t) / W, lambda v: y(v) / H)
+    legend = "".join(f'<i style="background:{COLOURS[h]}"></i>{h}' for h in HEADS)
     return (
         f'<div class="tl" data-windows="{len(view)}" data-utterances="{len(utterances)}">'
         f'<div class="tl-area">{"".join(svg)}{points}</div>{labels}{ticks}</div>'
         f'<div class="tl-legend">{legend} &nbsp;— solid: smoothed, dotted: raw; shaded columns: utterances '
         "(tinted by their score); grey band: neutral; hover a point for its words</div>"
     )
+
+
+def _spans(utterances: Sequence[Scores], start: float, x, height: float) -> list[str]:
+    """Each utterance shaded over its span, tinted by its score (those closer than a few pixels skipped)."""
+    out, drawn_x = [], -math.inf
+    for u in utterances:
+        x0, x1 = max(0.0, x(u.start)), x(u.end)
+        if u.end < start or x0 - drawn_x < MIN_SPAN_GAP:  # a long session: utterances closer than a few pixels
+            continue
+        drawn_x = x0
+        out.append(
+            f'<rect class="utt-span" x="{x0:.0f}" y="0" width="{max(1.0, x1 - x0):.0f}" height="{height:.0f}" '
+            f'fill="{tint(u.fused, 0.25)}"/><line class="utt-start" x1="{x0:.0f}" x2="{x0:.0f}" y1="0" y2="{height:.0f}"/>'
+        )
+    return out
+
+
+def _axes(start: float, end: float, fx, fy) -> tuple[str, str]:
+    """The score labels and the time ticks around the plot (``fx``, ``fy``: time and score -> 0..1)."""
+    labels = "".join(
+        f'<div class="tl-y" style="top:calc(8px + (100% - 32px) * {fy(v):.4f})">{v:+d}{" " + w if w else ""}</div>'
+        for v, w in ((3, "pos."), (2, ""), (1, ""), (0, ""), (-1, ""), (-2, ""), (-3, "neg."))
+    ).replace("+0", "0")
+    step = next(s for s in (5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if (end - start) / s <= 10)
+    ticks = "".join(
+        f'<div class="tl-x" style="left:calc(46px + (100% - 56px) * {fx(t):.4f})">{_clock(t)}</div>'
+        for t in np.arange(math.ceil(start / step) * step, end + 1e-6, step)
+    )
+    return labels, ticks
 
 
 def _clock(t: float) -> str:
@@ -283,7 +294,7 @@ def utterance_list(utterances: Sequence[Scores], speaking: Scores | None = None,
         label = (
             f"{score:+.2f} {verdict(score)}"
             if score is not None
-            else "not scored: " + next(iter(u.missing.values()), "")
+            else "not scored: " + str(next(iter(u.missing.values()), ""))
         )
         items.append(
             f'<li class="utt" data-score="{"" if score is None else f"{score:.3f}"}" '

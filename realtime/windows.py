@@ -16,10 +16,13 @@ and no models, so its rules are tested directly (``tests/test_windows.py``):
   result comes as soon as new words arrive rather than at the next hop: the gauge follows speech
   within about one decoding step.
 * Once an utterance is complete and every stream has got past it, it is offered once as a window of its
-  own (``kind="utterance"``, spanning the utterance): offline scoring's per-utterance rows.
-* A modality without data says why: a failure overlapping the window (a damaged span of a file when it
-  covers more than half of the window), a source's own status, or the default
-  (:data:`realtime.modalities.ABSENT`).
+  own (:class:`~realtime.events.UtteranceReady`, spanning the utterance): offline scoring's per-utterance rows.
+* A modality without data says why (a :class:`~realtime.modalities.Reason`): a failure overlapping the
+  window (a damaged span of a file when it covers more than half of the window), a source's or stage's
+  reported status, or the default (:data:`realtime.modalities.DEFAULT_ABSENCE`).
+
+Everything it is told comes in through its methods (thread-safe: the stage and reader threads call them);
+everything it decides goes out as typed events (:mod:`realtime.events`) from :meth:`Assembler.ready`.
 """
 
 from __future__ import annotations
@@ -28,11 +31,17 @@ import bisect
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dmsil.features.asr import Word
-from realtime.modalities import SOURCE
+from realtime.events import Event, FaceRead, StatusChanged, UtteranceReady, WindowReady
+from realtime.modalities import Absence, Reason
+
+if TYPE_CHECKING:
+    from dmsil.features.face import FaceFrame
+    from realtime.sources import Frame
 
 SENTENCE_END = (".", "?", "!")
 
@@ -67,7 +76,7 @@ class Window:
 
     start: float
     end: float
-    transcript: str = ""
+    text: str = ""
     """The text the model scores: whole utterances ("" when there are none, or too few words)."""
     audio: np.ndarray | None = None
     """(frames, audio_dim) acoustic features, or None when there was no audio."""
@@ -75,14 +84,12 @@ class Window:
     """(frames, video_dim) face vectors (last entry ``face_present``), or None when there was no video."""
     recent: str = ""
     """The words of the last hop only (the transcript a timeline shows under this window)."""
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, Reason] = field(default_factory=dict)
     """Why a modality may be missing, when the assembler or a source knows better than the default."""
     heard: str = ""
     """Every word of the utterances shown, even when too few to score."""
     provisional: bool = False
     """The last utterance in the text was still being spoken: its score may change."""
-    kind: str = "window"
-    """``window`` (every hop) or ``utterance`` (one complete utterance, over its own span)."""
 
 
 @dataclass
@@ -173,16 +180,20 @@ class Stream:
 class Assembler:
     """Streams of the three stages -> ready windows and utterances (see the module docstring)."""
 
-    def __init__(self, options: WindowOptions | None = None, face_producers: int = 1):
+    def __init__(
+        self, options: WindowOptions | None = None, face_producers: int = 1, absent: dict[str, Reason] | None = None
+    ):
         self.options = options or WindowOptions()
         self.streams = {"face": Stream(face_producers), "asr": Stream(), "acoustic": Stream()}
-        self.seen_end = 0.0
-        """How far the sources have got (stream time); the last window ends there."""
-        self.reasons: dict[str, str] = {}
-        """Reasons that hold for the whole run (no video stream, ...)."""
-        self.sources: list = []
-        """Objects with ``name`` and ``status``: a source's live trouble (camera lost) shows in its modalities."""
-        self._troubles: list[tuple[float, float, tuple[str, ...], str, float]] = []
+        self._absent = dict(absent or {})
+        """Reasons that hold for the whole run (a file without a video stream, ...)."""
+        self._statuses: dict[str, tuple[tuple[str, ...], str]] = {}
+        """Source or stage -> the modalities it carries and its trouble now."""
+        self._events: list[Event] = []
+        """Status changes and the newest face read, not yet handed out."""
+        self._face: FaceRead | None = None
+        self._seen_until = 0.0
+        self._troubles: list[tuple[float, float, tuple[str, ...], Reason, float]] = []
         self._lock = threading.Lock()
         self._next = 1
         self._offered = -math.inf
@@ -191,7 +202,17 @@ class Assembler:
         self._fresh = False
         self._last_end = 0.0
 
-    # -- what the stages report --------------------------------------------------------------------
+    # -- what the sources and stages report (from their threads) -----------------------------------
+
+    def saw(self, t: float) -> None:
+        """The sources have delivered media up to ``t`` (stream time); the last window ends there."""
+        with self._lock:
+            self._seen_until = max(self._seen_until, t)
+
+    @property
+    def seen_until(self) -> float:
+        with self._lock:
+            return self._seen_until
 
     def add_word(self, word: Word) -> None:
         """A recognized (final) word in stream time (kept by its midpoint)."""
@@ -209,19 +230,45 @@ class Assembler:
     def add(self, stage: str, t: float, item: object) -> None:
         self.streams[stage].add(t, item)
 
+    def read_face(self, frame: Frame, face: FaceFrame) -> None:
+        """The face reader read ``frame`` and found ``face``: kept, newest only, for the preview."""
+        with self._lock:
+            if self._face is None or frame.t >= self._face.frame.t:  # face threads take turns: keep the newest
+                self._face = FaceRead(frame, face)
+
     def advance(self, stage: str, t: float, producer: int = 0) -> None:
         self.streams[stage].advance(t, producer)
 
     def finish(self, stage: str) -> None:
         self.streams[stage].finish()
 
-    def trouble(self, modalities: tuple[str, ...], start: float, end: float, reason: str, share: float = 0.0) -> None:
+    def trouble(
+        self, modalities: tuple[str, ...], start: float, end: float, reason: Reason, share: float = 0.0
+    ) -> None:
         """``modalities`` are unavailable over ``start .. end`` because of ``reason``: in every window it
         touches, or, with ``share``, in those where spans with this reason cover more than that share of
         the window (a few damaged frames in a 4 s window leave enough to score)."""
         with self._lock:
             self._troubles.append((start, end, modalities, reason, share))
             del self._troubles[:-100]  # bounded: only the recent ones can still touch a window
+
+    def status(self, source: str, modalities: tuple[str, ...], status: str | None) -> None:
+        """A source or stage reports trouble (``status``) or that it is well again (``None``); while it
+        lasts, its modalities show it as their reason. Handed out as a :class:`StatusChanged` event."""
+        with self._lock:
+            if status == (self._statuses.get(source) or ((), None))[1]:
+                return
+            if status is None:
+                self._statuses.pop(source, None)
+            else:
+                self._statuses[source] = (modalities, status)
+            self._events.append(StatusChanged(source, modalities, status))
+
+    def note(self, source: str, modalities: tuple[str, ...], text: str) -> None:
+        """A failure to tell the viewer about (a stage's first failure, a source that broke), handed out as
+        a :class:`StatusChanged` event; the windows it touches say so through :meth:`trouble`."""
+        with self._lock:
+            self._events.append(StatusChanged(source, modalities, text))
 
     # -- what is ready -----------------------------------------------------------------------------
 
@@ -235,10 +282,19 @@ class Assembler:
     @property
     def finished(self) -> bool:
         """Every stream has ended and every window up to the sources' end has been handed out."""
-        return self.done and self._next * self.options.hop - self.options.hop >= self.seen_end - 0.1
+        return self.done and self._next * self.options.hop - self.options.hop >= self.seen_until - 0.1
 
-    def ready(self, now: float | None = None, limit: int = 16) -> list[Window]:
-        """Windows (and completed utterances) ready to score, oldest first. ``now``: the clock, live only."""
+    def ready(self, now: float | None = None, limit: int = 16) -> list[Event]:
+        """What has happened since the last call, oldest first: status changes, the newest face read, and
+        the windows and completed utterances now ready to score. ``now``: the clock, live only."""
+        with self._lock:
+            events, self._events = self._events, []
+            if self._face is not None:
+                events.append(self._face)
+                self._face = None
+        return events + [WindowReady(w) for w in self._ready_windows(now, limit)] + self._ready_utterances(now)
+
+    def _ready_windows(self, now: float | None, limit: int) -> list[Window]:
         opts = self.options
         out: list[Window] = []
         while len(out) < limit and not self.finished:
@@ -247,7 +303,7 @@ class Assembler:
                 break
             if not opts.live and (self.watermark() < end or not self._settled(end)):
                 break
-            out.append(self.window(max(0.0, end - opts.window), min(end, self.seen_end) if done else end))
+            out.append(self.window(max(0.0, end - opts.window), min(end, self.seen_until) if done else end))
             self._next += 1
         last = out[-1].end if out else self._last_end
         if opts.live and self._fresh and now is not None and now - last >= opts.hop / 4:
@@ -255,8 +311,11 @@ class Assembler:
         if out:
             self._fresh = False
             self._last_end = out[-1].end
-        horizon = math.inf if self.done else (now if opts.live and now is not None else self.watermark())
-        return out + self._ready_utterances(horizon)
+        return out
+
+    def buffered(self) -> int:
+        """Items held in the streams now (what :meth:`prune` keeps bounded)."""
+        return sum(len(s) for s in self.streams.values())
 
     def prune(self) -> None:
         """Forget what no window or pending utterance can still use (after scoring what :meth:`ready` gave)."""
@@ -280,15 +339,14 @@ class Assembler:
                 known = max(known, self._heard_until)
         return utterances(said, opts.pause, min(known, until), opts.max_words)
 
-    def _ready_utterances(self, horizon: float) -> list[Window]:
-        """Complete utterances not offered yet whose span every stream (or the clock) has passed."""
+    def _ready_utterances(self, now: float | None) -> list[UtteranceReady]:
+        """Complete utterances not offered yet whose span every stream (or, live, the clock) has passed."""
+        horizon = math.inf if self.done else (now if self.options.live and now is not None else self.watermark())
         out = []
         for u in self._utterances(math.inf):
             if u.end <= self._offered or not u.complete or u.end > horizon:
                 continue
-            w = self._span(u.start, u.end, [u])
-            w.kind = "utterance"
-            out.append(w)
+            out.append(UtteranceReady(self._span(u.start, u.end, [u])))
             self._offered = u.end
         return out
 
@@ -323,7 +381,7 @@ class Assembler:
         scored = heard
         if 0 < n < self.options.min_words:
             scored = ""
-            reasons["text"] = f'too short to score ("{heard}")'
+            reasons["text"] = Reason(Absence.TOO_SHORT, f'too short to score ("{heard}")')
         return Window(
             start,
             end,
@@ -335,10 +393,10 @@ class Assembler:
             provisional=bool(chosen) and not chosen[-1].complete,
         )
 
-    def _reasons(self, start: float, end: float) -> dict[str, str]:
-        """Run-wide reasons, then a failure inside the window, then a source's live status (camera lost)."""
-        reasons = dict(self.reasons)
-        covered: dict[tuple[str, str], float] = {}
+    def _reasons(self, start: float, end: float) -> dict[str, Reason]:
+        """Run-wide reasons, then a failure inside the window, then a source's reported status (camera lost)."""
+        reasons = dict(self._absent)
+        covered: dict[tuple[str, Reason], float] = {}
         with self._lock:
             for t0, t1, modalities, reason, share in self._troubles:
                 if not (t0 < end and t1 > start):
@@ -347,8 +405,6 @@ class Assembler:
                     covered[m, reason] = covered.get((m, reason), 0.0) + min(t1, end) - max(t0, start)
                     if covered[m, reason] > share * (end - start):
                         reasons[m] = reason
-        for source in self.sources:
-            status = getattr(source, "status", None)
-            if status:
-                reasons.update(dict.fromkeys(SOURCE.get(source.name, ()), status))
+            for modalities, status in self._statuses.values():
+                reasons.update(dict.fromkeys(modalities, Reason(Absence.SOURCE, status)))
         return reasons

@@ -50,10 +50,11 @@ def tiled(rows: list, seconds: float) -> list:
 
 
 def per_update(video: Path, repeats: int = 20) -> list[dict]:
+    from realtime.offline import score_file
+
     from dmsil.features.face import FaceExtractor
     from realtime.demo import face_frames
     from realtime.pipeline import PipelineOptions
-    from realtime.score import score_file
     from realtime.scorer import Scorer
 
     with tempfile.TemporaryDirectory() as out:

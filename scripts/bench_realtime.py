@@ -77,28 +77,34 @@ def speech_to_score(results: list[tuple[float, object]], ends: list[tuple[str, f
 
 
 def offline(scorer, path: Path, sequential: bool) -> dict:
+    from realtime.events import Record
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.sources import FileSource
 
-    results = []
+    record = Record()
     start = time.perf_counter()
-    stats = Pipeline(scorer, PipelineOptions(sequential=sequential)).run([FileSource(path)], results.append)
-    return {"seconds": time.perf_counter() - start, "windows": len(results), "stages": stats.stage_seconds}
+    stats = Pipeline(scorer, PipelineOptions(sequential=sequential)).run([FileSource(path)], record)
+    windows = len(record.windows) + len(record.utterances)  # as counted before the events had types
+    return {"seconds": time.perf_counter() - start, "windows": windows, "stages": stats.stage_seconds}
 
 
 def live(scorer, path: Path, ends: list[tuple[str, float]]) -> dict:
+    from realtime.events import WindowScored
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.sources import FileSource
 
     results: list[tuple[float, object]] = []
     clock = time.monotonic()
-    defaults = PipelineOptions()
-    options = PipelineOptions(live=True, asr=replace(defaults.asr, beam_size=1))  # as `python -m realtime` runs live
-    stats = Pipeline(scorer, options).run(
-        [FileSource(path, pace=True)], lambda s: results.append((time.monotonic() - clock, s)), clock_start=clock
-    )
+    live = PipelineOptions.make(live=True)
+    options = replace(live, asr=replace(live.asr, beam_size=1))  # as `python -m realtime` runs live
+
+    def arrived(event) -> None:
+        if isinstance(event, WindowScored):
+            results.append((time.monotonic() - clock, event.scores))
+
+    stats = Pipeline(scorer, options).run([FileSource(path, pace=True)], arrived, clock_start=clock)
     lat = np.array(stats.latencies)
-    delays = np.array(speech_to_score([(at, s) for at, s in results if s.kind == "window"], ends))
+    delays = np.array(speech_to_score(results, ends))
     return {
         "speech_to_score_p50_s": float(np.median(delays)),
         "speech_to_score_p90_s": float(np.percentile(delays, 90)),

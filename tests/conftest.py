@@ -1,10 +1,15 @@
-"""Shared fixtures: one small synthetic MMSA pickle, written once per session by the project's own CLI."""
+"""Shared fixtures (media and datasets made once per session by the project's own code), and how a test
+asks for a tool it needs."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -12,6 +17,32 @@ import pytest
 from dmsil.data.mmsa import MMSAData, load_mmsa
 
 SMALL = ["--dims", "32,5,20", "--max-lengths", "24,80,60"]
+REQUIRE_TOOLS = os.environ.get("DMSIL_REQUIRE_TOOLS") == "1"
+"""Set by CI (``.ci/run``): a tool that scripts/setup.sh installs must be there, so its absence fails the
+run loudly instead of skipping tests silently. Elsewhere a missing tool skips the tests that need it."""
+
+
+def _missing(what: str) -> None:
+    message = f"{what} is missing (scripts/setup.sh installs it)"
+    if REQUIRE_TOOLS:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def require_module(name: str) -> ModuleType:
+    """The module, or (see :data:`REQUIRE_TOOLS`) a failure in CI and a skip elsewhere."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        _missing(f"Python module {name}")
+
+
+def require_program(name: str) -> Path:
+    """The program's path on PATH, or (see :data:`REQUIRE_TOOLS`) a failure in CI and a skip elsewhere."""
+    found = shutil.which(name)
+    if found is None:
+        _missing(f"program {name}")
+    return Path(found)
 
 
 def run_module(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import run_module
+from tests.conftest import require_module, run_module
 
-pytest.importorskip("ray", reason="ray is installed by scripts/setup.sh")
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+require_module("ray")
 
 
 def rows(path):

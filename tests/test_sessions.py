@@ -8,13 +8,13 @@ import pytest
 
 from dmsil.features.audio import SAMPLE_RATE
 from dmsil.features.media import AudioChunk, Frame
+from realtime.outputs import COLUMNS, UTTERANCE_COLUMNS
 from realtime.pipeline import PipelineOptions
-from realtime.score import COLUMNS, UTTERANCE_COLUMNS
 from realtime.scorer import Scorer
-from realtime.sessions import BrowserSource, LiveSession, Sessions
-from realtime.sources import FileSource
+from realtime.sessions import LiveSession, Sessions
+from realtime.sources import BrowserSource, FileSource
 
-LIVE = PipelineOptions(live=True)
+LIVE = PipelineOptions.make(live=True)
 
 
 @pytest.fixture(scope="module")
@@ -93,27 +93,26 @@ def test_a_browser_session_says_which_of_its_streams_sends_nothing_and_scores_wh
     """A visitor who has not pressed Record (or whose browser refused the camera) is told so on the page."""
     session = LiveSession(scorer, LIVE, lambda clock: [BrowserSource(clock)])
     session.start()
-    try:
-        assert "nothing from your camera yet" in session.status()
+    try:  # the statuses reach the page as events from the running pipeline: each is waited for
+        until(lambda: "nothing from your camera yet" in session.status())
         assert "nothing from your microphone yet (press Record" in session.status()
         items = iter(FileSource(talk["talk"], pace=True))  # the talk at its own pace, as the page streams it
         for item in items:
             if isinstance(item, Frame):
                 session.push("frame", item.rgb)
                 break
-        assert "camera" not in session.status() and "nothing from your microphone" in session.status()
+        until(lambda: "camera" not in session.status())
+        assert "nothing from your microphone" in session.status()
         for item in items:
             if isinstance(item, AudioChunk):
                 session.push("audio", (SAMPLE_RATE, item.samples))
             elif isinstance(item, Frame):
                 session.push("frame", item.rgb)
-        assert "nothing from" not in session.status()
+        until(lambda: "nothing from" not in session.status())
         until(lambda: any("waiter" in s.transcript.lower() and s.fused is not None for s in session.windows), 120)
         source = session.sources[0]
         source.STALE_S = 0.3  # the talk has ended: both streams are silent
-        time.sleep(0.5)
-        assert (
-            "your camera stopped sending" in session.status() and "your microphone stopped sending" in session.status()
-        )
+        until(lambda: "your camera stopped sending" in session.status())
+        assert "your microphone stopped sending" in session.status()
     finally:
         session.stop()

@@ -7,6 +7,7 @@ import threading
 
 from dmsil.features.asr import ASROptions
 from dmsil.features.audio import FRAME_RATE
+from realtime.events import StatusChanged, WindowReady
 from realtime.sources import AudioChunk, FileSource
 from realtime.stages import END, AcousticStage, ASRStage, Faults, run_stage
 from realtime.windows import Assembler
@@ -45,7 +46,8 @@ def test_the_acoustic_stage_adds_frames_on_the_stream_clock_and_finishes(talk):
 
 
 def test_a_stage_that_cannot_load_says_why_in_its_modalities_once(talk, caplog):
-    asm, faults = Assembler(), Faults()
+    asm = Assembler()
+    faults = Faults(on_first=lambda stage, why: asm.note(stage, ("text",), why))
     stage = ASRStage(ASROptions(model="/nonexistent/model"), live=False, faults=faults)
     with caplog.at_level(logging.WARNING):
         run(stage, chunks(talk["wav"], 3.0), asm, faults)
@@ -53,9 +55,11 @@ def test_a_stage_that_cannot_load_says_why_in_its_modalities_once(talk, caplog):
     assert len(faults.errors) == 1 and faults.errors[0].startswith("asr failed")
     asm.advance("face", 4.0)
     asm.advance("acoustic", 4.0)
-    asm.seen_end = 4.0
-    window = asm.ready()[0]
-    assert window.reasons["text"] == faults.errors[0] and "video" not in window.reasons
+    asm.saw(4.0)
+    events = asm.ready()
+    assert [e for e in events if isinstance(e, StatusChanged)] == [StatusChanged("asr", ("text",), faults.errors[0])]
+    window = next(e.window for e in events if isinstance(e, WindowReady))
+    assert str(window.reasons["text"]) == faults.errors[0] and "video" not in window.reasons
     assert sum("asr failed" in r.message for r in caplog.records) == 1
 
 
@@ -63,5 +67,5 @@ def test_faults_are_logged_once_per_stage_and_counted(caplog):
     faults = Faults()
     with caplog.at_level(logging.WARNING):
         reasons = [faults.report("face", ValueError("bad frame\nsecond line")) for _ in range(3)]
-    assert reasons == ["face failed: ValueError: bad frame"] * 3
-    assert faults.counts == {"face": 3} and faults.errors == reasons[:1] and len(caplog.records) == 1
+    assert [str(r) for r in reasons] == ["face failed: ValueError: bad frame"] * 3
+    assert faults.counts == {"face": 3} and faults.errors == [str(reasons[0])] and len(caplog.records) == 1

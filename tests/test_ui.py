@@ -2,7 +2,6 @@
 
 import io
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,30 +12,27 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from realtime.score import COLUMNS
+from realtime.outputs import COLUMNS
+from tests.conftest import require_module, require_program
 from tests.pages import Server
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by scripts/setup.sh")
-CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+playwright = require_module("playwright.sync_api")
+CHROMIUM = require_program("chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 OFFLINE_FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is installed by scripts/setup.sh")
+PAGE_TIMEOUT_MS = 120_000
+"""How long a page may take to render or answer: with two live sessions on a busy 2-core machine the
+server answers in seconds, not Playwright's default 30 s. The page says what it is doing meanwhile."""
 
 
 def listening_addresses(port: int) -> set[str]:
-    """IPv4/IPv6 addresses with a listening socket on ``port``, from /proc/net/tcp{,6}."""
-    found = set()
-    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, hex_port = local.split(":")
-            if state != "0A" or int(hex_port, 16) != port:
-                continue
-            if v6:
-                found.add("::1" if address == "0" * 31 + "1" else address)
-            else:
-                found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
-    return found
+    """The addresses with a listening TCP socket on ``port``."""
+    import psutil
+
+    return {
+        c.laddr.ip for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+    }
 
 
 @pytest.fixture
@@ -49,6 +45,7 @@ def browser_page():
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=OFFLINE_FLAGS + list(extra_flags))
         browsers.append(browser)
         context = browser.new_context(permissions=["camera", "microphone"], viewport={"width": 1280, "height": 1100})
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
         return context.new_page()
 
     yield open_page

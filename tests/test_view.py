@@ -9,8 +9,9 @@ from skimage import data
 
 from dmsil.features.face import FaceExtractor
 from realtime import view
+from realtime.offline import score_file
+from realtime.outputs import FORMATS
 from realtime.pipeline import PipelineOptions
-from realtime.score import FORMATS, score_file
 from realtime.scorer import Scorer
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from dmsil.features.asr import Word
+from realtime.events import FaceRead, StatusChanged, UtteranceReady, WindowReady
+from realtime.modalities import Absence, Reason
 from realtime.windows import Assembler, WindowOptions, utterances
 
 FACE = np.ones(4, np.float32)
@@ -32,11 +34,15 @@ def feed(asm: Assembler, ws: list[Word], until: float, faces: bool = True) -> No
             asm.add("face", float(t), FACE)
     for stage in ("face", "asr", "acoustic"):
         asm.advance(stage, until)
-    asm.seen_end = max(asm.seen_end, until)
+    asm.saw(until)
 
 
 def regular(ready):
-    return [w for w in ready if w.kind == "window"]
+    return [e.window for e in ready if isinstance(e, WindowReady)]
+
+
+def said(ready):
+    return [e.window for e in ready if isinstance(e, UtteranceReady)]
 
 
 def test_windows_wait_for_every_stream_and_end_at_the_sources_end():
@@ -69,12 +75,12 @@ def test_a_window_scores_whole_utterances_never_a_slice_of_words():
     sentence = words("The nurse who looked after my mother was kind and patient.", 0.0)  # 0.0 .. 3.25
     feed(asm, sentence, 6.0)
     by_end = {w.end: w for w in regular(asm.ready())}
-    assert by_end[4.0].transcript == "The nurse who looked after my mother was kind and patient."
+    assert by_end[4.0].text == "The nurse who looked after my mother was kind and patient."
     assert by_end[4.0].start == 2.0  # the window reaches back 2 s, its text the whole sentence
-    assert by_end[2.0].transcript == by_end[4.0].transcript  # offline the rest of the sentence is known
+    assert by_end[2.0].text == by_end[4.0].text  # offline the rest of the sentence is known
     assert not by_end[2.0].provisional
     assert by_end[4.0].recent == "patient."  # the last hop's words, for the timeline
-    assert by_end[6.0].transcript == ""  # nothing said in 4 .. 6
+    assert by_end[6.0].text == ""  # nothing said in 4 .. 6
 
 
 def test_offline_a_window_waits_for_the_end_of_the_utterance_under_way():
@@ -83,7 +89,7 @@ def test_offline_a_window_waits_for_the_end_of_the_utterance_under_way():
     feed(asm, sentence[:7], 2.1)  # heard up to "mother"; the sentence goes on
     assert regular(asm.ready()) == []  # the windows ending at 1 and 2 s wait for the rest of the sentence
     feed(asm, sentence[7:], 3.5)
-    assert [w.transcript for w in regular(asm.ready())] == [sentence_text(sentence)] * 3
+    assert [w.text for w in regular(asm.ready())] == [sentence_text(sentence)] * 3
 
 
 def test_live_an_utterance_grows_and_is_provisional_until_it_ends():
@@ -93,30 +99,30 @@ def test_live_an_utterance_grows_and_is_provisional_until_it_ends():
         asm.add_word(w)
     asm.advance("asr", 2.1)
     w = regular(asm.ready(now=2.05))[-1]
-    assert w.transcript == "The nurse who looked after my mother" and w.provisional  # what had been said by then
+    assert w.text == "The nurse who looked after my mother" and w.provisional  # what had been said by then
     for x in sentence[7:]:
         asm.add_word(x)
     asm.advance("asr", 4.0)
     w = regular(asm.ready(now=4.0))[-1]
-    assert w.transcript == sentence_text(sentence) and not w.provisional
+    assert w.text == sentence_text(sentence) and not w.provisional
 
 
 def test_a_window_holds_the_utterance_being_spoken_not_the_ones_before():
     said = words("First it rained.", 0.0) + words("Then the bus was late.", 1.5) + words("I got soaked.", 3.5)
     asm = offline(window=10.0)
     feed(asm, said, 5.0)
-    assert regular(asm.ready())[-1].transcript == "I got soaked."
+    assert regular(asm.ready())[-1].text == "I got soaked."
     wider = offline(window=10.0, context=2)
     feed(wider, said, 5.0)
-    assert regular(wider.ready())[-1].transcript == "Then the bus was late. I got soaked."
+    assert regular(wider.ready())[-1].text == "Then the bus was late. I got soaked."
 
 
 def test_too_few_words_are_shown_but_not_scored():
     asm = offline()
     feed(asm, words("but it", 0.2), 2.0)
     w = regular(asm.ready())[-1]
-    assert w.transcript == "" and w.heard == "but it"
-    assert w.reasons["text"].startswith("too short")
+    assert w.text == "" and w.heard == "but it"
+    assert w.reasons["text"].kind is Absence.TOO_SHORT and str(w.reasons["text"]).startswith("too short")
 
 
 def test_a_late_word_lands_in_time_order():
@@ -124,40 +130,70 @@ def test_a_late_word_lands_in_time_order():
     feed(asm, words("we loved", 0.0) + words("view", 1.2), 1.0)
     asm.add_word(Word(0.65, 0.9, "the", 0.9))  # decoded after "view"
     feed(asm, [], 4.0)
-    assert regular(asm.ready())[-1].transcript == "we loved the view"
+    assert regular(asm.ready())[-1].text == "we loved the view"
 
 
 def test_a_modality_that_disappears_and_returns_says_why_only_while_gone():
     asm = offline(window=1.0)
-    asm.trouble(("video",), 2.0, 3.0, "camera 0: lost; retrying every 2 s")
+    lost = Reason(Absence.SOURCE, "camera 0: lost; retrying every 2 s")
+    asm.trouble(("video",), 2.0, 3.0, lost)
     feed(asm, [], 5.0)
     reasons = {w.end: w.reasons.get("video") for w in regular(asm.ready())}
-    assert reasons[3.0] == "camera 0: lost; retrying every 2 s"
+    assert reasons[3.0] == lost and str(reasons[3.0]) == "camera 0: lost; retrying every 2 s"
     assert reasons[2.0] is None and reasons[5.0] is None
+
+
+def test_a_reported_status_is_one_event_and_the_reason_of_its_modalities_while_it_lasts():
+    asm = offline(window=1.0)
+    feed(asm, [], 2.0)
+    asm.status("camera", ("video",), "camera 0: lost; retrying every 2 s")
+    asm.status("camera", ("video",), "camera 0: lost; retrying every 2 s")  # the same again: no new event
+    events = asm.ready()
+    assert [e for e in events if isinstance(e, StatusChanged)] == [
+        StatusChanged("camera", ("video",), "camera 0: lost; retrying every 2 s")
+    ]
+    assert all(w.reasons["video"].kind is Absence.SOURCE for w in regular(events))
+    asm.status("camera", ("video",), None)
+    feed(asm, [], 4.0)
+    events = asm.ready()
+    assert [e for e in events if isinstance(e, StatusChanged)] == [StatusChanged("camera", ("video",), None)]
+    assert all("video" not in w.reasons for w in regular(events))
+
+
+def test_the_newest_face_read_is_handed_out_once():
+    from realtime.sources import Frame
+
+    asm = offline()
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    asm.read_face(Frame(0.2, rgb), "second")
+    asm.read_face(Frame(0.1, rgb), "first")  # another face thread, behind: not newer
+    assert [(e.frame.t, e.face) for e in asm.ready() if isinstance(e, FaceRead)] == [(0.2, "second")]
+    assert [e for e in asm.ready() if isinstance(e, FaceRead)] == []
 
 
 def test_a_damaged_span_marks_a_modality_only_where_it_covers_most_of_the_window():
     asm = offline(window=2.0)
-    asm.trouble(("video",), 3.0, 3.2, "damaged", share=0.5)  # a few frames: the window still has enough
-    asm.trouble(("text", "audio"), 5.5, 8.0, "damaged", share=0.5)
+    damaged = Reason(Absence.DAMAGED)
+    asm.trouble(("video",), 3.0, 3.2, damaged, share=0.5)  # a few frames: the window still has enough
+    asm.trouble(("text", "audio"), 5.5, 8.0, damaged, share=0.5)
     feed(asm, [], 9.0, faces=False)
     reasons = {w.end: w.reasons for w in regular(asm.ready())}
     assert "video" not in reasons[4.0]
-    assert "text" not in reasons[6.0] and reasons[7.0]["text"] == reasons[8.0]["audio"] == "damaged"
+    assert "text" not in reasons[6.0] and reasons[7.0]["text"] == reasons[8.0]["audio"] == damaged
 
 
 def test_each_complete_utterance_is_offered_once_over_its_own_span():
     asm = offline()
     feed(asm, words("The soup was wonderful.", 0.5) + words("The bill was not.", 2.5), 3.0)
-    first = [w for w in asm.ready() if w.kind == "utterance"]
-    assert [w.transcript for w in first] == ["The soup was wonderful."]  # the second is still being said
+    first = said(asm.ready())
+    assert [w.text for w in first] == ["The soup was wonderful."]  # the second is still being said
     assert first[0].start == 0.5 and first[0].end == pytest.approx(1.65) and len(first[0].video) == 12
     feed(asm, [], 6.0)
-    later = [w for w in asm.ready() if w.kind == "utterance"]
-    assert [w.transcript for w in later] == ["The bill was not."]
+    later = said(asm.ready())
+    assert [w.text for w in later] == ["The bill was not."]
     asm.prune()
     feed(asm, [], 9.0)
-    assert [w for w in asm.ready() if w.kind == "utterance"] == []
+    assert said(asm.ready()) == []
 
 
 def test_live_windows_follow_the_clock_and_new_words_come_at_once():
@@ -177,14 +213,14 @@ def test_live_scores_words_heard_but_not_yet_confirmed():
     asm.set_tentative(words("really helpful.", 0.9), heard_until=1.6)
     due, w = regular(asm.ready(now=1.7))  # the window due at 1.0, then one right now for the new words
     assert due.end == 1.0 and w.end == 1.7
-    assert w.transcript == "The staff were really helpful." and w.provisional
-    assert [u for u in asm.ready(now=5.0) if u.kind == "utterance"] == []  # rows wait for confirmed words
+    assert w.text == "The staff were really helpful." and w.provisional
+    assert said(asm.ready(now=5.0)) == []  # rows wait for confirmed words
     asm.set_tentative([], heard_until=2.0)
     for x in words("really helpful.", 0.9):
         asm.add_word(x)
     asm.advance("asr", 3.0)
-    rows = [u for u in asm.ready(now=5.0) if u.kind == "utterance"]
-    assert [u.transcript for u in rows] == ["The staff were really helpful."]
+    rows = said(asm.ready(now=5.0))
+    assert [u.text for u in rows] == ["The staff were really helpful."]
 
 
 def test_pruning_keeps_the_words_of_an_utterance_still_open():
@@ -194,5 +230,5 @@ def test_pruning_keeps_the_words_of_an_utterance_still_open():
     asm.ready()
     asm.prune()
     feed(asm, long_one[15:], 9.0)
-    utterance = [w for w in asm.ready() if w.kind == "utterance"]
-    assert len(utterance) == 1 and len(utterance[0].transcript.split()) == 20
+    utterance = said(asm.ready())
+    assert len(utterance) == 1 and len(utterance[0].text.split()) == 20

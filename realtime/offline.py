@@ -1,0 +1,126 @@
+"""Offline scoring of video (or audio) files, written by :mod:`realtime.outputs`: a timeline of windows
+and one row per utterance.
+
+The files go through the same pipeline as the live app, with nothing dropped, and their results are kept
+from the same events (:class:`realtime.events.Record`). Damaged parts of a file are skipped as ffmpeg
+skips them and listed under ``damaged`` in the JSON (the windows mostly inside one say ``damaged`` for
+the modality they lost); the rest is scored and the file counts as done. A file that fails in another way keeps every finished window, counts as failed (one
+line saying where it broke) and makes the command exit non-zero once the batch is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from dmsil.errors import DmsilError
+from realtime.events import Record, WindowScored
+from realtime.outputs import FileResult, write
+from realtime.pipeline import Pipeline, PipelineOptions
+from realtime.scorer import Scorer, usable_checkpoint
+from realtime.sources import MEDIA_SUFFIXES, FileSource, SourceError
+
+log = logging.getLogger(__name__)
+
+
+def expand(inputs: list[str]) -> list[Path]:
+    """Files as given; a directory contributes its media files (by extension), sorted."""
+    found = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            found += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES)
+        else:
+            found.append(p)
+    return found
+
+
+def score_file(
+    path: Path,
+    scorer: Scorer,
+    options: PipelineOptions,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    progress: bool = True,
+    on_progress: Callable[[float, float | None], None] | None = None,
+) -> FileResult:
+    """Scores one file into ``out_dir``; ``progress`` draws a bar on stderr, ``on_progress(seconds done,
+    duration or None)`` hears of each window (the page's progress bar)."""
+    result = FileResult(path)
+    try:
+        source = FileSource(path)
+    except SourceError as exc:
+        result.error = str(exc)
+        return result
+    total = source.duration or None
+    bar = tqdm(total=total, desc=path.name, unit="s", disable=not progress, file=sys.stderr, leave=False)
+
+    record = Record(result.rows, result.utterances)
+
+    def on_event(event) -> None:
+        record(event)
+        if isinstance(event, WindowScored):
+            end = event.scores.end
+            bar.update(max(0.0, end - bar.n) if total is None or end <= total else max(0.0, total - bar.n))
+            if on_progress is not None:
+                on_progress(end, total)
+
+    stats = Pipeline(scorer, options).run([source], on_event)
+    bar.close()
+    result.damage = source.damage
+    if stats.errors:
+        result.error = stats.errors[0]
+    if result.rows or result.error is None:
+        result.outputs = write(result, scorer, out_dir, formats)
+    return result
+
+
+@dataclass
+class FileSummary:
+    """What a command prints of one scored file (small: it comes back from a Ray worker)."""
+
+    path: Path
+    windows: int
+    error: str | None
+    outputs: list[Path]
+
+    @classmethod
+    def of(cls, result: FileResult) -> FileSummary:
+        return cls(result.path, len(result.rows), result.error, result.outputs)
+
+
+class FileScorer:
+    """A model loaded once, scoring files in turn into ``out_dir``: the main process, or one Ray worker."""
+
+    def __init__(self, checkpoint: str | None, engine: str, options: PipelineOptions, out_dir: Path,
+                 formats: tuple[str, ...]):  # fmt: skip
+        self.scorer = Scorer(checkpoint, engine)
+        self.options, self.out_dir, self.formats = options, out_dir, formats
+
+    def __call__(self, path: Path, progress: bool = False) -> FileSummary:
+        return FileSummary.of(score_file(path, self.scorer, self.options, self.out_dir, self.formats, progress))
+
+
+def score_on_ray(
+    files: list[Path], address: str, checkpoint: str | None, engine: str, options: PipelineOptions, out_dir: Path,
+    formats: tuple[str, ...],
+) -> Iterator[FileSummary]:  # fmt: skip
+    """The files scored by one :class:`FileScorer` per CPU of the cluster, each summary as it finishes."""
+    import ray
+    from ray.util import ActorPool
+
+    from dmsil import cluster
+
+    usable_checkpoint(checkpoint)  # a bad checkpoint: one line here, not in a worker
+    workers = min(len(files), cluster.connect(address))
+    remote = ray.remote(num_cpus=1)(FileScorer)
+    pool = ActorPool([remote.remote(checkpoint, engine, options, out_dir, formats) for _ in range(workers)])
+    try:
+        yield from pool.map_unordered(lambda worker, path: worker.__call__.remote(path), files)
+    except ray.exceptions.RayError as exc:  # a worker that died: one line, the files done so far are written
+        raise DmsilError(f"ray: {type(exc).__name__}: {str(exc).strip().splitlines()[-1]}") from None

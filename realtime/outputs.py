@@ -1,0 +1,144 @@
+"""What a scored recording or session is written as: the window timeline (``NAME.csv``, ``NAME.json``,
+``NAME.png``) and one row per utterance (``NAME.utterances.csv``, and ``utterances`` in the JSON).
+
+Every window row holds the raw scores and the smoothed ones beside them (``*_smooth``); an utterance row
+scores the utterance's text alone, fused with the frames of its own span. The columns come from the
+modality declarations (:mod:`realtime.modalities`), so a new modality is a new column everywhere at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from realtime.modalities import COLOURS, FUSED, SCORES
+from realtime.scorer import Scorer, Scores
+
+if TYPE_CHECKING:
+    from realtime.sources import Damage
+
+COLUMNS = ("start", "end", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present")
+UTTERANCE_COLUMNS = ("start", "end", "transcript", *SCORES, "present")
+FORMATS = ("csv", "json", "png")
+
+
+@dataclass
+class FileResult:
+    """One recording (or live session) scored: its windows and utterances, and how it ended."""
+
+    path: Path
+    rows: list[Scores] = field(default_factory=list)
+    utterances: list[Scores] = field(default_factory=list)
+    error: str | None = None
+    outputs: list[Path] = field(default_factory=list)
+    damage: list[Damage] = field(default_factory=list)
+    """Spans of the file that could not be decoded and were skipped (the rest was scored)."""
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def row(s: Scores) -> dict:
+    return {
+        "start": round(s.start, 3),
+        "end": round(s.end, 3),
+        "transcript": s.transcript,
+        **{k: _round(getattr(s, k)) for k in SCORES},
+        **{f"{k}_smooth": _round(s.smooth.get(k)) for k in SCORES},
+        "provisional": s.provisional,
+        "present": "+".join(s.present),
+    }
+
+
+def missing(s: Scores) -> dict[str, str]:
+    """Modality -> why it has no score, as words."""
+    return {m: str(reason) for m, reason in s.missing.items()}
+
+
+def utterance_row(s: Scores) -> dict:
+    return {
+        "start": round(s.start, 3),
+        "end": round(s.end, 3),
+        "transcript": s.transcript,
+        **{k: _round(getattr(s, k)) for k in SCORES},
+        "present": "+".join(s.present),
+    }
+
+
+def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str, ...]) -> list[Path]:
+    """``result`` as the ``formats`` asked for, named after its file, into ``out_dir``; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / result.path.stem
+    written = []
+    if "csv" in formats:
+        with stem.with_suffix(".csv").open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS)
+            w.writeheader()
+            w.writerows(row(s) for s in result.rows)
+        written.append(stem.with_suffix(".csv"))
+        path = stem.with_name(stem.name + ".utterances.csv")
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=UTTERANCE_COLUMNS)
+            w.writeheader()
+            w.writerows(utterance_row(s) for s in result.utterances)
+        written.append(path)
+    if "json" in formats:
+        document = {
+            "file": str(result.path),
+            "checkpoint": str(scorer.ckpt),
+            "engine": scorer.engine.name,
+            "complete": result.error is None,
+            "error": result.error,
+            "untrained": scorer.untrained,
+            "damaged": [{"start": round(d.t, 3), "end": round(d.end, 3), "stream": d.stream} for d in result.damage],
+            "windows": [{**row(s), "missing": missing(s)} for s in result.rows],
+            "utterances": [{**utterance_row(s), "missing": missing(s)} for s in result.utterances],
+        }
+        stem.with_suffix(".json").write_text(
+            json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        written.append(stem.with_suffix(".json"))
+    if "png" in formats:
+        written.append(plot(result, stem.with_suffix(".png")))
+    return written
+
+
+def plot(result: FileResult, out: Path) -> Path:
+    """The smoothed scores over time (untrained or absent ones left out; the raw fused score thin), the
+    transcript under them."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure registry to touch
+
+    rows = result.rows
+    fig = Figure(figsize=(12, 5.5))
+    ax, tx = fig.subplots(2, 1, height_ratios=(3, 1.2), sharex=True)
+    t = [s.end for s in rows]
+    for name in SCORES:
+        color, width = COLOURS[name], 2.5 if name == FUSED.name else 1.2
+        y = [s.smooth.get(name, getattr(s, name)) for s in rows]
+        y = [float("nan") if v is None else v for v in y]
+        if any(v == v for v in y):
+            ax.plot(t, y, color=color, lw=width, label=name, marker="." if len(rows) < 40 else None)
+    raw = [float("nan") if s.fused is None else s.fused for s in rows]
+    if any(v == v for v in raw):
+        ax.plot(t, raw, color=COLOURS[FUSED.name], lw=0.6, ls=":", label="fused (raw)")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_ylim(-3.2, 3.2)
+    ax.set_yticks([-3, -2, -1, 0, 1, 2, 3], ["-3 very neg.", "-2", "-1", "0 neutral", "+1", "+2", "+3 very pos."])
+    ax.set_ylabel("sentiment (MOSI scale)")
+    ax.legend(loc="upper right", ncol=4, fontsize=8)
+    title = result.path.name + ("" if result.error is None else "  (incomplete: decoding stopped)")
+    ax.set_title(title)
+    tx.set_ylim(0, 1)
+    tx.set_yticks([])
+    for side in ("left", "right", "top"):
+        tx.spines[side].set_visible(False)
+    for i, s in enumerate(r for r in rows if r.recent):
+        tx.text(s.end, 0.95 - 0.3 * (i % 3), s.recent, fontsize=7, ha="right", va="top", clip_on=True)
+    tx.set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    return out
