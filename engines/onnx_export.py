@@ -34,7 +34,7 @@ def cache_dir(ckpt_dir: Path) -> Path:
     """``CHECKPOINT/onnx`` where the checkpoint folder is writable, else under the user cache (a read-only install)."""
     if os.access(ckpt_dir, os.W_OK):
         return ckpt_dir / "onnx"
-    from dmsil.features import cache_root
+    from dmsil.features.cache import cache_root
 
     return cache_root() / "onnx" / ckpt_dir.resolve().name
 

