@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from dmsil.features.asr import BACKENDS, ASROptions
@@ -29,13 +30,11 @@ def setup_logging(args: argparse.Namespace, default: int = logging.INFO) -> None
     logging.basicConfig(level=level, format=FORMAT, datefmt="%H:%M:%S", force=True)
 
 
-def add_engine_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--engine",
-        default="auto",
-        help="auto, tensorrt, torch-compile, onnxruntime (INT8 where the checkpoint asks), onnxruntime-fp32, "
-        "onnxruntime-int8 or torch",
-    )
+def add_engine_argument(p: argparse.ArgumentParser, kinds: Sequence[str] = ()) -> None:
+    """``--engine``, its choices ``kinds``: the caller passes ``engines.KINDS``, where the names are spelled once
+    (``dmsil`` never imports ``engines``). Without them any name passes here and ``engines.load`` refuses it."""
+    listed = f": {', '.join(kinds)}" if kinds else " (engines.KINDS lists them)"
+    p.add_argument("--engine", default="auto", choices=kinds or None, help=f"how the model runs{listed}")
 
 
 def add_device_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
@@ -56,11 +55,12 @@ def asr_options(args: argparse.Namespace, **fixed) -> ASROptions:
     return ASROptions(backend=args.asr, model=args.asr_model, language=args.language, **fixed)
 
 
-def benchmark_parser(doc: str, out: Path) -> argparse.ArgumentParser:
-    """A benchmark script's parser: its docstring's first paragraph as the description, ``--engine``,
-    ``--out`` (where its results go) and ``-v``/``-q``; the script adds its own flags."""
+def benchmark_parser(doc: str, out: Path, engine_kinds: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """A benchmark script's parser: its docstring's first paragraph as the description, ``--engine`` (choices
+    ``engine_kinds``, i.e. ``engines.KINDS``), ``--out`` (where its results go) and ``-v``/``-q``; the script adds
+    its own flags."""
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    add_engine_argument(p)
+    add_engine_argument(p, engine_kinds)
     p.add_argument("--out", type=Path, default=out, help=f"where the results go (default: {out})")
     add_verbosity(p)
     return p
