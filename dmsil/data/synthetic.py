@@ -92,42 +92,54 @@ def make(spec: SyntheticSpec) -> dict:
     vision = _frames(rng, views[2], dv, lv_max, lengths_v, spec.feature_noise)
 
     text_view = views[0] @ np.array([spec.shared_weight, spec.private_weights[0]])
-    raw_text, text_bert = [], np.zeros((n, 3, lt_max), dtype=np.float32)
-    for i in range(n):
-        words = _words(rng, text_view[i], int(lengths_t[i]) - 2)
+    raw_text, text_bert = _transcripts(rng, text_view, lengths_t, lt_max)
+    labels, unimodal = _labels(spec, raw, views)
+    columns = {
+        "id": [f"synthetic_{i:06d}" for i in range(n)],
+        "raw_text": raw_text,
+        "text": text,
+        "text_bert": text_bert,
+        "audio": audio,
+        "audio_lengths": lengths_a.astype(np.int64),
+        "vision": vision,
+        "vision_lengths": lengths_v.astype(np.int64),
+        "regression_labels": labels.astype(np.float32),
+        **{f"regression_labels_{m}": values.astype(np.float32) for m, values in unimodal.items()},
+    }
+    return _split(rng, columns, n, spec.split_fractions)
+
+
+def _transcripts(rng, text_view: np.ndarray, lengths: np.ndarray, max_len: int) -> tuple[list[str], np.ndarray]:
+    """Words whose polarity follows each sample's text view, and their BERT-style ids, mask and segments."""
+    raw_text, text_bert = [], np.zeros((len(lengths), 3, max_len), dtype=np.float32)
+    for i, length in enumerate(lengths):
+        words = _words(rng, text_view[i], int(length) - 2)
         raw_text.append(" ".join(words))
         ids = [101] + [1000 + (sum(map(ord, w)) * 7919) % 28000 for w in words] + [102]
         text_bert[i, 0, : len(ids)] = ids
         text_bert[i, 1, : len(ids)] = 1
+    return raw_text, text_bert
 
+
+def _labels(spec: SyntheticSpec, raw: np.ndarray, views) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Labels on the dataset's scale in steps of 0.2 (SIMS: [-1, 1] with per-modality labels; else [-3, 3])."""
     if spec.dataset == "sims":
         labels = np.round(np.clip(raw / 2.0, -1, 1) * 5) / 5
         unimodal = {
             m: np.round(np.clip(v @ [1.0, 1.0] / 2.5, -1, 1) * 5) / 5 for m, v in zip("TAV", views, strict=True)
         }
-    else:
-        labels = np.round(np.clip(raw * 1.5, -3, 3) * 5) / 5
-        unimodal = {}
+        return labels, unimodal
+    return np.round(np.clip(raw * 1.5, -3, 3) * 5) / 5, {}
 
+
+def _split(rng, columns: dict, n: int, fractions) -> dict:
+    """Train/valid/test of a random order of the ``n`` samples (every column indexed the same way)."""
     order = rng.permutation(n)
-    cuts = np.cumsum([int(round(f * n)) for f in spec.split_fractions[:2]])
-    data = {}
-    for name, idx in zip(("train", "valid", "test"), np.split(order, cuts), strict=True):
-        split = {
-            "id": [f"synthetic_{i:06d}" for i in idx],
-            "raw_text": [raw_text[i] for i in idx],
-            "text": text[idx],
-            "text_bert": text_bert[idx],
-            "audio": audio[idx],
-            "audio_lengths": lengths_a[idx].astype(np.int64),
-            "vision": vision[idx],
-            "vision_lengths": lengths_v[idx].astype(np.int64),
-            "regression_labels": labels[idx].astype(np.float32),
-        }
-        for m, values in unimodal.items():
-            split[f"regression_labels_{m}"] = values[idx].astype(np.float32)
-        data[name] = split
-    return data
+    cuts = np.cumsum([int(round(f * n)) for f in fractions[:2]])
+    return {
+        name: {k: [v[i] for i in idx] if isinstance(v, list) else v[idx] for k, v in columns.items()}
+        for name, idx in zip(("train", "valid", "test"), np.split(order, cuts), strict=True)
+    }
 
 
 def write(spec: SyntheticSpec, out: str | Path) -> Path:

@@ -129,62 +129,86 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame
         streams = container.streams.video[:1] + container.streams.audio[:1]
         start = float(container.start_time or 0) / 1e6
         declared = {s.type: _declared_end(s, container) for s in streams}
-        limit = max(declared.values(), default=math.inf) + 1.0
-        grid, resample = FrameGrid(opts.video_rate), MonoResampler()
-        samples_out, failures = 0, 0
-        last = {s.type: start for s in streams}
-        broken: dict[str, float] = {}
-        """Stream -> where its current damaged span began."""
+        state = _ReadState(opts, [s.type for s in streams], start, max(declared.values(), default=math.inf) + 1.0)
         packets = container.demux(streams)
-        while failures < opts.max_failures:
+        while state.failures < opts.max_failures:
             try:
                 packet = next(packets)
             except StopIteration:
                 break
             except av.error.FFmpegError:  # a read that fails: ffmpeg resyncs on the next call
-                failures += 1
+                state.failures += 1
                 packets = container.demux(streams)
                 continue
-            kind = packet.stream.type
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                frames = None
-            good = [f for f in frames or () if f.time is None or f.time <= limit]
-            if frames is None or len(good) < len(frames):
-                failures += 1
-                broken.setdefault(kind, last[kind])
-            for frame in good:
-                failures = 0
-                t = float(frame.time) if frame.time is not None else last[kind]
-                lost_since = broken.pop(kind, None)
-                if lost_since is not None:
-                    yield Damage(lost_since, t, kind)
-                if kind == "video":
-                    last[kind] = max(last[kind], t)
-                    if grid.keep(t):
-                        yield Frame(t, sampled_rgb(frame, opts.max_side))
-                    continue
-                gap = t - samples_out / SAMPLE_RATE
-                if gap > opts.gap and (samples_out == 0 or lost_since is not None):
-                    # audio that starts late, or resumes after lost packets: silence keeps it on the clock
-                    yield AudioChunk(samples_out / SAMPLE_RATE, np.zeros(int(gap * SAMPLE_RATE), np.float32))
-                    samples_out += int(gap * SAMPLE_RATE)
-                x = resample(frame)
-                if x.size:
-                    yield AudioChunk(samples_out / SAMPLE_RATE, x)
-                    samples_out += x.size
-                last[kind] = samples_out / SAMPLE_RATE
-        if container.streams.audio:
-            rest = resample(None)
+            yield from state.decoded(packet)
+        yield from state.finish(declared, bool(container.streams.audio))
+
+
+class _ReadState:
+    """What :func:`read` tracks while it walks the packets: each stream's clock, its damaged span if one is
+    open, the failures in a row, and how much 16 kHz audio has been given out."""
+
+    def __init__(self, opts: ReadOptions, kinds: list[str], start: float, limit: float):
+        self.opts, self.limit = opts, limit
+        self.grid, self.resample = FrameGrid(opts.video_rate), MonoResampler()
+        self.samples_out, self.failures = 0, 0
+        self.last = {kind: start for kind in kinds}
+        self.broken: dict[str, float] = {}
+        """Stream -> where its current damaged span began."""
+
+    def decoded(self, packet) -> Iterator[Frame | AudioChunk | Damage]:
+        """One packet's frames (a failed or partly past-the-end decode counts as a failure and opens damage)."""
+        import av
+
+        kind = packet.stream.type
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            frames = None
+        good = [f for f in frames or () if f.time is None or f.time <= self.limit]
+        if frames is None or len(good) < len(frames):
+            self.failures += 1
+            self.broken.setdefault(kind, self.last[kind])
+        for frame in good:
+            self.failures = 0
+            t = float(frame.time) if frame.time is not None else self.last[kind]
+            lost_since = self.broken.pop(kind, None)
+            if lost_since is not None:
+                yield Damage(lost_since, t, kind)
+            if kind == "video":
+                yield from self._video(frame, t)
+            else:
+                yield from self._audio(frame, t, resumed=lost_since is not None)
+
+    def _video(self, frame, t: float) -> Iterator[Frame]:
+        self.last["video"] = max(self.last["video"], t)
+        if self.grid.keep(t):
+            yield Frame(t, sampled_rgb(frame, self.opts.max_side))
+
+    def _audio(self, frame, t: float, resumed: bool) -> Iterator[AudioChunk]:
+        gap = t - self.samples_out / SAMPLE_RATE
+        if gap > self.opts.gap and (self.samples_out == 0 or resumed):
+            # audio that starts late, or resumes after lost packets: silence keeps it on the clock
+            yield AudioChunk(self.samples_out / SAMPLE_RATE, np.zeros(int(gap * SAMPLE_RATE), np.float32))
+            self.samples_out += int(gap * SAMPLE_RATE)
+        x = self.resample(frame)
+        if x.size:
+            yield AudioChunk(self.samples_out / SAMPLE_RATE, x)
+            self.samples_out += x.size
+        self.last["audio"] = self.samples_out / SAMPLE_RATE
+
+    def finish(self, declared: dict[str, float], has_audio: bool) -> Iterator[AudioChunk | Damage]:
+        """The resampler's tail, then the damage still open: given up, or a stream that stops short of its end."""
+        if has_audio:
+            rest = self.resample(None)
             if rest.size:
-                yield AudioChunk(samples_out / SAMPLE_RATE, rest)
-                last["audio"] = (samples_out + rest.size) / SAMPLE_RATE
+                yield AudioChunk(self.samples_out / SAMPLE_RATE, rest)
+                self.last["audio"] = (self.samples_out + rest.size) / SAMPLE_RATE
         for kind, end in declared.items():
-            if kind not in broken and (failures >= opts.max_failures or end - last[kind] > 1.0):
-                broken[kind] = last[kind]  # given up, or the file stops short of its end: the rest is lost
-            if kind in broken:
-                yield Damage(broken[kind], max(end if end < math.inf else 0.0, last[kind]), kind)
+            if kind not in self.broken and (self.failures >= self.opts.max_failures or end - self.last[kind] > 1.0):
+                self.broken[kind] = self.last[kind]  # given up, or the file stops short of its end: the rest is lost
+            if kind in self.broken:
+                yield Damage(self.broken[kind], max(end if end < math.inf else 0.0, self.last[kind]), kind)
 
 
 def _declared_end(stream, container) -> float:
