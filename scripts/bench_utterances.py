@@ -184,6 +184,43 @@ def utterance_metrics(utterances: list[dict], sentences: list[dict]) -> dict:
     }
 
 
+def side_by_side(talks: list, tmp: Path, model: str, startup: float) -> tuple[list, list, list, float]:
+    """Score every talk offline with ``model``: windows, utterances and sentences on one time axis (talks far
+    apart), and the seconds spent beyond start-up."""
+    windows, utterances, sentences, seconds = [], [], [], 0.0
+    for k, (path, said, _) in enumerate(talks):
+        out = tmp / f"{model}-{k}"
+        seconds += score(path, out, model) - startup
+        offset = 1000.0 * k
+        for rows, into in (
+            (read(out / f"{path.stem}.csv"), windows),
+            (read(out / f"{path.stem}.utterances.csv"), utterances),
+        ):
+            into += [{**r, "start": r["start"] + offset, "end": r["end"] + offset} for r in rows]
+        sentences += [{**s, "start": s["start"] + offset, "end": s["end"] + offset} for s in said]
+    return windows, utterances, sentences, seconds
+
+
+def print_tables(report: dict) -> None:
+    print(f"\n{len(report['voices'])} talks, {report['talk_seconds']:.0f} s of speech")
+    print(f"{'recognizer':10s} {'WER':>6s} {'own row':>8s} {'utt. sign':>10s} {'RTF':>6s} {'start-up s':>11s}")
+    for model, e in report["models"].items():
+        u = e["utterances"]
+        print(
+            f"{model:10s} {u['wer']:6.3f} {u['one_row_per_sentence']:8.3f} {u['opinion_sign_accuracy']:10.3f} {e['rtf']:6.3f} {e['startup_s']:11.1f}"
+        )
+    print(
+        f"\n{'recognizer':10s} {'score':22s} {'plain agree':>12s} {'neg/contr. agree':>17s} {'flips':>7s} {'neutral in +-1':>15s}"
+    )
+    rows = [(model, e["windows"]) for model, e in report["models"].items()]
+    rows += [(f"live {report['live']['asr_model']}", report["live"]["windows"])] if "live" in report else []
+    for model, metrics in rows:
+        for name, m in metrics.items():
+            print(
+                f"{model:10s} {name:22s} {m['plain_agree']:12.3f} {m['negation_contrast_agree']:17.3f} {m['flips']:7.3f} {m['neutral_within_1']:15.3f}"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--asr-models", default="tiny.en,base")
@@ -205,17 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         blank = demo.video(tmp / "blank.mp4", None, 1.0)
         for model in models:
             startup = score(blank, tmp / "startup", model)
-            windows, utterances, sentences, seconds = [], [], [], 0.0
-            for k, (path, said, _) in enumerate(talks):
-                out = tmp / f"{model}-{k}"
-                seconds += score(path, out, model) - startup
-                offset = 1000.0 * k  # talks side by side on one time axis, far apart
-                for rows, into in (
-                    (read(out / f"{path.stem}.csv"), windows),
-                    (read(out / f"{path.stem}.utterances.csv"), utterances),
-                ):
-                    into += [{**r, "start": r["start"] + offset, "end": r["end"] + offset} for r in rows]
-                sentences += [{**s, "start": s["start"] + offset, "end": s["end"] + offset} for s in said]
+            windows, utterances, sentences, seconds = side_by_side(talks, tmp, model, startup)
             entry = {
                 "startup_s": startup,
                 "rtf": seconds / report["talk_seconds"],
@@ -230,23 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             report["live"] = {"voice": args.live_voice, "asr_model": models[0], "seconds": seconds,
                               "windows": all_metrics(live_windows(path, models[0]), said)}  # fmt: skip
     args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"\n{len(voices)} talks, {report['talk_seconds']:.0f} s of speech")
-    print(f"{'recognizer':10s} {'WER':>6s} {'own row':>8s} {'utt. sign':>10s} {'RTF':>6s} {'start-up s':>11s}")
-    for model, e in report["models"].items():
-        u = e["utterances"]
-        print(
-            f"{model:10s} {u['wer']:6.3f} {u['one_row_per_sentence']:8.3f} {u['opinion_sign_accuracy']:10.3f} {e['rtf']:6.3f} {e['startup_s']:11.1f}"
-        )
-    print(
-        f"\n{'recognizer':10s} {'score':22s} {'plain agree':>12s} {'neg/contr. agree':>17s} {'flips':>7s} {'neutral in +-1':>15s}"
-    )
-    rows = [(model, e["windows"]) for model, e in report["models"].items()]
-    rows += [(f"live {report['live']['asr_model']}", report["live"]["windows"])] if "live" in report else []
-    for model, metrics in rows:
-        for name, m in metrics.items():
-            print(
-                f"{model:10s} {name:22s} {m['plain_agree']:12.3f} {m['negation_contrast_agree']:17.3f} {m['flips']:7.3f} {m['neutral_within_1']:15.3f}"
-            )
+    print_tables(report)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
