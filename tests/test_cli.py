@@ -35,7 +35,12 @@ def option_classes() -> list[type]:
         for info in pkgutil.walk_packages(root.__path__, f"{package}."):
             module = importlib.import_module(info.name)
             for value in vars(module).values():
-                if dataclasses.is_dataclass(value) and value.__name__.endswith(("Options", "Config", "Spec")):
+                # a class, not a module-level instance (is_dataclass is true for both)
+                if (
+                    isinstance(value, type)
+                    and dataclasses.is_dataclass(value)
+                    and value.__name__.endswith(("Options", "Config", "Spec"))
+                ):
                     found[value.__qualname__] = value
     return list(found.values())
 
