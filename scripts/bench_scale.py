@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from dmsil.cli import benchmark_parser, setup_logging
+from engines import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "scripts" / "results" / "bench_scale.json"
@@ -54,7 +55,7 @@ def labelled_clips(root: Path, n: int) -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = benchmark_parser(__doc__, RESULTS)
+    p = benchmark_parser(__doc__, RESULTS, KINDS)
     p.add_argument("--files", type=int, default=4)
     p.add_argument("--clips", type=int, default=8)
     args = p.parse_args(argv)

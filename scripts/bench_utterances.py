@@ -141,19 +141,18 @@ def smoothed(windows: list[dict], tau: float) -> list[dict]:
 def live_windows(path: Path, asr_model: str) -> list[dict]:
     """Every window result of ``path`` played at real-time pace through the live pipeline, raw (unsmoothed)."""
     from dmsil.features.asr import ASROptions
+    from realtime.events import Record
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.scorer import Scorer
     from realtime.sources import FileSource
+    from realtime.windows import WindowOptions
 
-    rows: list[dict] = []
-
-    def keep(s) -> None:
-        if s.kind == "window":
-            rows.append({"start": s.start, "end": s.end, "text": s.text, "fused": s.fused})
-
-    options = PipelineOptions(live=True, smooth=0.0, asr=ASROptions(model=asr_model, beam_size=1, threads=1))
-    Pipeline(Scorer(), options).run([FileSource(path, pace=True)], keep)
-    return rows
+    record = Record()
+    options = PipelineOptions(
+        WindowOptions(live=True), smooth=0.0, asr=ASROptions(model=asr_model, beam_size=1, threads=1)
+    )
+    Pipeline(Scorer(), options).run([FileSource(path, pace=True)], record)
+    return [{"start": s.start, "end": s.end, "text": s.text, "fused": s.fused} for s in record.windows]
 
 
 def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:
