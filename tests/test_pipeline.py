@@ -126,7 +126,9 @@ class AudioOf(FileSource):
 
 def test_a_camera_lost_mid_stream_is_reported_and_the_rest_goes_on(talk, scorer):
     events = []
-    stats = Pipeline(scorer, PipelineOptions()).run([Unplugged(talk["talk"], 3.0), AudioOf(talk["talk"])], events.append)
+    stats = Pipeline(scorer, PipelineOptions()).run(
+        [Unplugged(talk["talk"], 3.0), AudioOf(talk["talk"])], events.append
+    )
     assert not stats.errors
     assert [e for e in events if isinstance(e, StatusChanged)] == [
         StatusChanged("camera", ("video",), "camera 0: lost; retrying every 2 s")
@@ -196,7 +198,9 @@ def test_an_asr_error_loses_one_block_only(talk, scorer):
     record = Record()
     results = record.windows
     options = PipelineOptions()
-    stats = Pipeline(scorer, options, flaky_transcriber).run([FileSource(talk["talk"], loops=3)], record)  # about 33 s: 2 blocks
+    stats = Pipeline(scorer, options, flaky_transcriber).run(
+        [FileSource(talk["talk"], loops=3)], record
+    )  # about 33 s: 2 blocks
     assert stats.errors == ["asr failed: RuntimeError: decoder crashed"]
     hit = [r for r in results if str(r.missing.get("text", "")).startswith("asr failed")]
     assert hit and len(hit) < 0.7 * len(results), "only the windows over the lost block"
