@@ -16,10 +16,12 @@ __version__ = "0.1.0"
 
 
 def default_checkpoint() -> Path:
-    """The shipped default model (``scripts/train_default.py``; see its MODEL_CARD.md)."""
+    """The shipped default model (``python -m scripts.default_model.train``; see its MODEL_CARD.md)."""
     path = Path(__file__).resolve().parent / "default_model"
     if not (path / "model.safetensors").is_file():
-        raise CheckpointError(f"{path}: the default model is missing (rerun scripts/train_default.py)")
+        raise CheckpointError(
+            f"{path}: the default model is missing (rebuild it: python -m scripts.default_model.train)"
+        )
     return path
 
 

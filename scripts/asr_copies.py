@@ -1,10 +1,10 @@
 """Make spoken copies of training sentences (espeak-ng + the app's recognizer) for the default model.
 
-    .venv/bin/python scripts/asr_copies.py [--n 2400] [--seed 7]
+    .venv/bin/python -m scripts.asr_copies [--n 2400] [--seed 7]
 
 Appends to ``scripts/data/asr_copies.jsonl`` (committed), so it resumes where it stopped and retraining
 never needs espeak-ng or the recognizer. Only training-split sentences of 4-30 words are spoken; voices
-and speeds vary (:data:`dmsil.data.spoken.VOICES`), and the packaged ``tiny.en`` and ``base`` recognizers
+and speeds vary (:data:`scripts.default_model.spoken.VOICES`), and the packaged ``tiny.en`` and ``base`` recognizers
 take turns, so the head meets the errors of both.
 """
 
@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 from dmsil.cli import add_verbosity, setup_logging
-from dmsil.data import sentences
-from dmsil.data.spoken import VOICES, SpokenCopies
-from dmsil.data.teacher import LabelCache
+from scripts.default_model import sentences
+from scripts.default_model.spoken import VOICES, SpokenCopies
+from scripts.default_model.teacher import LabelCache
 
 ROOT = Path(__file__).resolve().parent.parent
 COPIES = ROOT / "scripts" / "data" / "asr_copies.jsonl"

@@ -1,6 +1,6 @@
 """Latency of the whole fusion model at batch 1 on a 30-token utterance, per text encoder, fp32 and INT8.
 
-    .venv/bin/python scripts/bench_text_branch.py [--checkpoint DIR] [--repeats 100]
+    .venv/bin/python -m scripts.bench_text_branch [--checkpoint DIR] [--repeats 100]
 
 The budget (issue: text understanding) is <= 60 ms median on one thread with ONNX Runtime. Latency depends
 on shapes, not on training, so without ``--checkpoint`` each packaged encoder is measured in a model
@@ -72,8 +72,8 @@ PER_SLICE = 80
 
 def recipes(ckpt: Path, fp32: Path, repeats: int, batch: dict) -> dict:
     """Each INT8 recipe beside the float graph: latency, and its scores on held-out human-rated sentences."""
-    from dmsil.data import sentences
     from realtime.scorer import Scorer
+    from scripts.default_model import sentences
 
     archives = sentences.download(Path(__file__).resolve().parent.parent / ".data" / "packages")
     slices = sentences.held_out_slices(sentences.human_rated(archives))

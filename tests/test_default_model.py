@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dmsil import checkpoint, default_checkpoint
-from dmsil.data.packaged import rotten_tomatoes
+from scripts.default_model.packaged import rotten_tomatoes
 
 POSITIVE = ["It was not bad at all.", "I had my doubts, but I ended up loving it."]
 NEGATIVE = ["I wanted to like it, but it never came together.", "It was not good at all."]
@@ -40,14 +40,16 @@ def test_held_out_movies_were_not_trained_on():
 
 
 def test_negation_and_contrast_in_text(scorer):
+    from realtime.modalities import Absence
     from realtime.scorer import Window
 
     scores = scorer([Window(0, 3, t) for t in POSITIVE + NEGATIVE])
     pos, neg = [s.text for s in scores[:2]], [s.text for s in scores[2:]]
     assert min(pos) > 0 > max(neg), (pos, neg)
     for s in scores:
-        assert s.audio is None and s.missing["audio"].startswith("not trained in the default model")
-        assert s.video is None and s.missing["video"] == "no face"
+        assert s.audio is None and s.missing["audio"].kind == Absence.UNTRAINED
+        assert str(s.missing["audio"]).startswith("not trained in the default model")
+        assert s.video is None and s.missing["video"].kind == Absence.NO_FACE
         assert s.fused is not None and s.present == ("text",)
 
 
@@ -69,7 +71,7 @@ def test_nothing_present_gives_no_fused_score(scorer):
     silent = np.zeros((300, len(checkpoint.features(default_checkpoint()).audio_names)), np.float32)
     (s,) = scorer([Window(0, 3, "  ", audio=silent, video=np.zeros((45, 19), np.float32))])
     assert s.fused is None and s.text is None and s.present == ()
-    assert s.missing == {
+    assert {m: str(why) for m, why in s.missing.items()} == {
         "text": "no speech",
         "audio": checkpoint.heads(default_checkpoint())["A"].source,
         "video": "no face",
@@ -91,3 +93,4 @@ def test_spoken_sentences_end_to_end(scorer, tmp_path):
         assert s.present == ("text", "video"), s
         fused.append(s.fused)
     assert min(fused[:2]) > max(fused[2:]), fused
+

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmsil.data import sentences
-from dmsil.data.teacher import EXAMPLES, LABELS, LabelCache, expected, fit_scale, prompt
+from scripts.default_model import sentences
+from scripts.default_model.teacher import EXAMPLES, LABELS, LabelCache, expected, fit_scale, prompt
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
@@ -53,7 +53,7 @@ def test_committed_labels_follow_human_ratings():
     reason="teacher is a training-time extra (scripts/install_teacher.sh)",
 )
 def test_teacher_labels_real_sentences():
-    from dmsil.data.teacher import LabelTeacher, TeacherOptions, teacher_path
+    from scripts.default_model.teacher import LabelTeacher, TeacherOptions, teacher_path
 
     model = teacher_path(ROOT / ".data" / "teacher")
     if not model.is_file():

