@@ -21,6 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from dmsil.calibration import Calibration, to_runtime
 from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.errors import CheckpointError, DmsilError
 from dmsil.model import DMSIL, HEADS
@@ -155,6 +156,28 @@ def read_config(ckpt_dir: str | Path) -> dict[str, Any]:
             f"{path}: written by a newer dmsil (format {document['format_version']} > {FORMAT_VERSION}); upgrade dmsil"
         )
     return document
+
+
+def set_runtime(
+    ckpt_dir: str | Path,
+    *,
+    calibration: dict[str, Calibration] | None = None,
+    onnx_int8: bool | None = None,
+) -> dict[str, Any]:
+    """Record in ``config.json`` ``runtime`` how the app should run a checkpoint, decided after training.
+
+    ``calibration``: the monotone score maps per head (read back by :func:`dmsil.calibration.from_runtime`);
+    ``onnx_int8``: whether the INT8 ONNX graph held the held-out metrics (the ``onnxruntime`` engine's
+    default). Values left None are kept as they are. Returns the updated section.
+    """
+    document = read_config(ckpt_dir)
+    runtime = document.setdefault("runtime", {})
+    if calibration is not None:
+        runtime["calibration"] = to_runtime(calibration)
+    if onnx_int8 is not None:
+        runtime["onnx_int8"] = bool(onnx_int8)
+    (Path(ckpt_dir) / CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+    return runtime
 
 
 def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> DMSIL:

@@ -13,7 +13,9 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -26,24 +28,39 @@ from dmsil.errors import DmsilError
 from dmsil.model import DMSIL, HEADS
 
 log = logging.getLogger(__name__)
+B = TypeVar("B")
 
 
 @torch.no_grad()
-def predict(model: DMSIL, batcher: Batcher, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Scores of the four heads for every sample of the batcher's split, in order."""
+def gather(
+    model: torch.nn.Module,
+    outputs: Callable[[B], dict[str, torch.Tensor]],
+    batches: Iterable[B],
+    heads: Sequence[str] = HEADS,
+) -> dict[str, np.ndarray]:
+    """``heads`` of ``outputs(batch)`` (a forward pass of ``model``) over every batch, concatenated in order.
+
+    The model runs in eval mode and is put back in the mode it was in; any recipe's batches fit.
+    """
     was_training = model.training
     model.eval()
-    parts: dict[str, list[np.ndarray]] = {h: [] for h in HEADS}
-    device = next(model.parameters()).device
-    for _, inputs in batcher.batches(batch_size):
-        out = model(**devices.to(inputs, device))
-        for h in HEADS:
+    parts: dict[str, list[np.ndarray]] = {h: [] for h in heads}
+    for batch in batches:
+        out = outputs(batch)
+        for h in heads:
             parts[h].append(out[h].cpu().numpy())
     model.train(was_training)
-    return {h: np.concatenate(v) for h, v in parts.items()}
+    return {h: np.concatenate(v) if v else np.zeros(0, np.float32) for h, v in parts.items()}
 
 
-@torch.no_grad()
+def predict(model: DMSIL, batcher: Batcher, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Scores of the four heads for every sample of the batcher's split, in order."""
+    device = next(model.parameters()).device
+    return gather(
+        model, lambda inputs: model(**devices.to(inputs, device)), (x for _, x in batcher.batches(batch_size))
+    )
+
+
 def score_texts(model: DMSIL, texts: list[str], batch_size: int = 64) -> dict[str, np.ndarray]:
     """Text-only scores of the four heads (no audio, no face) for raw sentences, in order."""
     from transformers import AutoTokenizer
@@ -52,25 +69,25 @@ def score_texts(model: DMSIL, texts: list[str], batch_size: int = 64) -> dict[st
 
     tokenizer = AutoTokenizer.from_pretrained(model.config.text_model, local_files_only=True)
     ids, mask = encode(tokenizer, texts, model.config.text_max_length)
-    order = np.argsort(mask.sum(1), kind="stable")
-    was_training = model.training
-    model.eval()
-    out = {h: np.zeros(len(texts), np.float32) for h in HEADS}
-    for start in range(0, len(texts), batch_size):
-        idx = order[start : start + batch_size]
-        width = max(1, int(mask[idx].sum(1).max()))
-        n = len(idx)
-        scores = model(
+    order = np.argsort(mask.sum(1), kind="stable")  # batches of similar length: little padding
+
+    def text_only(idx: np.ndarray) -> dict[str, torch.Tensor]:
+        width, n = max(1, int(mask[idx].sum(1).max())), len(idx)
+        c = model.config
+        return model(
             torch.from_numpy(ids[idx, :width]),
             torch.from_numpy(mask[idx, :width]),
-            torch.zeros(n, 1, model.config.audio_dim),
+            torch.zeros(n, 1, c.audio_dim),
             torch.zeros(n, dtype=torch.long),
-            torch.zeros(n, 1, model.config.video_dim),
+            torch.zeros(n, 1, c.video_dim),
             torch.zeros(n, dtype=torch.long),
         )
-        for h in HEADS:
-            out[h][idx] = scores[h].numpy()
-    model.train(was_training)
+
+    chunks = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+    scores = gather(model, text_only, chunks)
+    out = {h: np.zeros(len(texts), np.float32) for h in HEADS}
+    for h in HEADS:
+        out[h][order] = scores[h]
     return out
 
 

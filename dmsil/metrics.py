@@ -107,6 +107,25 @@ def graded(pred: np.ndarray, true: np.ndarray, band: float = 0.5) -> dict[str, f
     }
 
 
+def mse(pred, true, weights=None) -> float:
+    """Mean squared error, each sample counted by its weight (0: no label); 0 when nothing has a label."""
+    pred, true = np.asarray(pred, np.float64).reshape(-1), np.asarray(true, np.float64).reshape(-1)
+    w = np.ones_like(true) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    return float(np.sum(w * (pred - true) ** 2) / max(np.sum(w), 1e-9))
+
+
+def verdicts(scores, positive) -> dict[str, float]:
+    """How well scores separate yes/no verdicts (e.g. fresh/rotten): ROC AUC, and accuracy of the sign."""
+    from sklearn.metrics import roc_auc_score
+
+    scores, positive = np.asarray(scores, np.float64), np.asarray(positive, bool)
+    return {
+        "n": int(len(scores)),
+        "auc": float(roc_auc_score(positive, scores)),
+        "accuracy": float(np.mean((scores > 0) == positive)),
+    }
+
+
 def reliability(
     pred: np.ndarray, true: np.ndarray, edges=(-3, -2, -1, -0.5, 0.5, 1, 2, 3), by: str = "truth"
 ) -> list[dict]:

@@ -14,8 +14,10 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -35,6 +37,7 @@ from dmsil.losses import LOSSES, total_loss
 from dmsil.model import DMSIL, HEADS
 
 log = logging.getLogger(__name__)
+B = TypeVar("B")
 
 
 @dataclass
@@ -118,110 +121,236 @@ def build_optimizer(model: DMSIL, cfg: TrainConfig) -> torch.optim.Adam:
     )
 
 
+@dataclass
+class LoopState:
+    """Where an early-stopped run stands, JSON-able so a recipe can keep it beside a resume point."""
+
+    epoch: int = 0
+    """The last finished epoch."""
+    best_epoch: int = 0
+    best_valid: float = math.inf
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Per epoch: ``epoch``, what :meth:`Recipe.train_epoch` returned, the validation loss, ``seconds``."""
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    max_epochs: int
+    patience: int
+    """Epochs without validation gain before stopping."""
+    min_delta: float = 1e-6
+    """A gain smaller than this is no gain."""
+
+
+class Recipe:
+    """What :func:`fit` asks of a training recipe: one epoch, one validation loss, keeping the best weights."""
+
+    valid_name = "valid_loss"
+    """The validation loss's key in the history (and, upper-cased after ``valid_``, its name in the log)."""
+
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        """Train one epoch; returns at least ``train_loss``, and anything else the history should keep."""
+        raise NotImplementedError
+
+    def validate(self) -> float:
+        """Validation loss of the model as it is now: lower is better."""
+        raise NotImplementedError
+
+    def keep_best(self, epoch: int) -> None:
+        """The model just reached its best validation loss: keep its weights to restore at the end."""
+        raise NotImplementedError
+
+    def end_epoch(self, state: LoopState) -> None:
+        """Called after every epoch's bookkeeping (e.g. to save a resume point)."""
+
+    def describe(self, record: dict[str, Any]) -> str:
+        """Extra text for an epoch's log line."""
+        return ""
+
+
+def fit(recipe: Recipe, stop: EarlyStopping, state: LoopState | None = None) -> LoopState:
+    """Epochs until ``stop.max_epochs`` or ``stop.patience`` epochs without gain; resumes after ``state.epoch``.
+
+    Returns the new state (``state`` itself is left as it was).
+    """
+    state = copy.deepcopy(state) if state else LoopState()
+    label = recipe.valid_name.removeprefix("valid_").upper()
+    for epoch in range(state.epoch + 1, stop.max_epochs + 1):
+        if state.epoch > state.best_epoch and state.epoch - state.best_epoch >= stop.patience:
+            log.info("early stop: no validation gain for %d epochs", stop.patience)
+            break
+        start = time.perf_counter()
+        record: dict[str, Any] = {"epoch": epoch, **recipe.train_epoch(epoch)}
+        valid = recipe.validate()
+        record[recipe.valid_name], record["seconds"] = valid, time.perf_counter() - start
+        state.history.append(record)
+        improved = valid <= state.best_valid - stop.min_delta
+        log.info(
+            "epoch %d  train loss %.4f%s  valid %s %.4f%s  (%.1fs)",
+            epoch,
+            record["train_loss"],
+            recipe.describe(record),
+            label,
+            valid,
+            "  *" if improved else "",
+            record["seconds"],
+        )
+        state.epoch = epoch
+        if improved:
+            state.best_epoch, state.best_valid = epoch, valid
+            recipe.keep_best(epoch)
+        recipe.end_epoch(state)
+    return state
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    update_every: int = 1
+    """Batches whose gradients add up to one optimizer step."""
+    step_partial_group: bool = False
+    """Also step on the epoch's trailing batches when they are fewer than ``update_every``."""
+    progress: bool = True
+    leave: bool = True
+    """Leave the epoch's progress bar on screen when it ends."""
+
+
+def run_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Sequence[B],
+    loss_of: Callable[[B], torch.Tensor],
+    desc: str,
+    options: StepOptions | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> tuple[float, int]:
+    """One pass over ``batches`` (backward on ``loss_of(batch)``); returns the mean loss and the optimizer steps."""
+    options = options or StepOptions()
+    scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
+    model.train()
+    optimizer.zero_grad()
+    total, steps = 0.0, 0
+    bar = tqdm(batches, desc=desc, disable=not options.progress, leave=options.leave, file=sys.stderr)
+    for step, batch in enumerate(bar, 1):
+        loss = loss_of(batch)
+        scaler.scale(loss).backward()
+        total += loss.item()
+        if step % options.update_every == 0 or (step == len(batches) and options.step_partial_group):
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad()
+            steps += 1
+        bar.set_postfix(loss=f"{total / step:.3f}", refresh=False)
+    bar.close()
+    return total / len(batches), steps
+
+
+class SelfMM(Recipe):
+    """Self-MM's recipe on an MMSA split: ULGM labels, the multi-task loss plus alignment, DDP when launched so."""
+
+    valid_name = "valid_mae"
+
+    def __init__(self, data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress: bool = True):
+        where = str(data.path)
+        self.data, self.cfg, self.progress = data, cfg, progress
+        t_model, t_len = model_config.text_model, model_config.text_max_length
+        self.train_b = Batcher(data.splits["train"], t_model, t_len, f"{where} [train]")
+        self.valid_b = Batcher(data.splits["valid"], t_model, t_len, f"{where} [valid]")
+        device = devices.resolve(cfg.device)
+        self.ranks = distributed.setup(device)
+        self.device = device = distributed.local_device(device, self.ranks)
+        self.amp = cfg.amp and device.type == "cuda"
+        if cfg.amp and not self.amp:
+            log.warning("--amp: mixed precision is for CUDA; training on %s in float32", device)
+        self.model = model = DMSIL(model_config).to(device)
+        cuda = [device.index] if device.type == "cuda" else None
+        self.net = DistributedDataParallel(model, cuda) if self.ranks.active else model
+        c = model.config
+        self.ulgm = LabelGenerator(
+            len(self.train_b),
+            {"M": c.post_fusion_dim, "T": c.post_text_dim, "A": c.post_audio_dim, "V": c.post_video_dim},
+            bound=c.label_bound,
+            exclude_zero=cfg.exclude_zero,
+            device=device,
+        )
+        labels = torch.from_numpy(data.splits["train"].labels).to(device)
+        self.ulgm.init_labels(torch.arange(len(self.train_b), device=device), labels)
+        self.given = {h: GivenLabels(g.labels.to(device), g.weights.to(device))
+                      for h, g in given_labels(data.splits["train"], cfg.given_labels, where).items()}  # fmt: skip
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.loss_fn = LOSSES[cfg.loss]
+        self.optimizer = build_optimizer(model, cfg)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.best_state = copy.deepcopy(model.state_dict())
+
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        ranks, device = self.ranks, self.device
+        # every rank needs a share of every global batch: a last batch smaller than the number of ranks is left out
+        batches = [b for b in self.train_b.order(self.cfg.batch_size, True, self.rng) if len(b) >= ranks.world]
+        align_sums = dict.fromkeys(self.model.config.alignment.pairs, 0.0)
+        options = StepOptions(self.cfg.update_every, self.cfg.step_partial_group, self.progress and ranks.main, False)
+
+        def loss_of(batch: np.ndarray) -> torch.Tensor:
+            loss, aligns = self.batch_loss(batch, epoch)
+            for pair, value in aligns.items():
+                align_sums[pair] += value
+            return loss
+
+        mean, steps = run_epoch(self.model, self.optimizer, batches, loss_of, f"epoch {epoch}", options, self.scaler)
+        n = len(batches)
+        return {
+            "train_loss": distributed.mean(mean, ranks, device),
+            "alignment": {p: distributed.mean(s / n, ranks, device) for p, s in align_sums.items()},
+            "steps": steps,
+        }
+
+    def batch_loss(self, batch: np.ndarray, epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """The batch's loss and alignment terms; ULGM's memories and labels take the batch in."""
+        local = distributed.shard(batch, self.ranks)
+        idx, inputs = torch.from_numpy(local).to(self.device), devices.to(self.train_b.inputs(local), self.device)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            out = self.net(**inputs)
+            tasks = {h: self.loss_fn(out[h], *self.head_labels(h, idx)) for h in HEADS}
+            aligns = self.model.alignment_losses(out)
+            loss = total_loss(tasks, aligns)
+        # ULGM's memories see the whole global batch, gathered from every rank (identical on each); the loss
+        # above holds copies of the labels it used, so updating them before its backward changes nothing
+        seen = {k: distributed.gather_rows(out[k].detach(), self.ranks) for k in FEATURE_KEYS.values()}
+        seen_idx = distributed.gather_rows(idx, self.ranks)
+        if epoch > 1:
+            self.ulgm.update_labels(seen, seen_idx, epoch)
+        self.ulgm.update_features(seen, seen_idx)
+        self.ulgm.update_centres()
+        return loss, {pair: value.item() for pair, value in aligns.items()}
+
+    def head_labels(self, head: str, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(labels, weights) of a head for the batch: given by the data, or ULGM's."""
+        if head in self.given:
+            return self.given[head].batch(idx)
+        return self.ulgm.labels[head][idx], self.ulgm.weights(head, idx)
+
+    def validate(self) -> float:
+        pred = predict(self.model, self.valid_b, self.cfg.batch_size)["M"]
+        valid_mae = float(np.mean(np.abs(pred - self.data.splits["valid"].labels)))
+        return distributed.broadcast(valid_mae, self.ranks, self.device)  # early stopping: one decision, rank 0's
+
+    def keep_best(self, epoch: int) -> None:
+        self.best_state = copy.deepcopy(self.model.state_dict())
+
+    def describe(self, record: dict[str, Any]) -> str:
+        return f"  align { ({p: round(v, 5) for p, v in record['alignment'].items()}) }"
+
+
 def train(data: MMSAData, model_config: ModelConfig, cfg: TrainConfig, progress: bool = True) -> TrainResult:
     """Train one seed; returns the model restored to its best validation epoch."""
     seed_everything(cfg.seed)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    where = str(data.path)
-    train_b = Batcher(data.splits["train"], model_config.text_model, model_config.text_max_length, f"{where} [train]")
-    valid_b = Batcher(data.splits["valid"], model_config.text_model, model_config.text_max_length, f"{where} [valid]")
-    device = devices.resolve(cfg.device)
-    ranks = distributed.setup(device)
-    device = distributed.local_device(device, ranks)
-    amp = cfg.amp and device.type == "cuda"
-    if cfg.amp and not amp:
-        log.warning("--amp: mixed precision is for CUDA; training on %s in float32", device)
-    model = DMSIL(model_config).to(device)
-    net = DistributedDataParallel(model, [device.index] if device.type == "cuda" else None) if ranks.active else model
-    c = model.config
-    ulgm = LabelGenerator(
-        len(train_b),
-        {"M": c.post_fusion_dim, "T": c.post_text_dim, "A": c.post_audio_dim, "V": c.post_video_dim},
-        bound=c.label_bound,
-        exclude_zero=cfg.exclude_zero,
-        device=device,
-    )
-    labels = torch.from_numpy(data.splits["train"].labels).to(device)
-    ulgm.init_labels(torch.arange(len(train_b), device=device), labels)
-    given = {h: GivenLabels(g.labels.to(device), g.weights.to(device))
-             for h, g in given_labels(data.splits["train"], cfg.given_labels, where).items()}  # fmt: skip
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    loss_fn = LOSSES[cfg.loss]
-    optimizer = build_optimizer(model, cfg)
-    rng = np.random.default_rng(cfg.seed)
-    result = TrainResult(model, best_epoch=0, best_valid_mae=math.inf)
-    best_state = copy.deepcopy(model.state_dict())
-
-    for epoch in range(1, cfg.max_epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        optimizer.zero_grad()
-        total, align_sums, steps = 0.0, {pair: 0.0 for pair in c.alignment.pairs}, 0
-        # every rank needs a share of every global batch: a last batch smaller than the number of ranks is left out
-        batches = [b for b in train_b.order(cfg.batch_size, True, rng) if len(b) >= ranks.world]
-        n_batches = len(batches)
-        bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress or not ranks.main, leave=False, file=sys.stderr)
-        for step, batch in enumerate(bar, 1):
-            local = distributed.shard(batch, ranks)
-            idx, inputs = torch.from_numpy(local).to(device), devices.to(train_b.inputs(local), device)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                out = net(**inputs)
-                tasks = {
-                    h: loss_fn(
-                        out[h], *(given[h].batch(idx) if h in given else (ulgm.labels[h][idx], ulgm.weights(h, idx)))
-                    )
-                    for h in HEADS
-                }
-                aligns = model.alignment_losses(out)
-                loss = total_loss(tasks, aligns)
-            scaler.scale(loss).backward()
-            total += loss.item()
-            for pair, value in aligns.items():
-                align_sums[pair] += value.item()
-            # ULGM's memories see the whole global batch, gathered from every rank (identical on each)
-            seen = {k: distributed.gather_rows(out[k].detach(), ranks) for k in FEATURE_KEYS.values()}
-            seen_idx = distributed.gather_rows(idx, ranks)
-            if epoch > 1:
-                ulgm.update_labels(seen, seen_idx, epoch)
-            ulgm.update_features(seen, seen_idx)
-            ulgm.update_centres()
-            if step % cfg.update_every == 0 or (step == n_batches and cfg.step_partial_group):
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad()
-                steps += 1
-            bar.set_postfix(loss=f"{total / step:.3f}", refresh=False)
-        valid_mae = float(np.mean(np.abs(predict(model, valid_b, cfg.batch_size)["M"] - data.splits["valid"].labels)))
-        valid_mae = distributed.broadcast(valid_mae, ranks, device)  # early stopping: one decision, rank 0's
-        stats = EpochStats(
-            epoch,
-            distributed.mean(total / n_batches, ranks, device),
-            {p: distributed.mean(s / n_batches, ranks, device) for p, s in align_sums.items()},
-            valid_mae,
-            time.perf_counter() - start,
-            steps,
-        )
-        result.history.append(stats)
-        improved = valid_mae <= result.best_valid_mae - 1e-6
-        log.info(
-            "epoch %d  train loss %.4f  align %s  valid MAE %.4f%s  (%.1fs)",
-            epoch,
-            stats.train_loss,
-            {p: round(v, 5) for p, v in stats.alignment.items()},
-            valid_mae,
-            "  *" if improved else "",
-            stats.seconds,
-        )
-        if improved:
-            result.best_epoch, result.best_valid_mae = epoch, valid_mae
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - result.best_epoch >= cfg.early_stop:
-            log.info("early stop: no validation gain for %d epochs", cfg.early_stop)
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    return result
+    recipe = SelfMM(data, model_config, cfg, progress)
+    state = fit(recipe, EarlyStopping(cfg.max_epochs, cfg.early_stop))
+    recipe.model.load_state_dict(recipe.best_state)
+    recipe.model.eval()
+    history = [EpochStats(**record) for record in state.history]
+    return TrainResult(recipe.model, state.best_epoch, state.best_valid, history)
 
 
 def run_seeds(

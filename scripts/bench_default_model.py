@@ -39,6 +39,7 @@ from sklearn.metrics import roc_auc_score
 from dmsil import metrics
 from dmsil.cli import benchmark_parser, setup_logging
 from engines import KINDS
+from scripts.default_model import card as default_card
 from scripts.default_model import sentences
 from scripts.default_model.teacher import LABELS, LabelCache, prompt
 
@@ -141,22 +142,9 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
         ours = scorer.text_scores(texts)
         result["ms_per_sentence"]["text_head"] = (time.perf_counter() - start) * 1000 / len(texts)
         theirs = vader(texts)
-        entry = {"model": metrics.graded(ours, y), "vader": vader_row(theirs, y)}
         for key, values in (("model", ours), ("vader", theirs), ("y", y)):
             pooled[key].append(values)
-        pick = sentences.anchor_subset(rows)
-        at = {s.text: i for i, s in enumerate(rows)}
-        idx = [at[s.text] for s in pick]
-        sub = y[idx]
-        entry["subset"] = {
-            "model": metrics.graded(ours[idx], sub),
-            "vader": vader_row(vader([s.text for s in pick]), sub),
-        }
-        if name != "teacher":  # the teacher's own lines: its labels are the truth there
-            p = teacher_probabilities([s.text for s in pick])
-            if p is not None:
-                entry["subset"]["qwen_teacher"] = llm_row(p, sub)
-        result["slices"][name] = entry
+        entry = result["slices"][name] = slice_entry(name, rows, ours, theirs, vader)
         log.info(
             "%s: model r %.3f acc3 %.3f | VADER r %.3f",
             name,
@@ -164,48 +152,69 @@ def held_out_tables(scorer, vader: Vader, gemma: GemmaLabels | None, data: Path)
             entry["model"]["acc3"],
             entry["vader"]["r"],
         )
+    result.update(pooled_tables(pooled))
+    result["rotten_tomatoes"] = rotten_tomatoes_table(scorer, vader, gemma, held_out["rotten-tomatoes"])
+    return result
+
+
+def slice_entry(name: str, rows: list, ours: np.ndarray, theirs: np.ndarray, vader: Vader) -> dict:
+    """One slice: the model and VADER on all of it, and with the LLM anchors on its anchor subset."""
+    y = np.array([s.target for s in rows])
+    entry = {"model": metrics.graded(ours, y), "vader": vader_row(theirs, y)}
+    pick = sentences.anchor_subset(rows)
+    at = {s.text: i for i, s in enumerate(rows)}
+    idx = [at[s.text] for s in pick]
+    sub = y[idx]
+    entry["subset"] = {
+        "model": metrics.graded(ours[idx], sub),
+        "vader": vader_row(vader([s.text for s in pick]), sub),
+    }
+    if name != "teacher":  # the teacher's own lines: its labels are the truth there
+        p = teacher_probabilities([s.text for s in pick])
+        if p is not None:
+            entry["subset"]["qwen_teacher"] = llm_row(p, sub)
+    return entry
+
+
+def pooled_tables(pooled: dict[str, list]) -> dict:
+    """The slices pooled (human-rated only, and everything), and the model's calibration binned by score."""
     y_all = np.concatenate(pooled["y"])
     human = np.concatenate(
         [np.full(len(v), n != "trec" and n != "teacher") for n, v in zip(SLICES, pooled["y"], strict=True)]
     )
-    result["pooled"] = {
-        who: {
-            "human_rated": metrics.graded(np.concatenate(pooled[who])[human], y_all[human]),
-            "with_trec_and_teacher": metrics.graded(np.concatenate(pooled[who]), y_all),
-        }
-        for who in ("model", "vader")
+    return {
+        "pooled": {
+            who: {
+                "human_rated": metrics.graded(np.concatenate(pooled[who])[human], y_all[human]),
+                "with_trec_and_teacher": metrics.graded(np.concatenate(pooled[who]), y_all),
+            }
+            for who in ("model", "vader")
+        },
+        "calibration_by_score": metrics.reliability(np.concatenate(pooled["model"])[human], y_all[human], by="score"),
     }
-    result["calibration_by_score"] = metrics.reliability(
-        np.concatenate(pooled["model"])[human], y_all[human], by="score"
-    )
-    quotes = held_out["rotten-tomatoes"]
+
+
+def rotten_tomatoes_table(scorer, vader: Vader, gemma: GemmaLabels | None, quotes: list) -> dict:
+    """Fresh/rotten verdicts of held-out movies: the model and VADER on all quotes, the anchors on a subset."""
     texts, verdict = [s.text for s in quotes], np.array([s.binary > 0 for s in quotes])
     ours, vad = scorer.text_scores(texts), vader(texts)
-    result["rotten_tomatoes"] = {
+    table = {
         "n": len(quotes),
-        "model": {"auc": float(roc_auc_score(verdict, ours)), "accuracy": float(np.mean((ours > 0) == verdict))},
-        "vader": {"auc": float(roc_auc_score(verdict, vad)), "accuracy": float(np.mean((vad > 0) == verdict))},
+        "model": {k: v for k, v in metrics.verdicts(ours, verdict).items() if k != "n"},
+        "vader": {k: v for k, v in metrics.verdicts(vad, verdict).items() if k != "n"},
     }
     pick = sentences.anchor_subset(quotes)
     sub = np.array([s.binary > 0 for s in pick])
     p = teacher_probabilities([s.text for s in pick])
     if p is not None:
-        result["rotten_tomatoes"]["qwen_teacher_subset"] = {
-            "n": len(pick),
-            "auc": float(roc_auc_score(sub, p[:, 2] - p[:, 0])),
-        }
+        table["qwen_teacher_subset"] = {"n": len(pick), "auc": metrics.verdicts(p[:, 2] - p[:, 0], sub)["auc"]}
     if gemma is not None:
         g = gemma([s.text for s in pick])
-        result["rotten_tomatoes"]["gemma_3_270m_subset"] = {
-            "n": len(pick),
-            "auc": float(roc_auc_score(sub, g[:, 2] - g[:, 0])),
-        }
+        table["gemma_3_270m_subset"] = {"n": len(pick), "auc": metrics.verdicts(g[:, 2] - g[:, 0], sub)["auc"]}
     at = {s.text: i for i, s in enumerate(quotes)}
-    result["rotten_tomatoes"]["model_subset"] = {
-        "n": len(pick),
-        "auc": float(roc_auc_score(sub, ours[[at[s.text] for s in pick]])),
-    }
-    return result
+    subset = ours[[at[s.text] for s in pick]]
+    table["model_subset"] = {"n": len(pick), "auc": metrics.verdicts(subset, sub)["auc"]}
+    return table
 
 
 def spoken_clips(workdir: Path, voices: list[str]) -> list[dict]:
@@ -293,6 +302,11 @@ def spoken_summary(clips: list[dict], names: list[str]) -> dict:
 def markdown(result: dict) -> str:
     """The benchmark's tables, for the model card and the README."""
     h = result["held_out"]
+    lines = slice_lines(h) + calibration_lines(h) + anchor_lines(h) + spoken_lines(result["spoken"])
+    return "\n".join(lines) + "\n"
+
+
+def slice_lines(h: dict) -> list[str]:
     lines = [
         "### Held-out slices (text only, exact text)",
         "",
@@ -315,7 +329,11 @@ def markdown(result: dict) -> str:
             f"| *{label}* | {m['n']} | **{m['r']:.3f}** | {v['r']:.3f} | {m['acc3']:.3f} | {v['acc3']:.3f} | "
             f"{m['mean_abs_neutral'] / m['mean_abs_opinion']:.2f} | {v['mean_abs_neutral'] / v['mean_abs_opinion']:.2f} |"
         )
-    lines += [
+    return lines
+
+
+def calibration_lines(h: dict) -> list[str]:
+    return [
         "",
         "Calibration, held-out human-rated sentences binned by the model's score (a calibrated score matches the mean "
         "human rating of its bin):",
@@ -327,7 +345,11 @@ def markdown(result: dict) -> str:
             for b in h["calibration_by_score"]
         ),
     ]
-    lines += [
+
+
+def anchor_lines(h: dict) -> list[str]:
+    """The anchor subsets per slice, and the Rotten Tomatoes verdicts."""
+    lines = [
         "",
         f"Same {sentences.ANCHOR_N} sentences per slice, with the LLM anchors (Pearson r / three-class accuracy):",
         "",
@@ -341,7 +363,7 @@ def markdown(result: dict) -> str:
             cells.append(f"{r['r']:.3f} / {r['acc3']:.3f}" if r else "-")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     rt = h["rotten_tomatoes"]
-    lines += [
+    return lines + [
         "",
         f"Rotten Tomatoes verdicts, held-out movies: model AUC **{rt['model']['auc']:.3f}** (accuracy {rt['model']['accuracy']:.3f}) "
         f"on all {rt['n']} quotes, VADER {rt['vader']['auc']:.3f}; on {sentences.ANCHOR_N} of them: model {rt['model_subset']['auc']:.3f}"
@@ -350,9 +372,11 @@ def markdown(result: dict) -> str:
         + ".",
         "",
     ]
-    s = result["spoken"]
+
+
+def spoken_lines(s: dict) -> list[str]:
     n = len(s["rows"])
-    lines += [
+    lines = [
         f"### Spoken benchmark ({n} clips: {n // len(s['voices'])} sentences x {len(s['voices'])} espeak-ng voices, "
         f"`realtime score --window {s['window_s']:g}`)",
         "",
@@ -364,12 +388,12 @@ def markdown(result: dict) -> str:
             f"| {name} | {r['plain_sign_accuracy']:.3f} | {r['negation_contrast_auc']:.3f} | "
             f"{r['negation_contrast_sign_accuracy']:.3f} | {r['neutral_to_opinion_abs_ratio']:.2f} | {r['fragment_to_opinion_abs_ratio']:.2f} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def update_card(ckpt: Path, tables: str) -> None:
-    card = ckpt / "MODEL_CARD.md"
-    start, end = "<!-- bench_default_model: start -->", "<!-- bench_default_model: end -->"
+    card = ckpt / default_card.CARD
+    start, end = default_card.BENCH_START, default_card.BENCH_END
     if not card.is_file() or start not in card.read_text():
         return
     text = card.read_text()

@@ -135,3 +135,22 @@ def test_top_layers_only_checkpoint_stores_what_changed_in_half_precision(tmp_pa
 def test_checkpoints_without_provenance_count_every_head_as_trained(trained_dir):
     heads = checkpoint.heads(trained_dir / "seed-1111")
     assert all(p.trained for p in heads.values())
+
+
+def test_runtime_section_is_set_through_the_api_and_read_back(tmp_path):
+    from dmsil.calibration import Calibration, from_runtime
+
+    torch.manual_seed(0)
+    ckpt = checkpoint.save(DMSIL(ModelConfig(text_dim=32)), tmp_path / "ck")
+    raw = np.random.default_rng(0).normal(size=400)
+    maps = {"T": Calibration.fit(raw, 2 * raw)}
+    checkpoint.set_runtime(ckpt, calibration=maps)
+    runtime = checkpoint.set_runtime(ckpt, onnx_int8=True)  # a later decision keeps the earlier one
+    document = checkpoint.read_config(ckpt)
+    assert document["runtime"] == runtime and runtime["onnx_int8"] is True
+    back = from_runtime(document)
+    assert back == maps and np.allclose(back["T"](raw), maps["T"](raw))
+    assert checkpoint.set_runtime(ckpt, onnx_int8=False)["calibration"] == runtime["calibration"]
+    dmsil.load(ckpt)  # still a valid checkpoint
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        checkpoint.set_runtime(tmp_path / "missing", onnx_int8=True)

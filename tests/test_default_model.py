@@ -94,3 +94,9 @@ def test_spoken_sentences_end_to_end(scorer, tmp_path):
         fused.append(s.fused)
     assert min(fused[:2]) > max(fused[2:]), fused
 
+
+def test_model_card_is_its_template_rendered_from_the_checkpoint_files():
+    """The committed card is what scripts/default_model/card.py renders from metrics.json and config.json."""
+    from scripts.default_model import card
+
+    assert card.render(default_checkpoint()) == (default_checkpoint() / card.CARD).read_text()

@@ -105,3 +105,22 @@ def test_float32_labels_on_the_sims_bin_edges_are_classed_as_mmsa_classes_them()
     for key in ("Mult_acc_2", "Mult_acc_3", "Mult_acc_5", "F1_score"):
         assert ours[key] == pytest.approx(float(theirs[key]), abs=1e-4), key  # MMSA rounds to 4 places
     assert list(metrics.sims_class(np.float32([0.1, -0.1, 0.7]), 5)) == [2, 1, 3]
+
+
+def test_weighted_mse_counts_each_sample_by_its_weight():
+    pred, true = np.array([1.0, 2.0, 4.0]), np.array([0.0, 2.0, 0.0])
+    assert metrics.mse(pred, true) == pytest.approx(np.mean((pred - true) ** 2))
+    assert metrics.mse(pred, true, [1, 1, 0]) == pytest.approx(0.5)  # the unlabelled sample counts for nothing
+    assert metrics.mse(pred, true, [2, 0, 1]) == pytest.approx((2 * 1 + 16) / 3)
+    assert metrics.mse(pred, true, [0, 0, 0]) == 0.0
+
+
+def test_verdicts_auc_is_the_share_of_correctly_ordered_pairs():
+    rng = np.random.default_rng(4)
+    positive = rng.random(300) < 0.4
+    scores = np.round(rng.normal(positive * 0.8, 1.0), 1)  # rounded: ties count half
+    pos, neg = scores[positive], scores[~positive]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    result = metrics.verdicts(scores, positive)
+    assert result["n"] == 300 and result["auc"] == pytest.approx(pairs)
+    assert result["accuracy"] == pytest.approx(np.mean((scores > 0) == positive))

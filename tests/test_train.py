@@ -10,7 +10,7 @@ from dmsil.data.batches import Batcher
 from dmsil.data.mmsa import Split
 from dmsil.errors import DataError
 from dmsil.evaluate import evaluate_model
-from dmsil.train import build_optimizer, given_labels, train
+from dmsil.train import EarlyStopping, LoopState, Recipe, build_optimizer, fit, given_labels, train
 
 
 def shared_gaps(model, split) -> dict[str, float]:
@@ -105,3 +105,43 @@ def test_the_trailing_partial_accumulation_group_is_dropped_as_mmsa_drops_it(syn
     cfg = ModelConfig.for_dataset("mosi", text_dim=32)
     stepped = train(synthetic, cfg, TrainConfig(max_epochs=1, step_partial_group=True), progress=False)
     assert stepped.history[0].steps == -(-batches // TrainConfig().update_every)
+
+
+class Scripted(Recipe):
+    """A recipe whose validation losses are given, so what is tested is the loop's own decisions."""
+
+    valid_name = "valid_mse"
+
+    def __init__(self, losses: list[float]):
+        self.losses, self.epoch, self.kept, self.ended = losses, 0, [], []
+
+    def train_epoch(self, epoch: int) -> dict:
+        self.epoch = epoch
+        return {"train_loss": 10.0 - epoch}
+
+    def validate(self) -> float:
+        return self.losses[self.epoch - 1]
+
+    def keep_best(self, epoch: int) -> None:
+        self.kept.append(epoch)
+
+    def end_epoch(self, state: LoopState) -> None:
+        self.ended.append(state.epoch)
+
+
+def test_fit_stops_after_patience_epochs_without_gain_and_resumes_where_it_stopped():
+    losses = [3.0, 2.0, 2.0, 2.5, 1.0]  # epoch 3 only ties epoch 2: no gain
+    recipe = Scripted(losses)
+    state = fit(recipe, EarlyStopping(max_epochs=5, patience=2))
+    assert [h["epoch"] for h in state.history] == [1, 2, 3, 4] and recipe.ended == [1, 2, 3, 4]
+    assert (state.epoch, state.best_epoch, state.best_valid, recipe.kept) == (4, 2, 2.0, [1, 2])
+    assert list(state.history[0]) == ["epoch", "train_loss", "valid_mse", "seconds"]
+    assert [h["valid_mse"] for h in state.history] == losses[:4]
+    # a finished run resumed runs nothing; one resumed after epoch 2 with more patience reaches epoch 5's gain
+    again = fit(Scripted(losses), EarlyStopping(5, 2), state)
+    assert again.history == state.history and again is not state
+    resumed = Scripted(losses)
+    after_two = LoopState(2, 2, 2.0, state.history[:2])
+    state = fit(resumed, EarlyStopping(5, 3), after_two)
+    assert [h["epoch"] for h in state.history] == [1, 2, 3, 4, 5] and (state.best_epoch, state.best_valid) == (5, 1.0)
+    assert resumed.kept == [5] and resumed.ended == [3, 4, 5]

