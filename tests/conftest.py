@@ -154,3 +154,23 @@ def talk(tmp_path_factory) -> dict[str, Path]:
     (root / "cut.ts").write_bytes(ts.read_bytes()[: ts.stat().st_size // 2])  # a stream broken off half-way
     media["cut_stream"] = root / "cut.ts"
     return media
+
+
+@pytest.fixture(scope="session")
+def scorer():
+    """The shipped default model through ONNX Runtime, loaded once for every test that scores."""
+    from realtime.scorer import Scorer
+
+    return Scorer(engine="onnxruntime")
+
+
+@pytest.fixture(scope="session")
+def scored_talk(talk, scorer, tmp_path_factory):
+    """The talk scored offline once, as ``realtime score`` and the page's file tab score a file (its CSV,
+    JSON and PNG written): for the tests that read a scored recording rather than test the scoring."""
+    from realtime.offline import score_file
+    from realtime.outputs import FORMATS
+    from realtime.pipeline import PipelineOptions
+
+    out = tmp_path_factory.mktemp("scored")
+    return score_file(talk["talk"], scorer, PipelineOptions(), out, FORMATS, progress=False)

@@ -13,11 +13,6 @@ from realtime.sources import AudioChunk, FileSource, Frame, SourceStatus
 PIPELINE_THREADS = ("face-", "asr", "acoustic", "read-")
 
 
-@pytest.fixture(scope="module")
-def scorer():
-    return Scorer(engine="onnxruntime")
-
-
 LIVE = PipelineOptions.make(live=True)
 
 

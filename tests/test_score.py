@@ -20,8 +20,15 @@ def one_line_errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
-def test_scores_a_talk_into_csv_json_and_png(talk, tmp_path):
-    proc = score(talk["talk"], "--out", tmp_path)
+@pytest.fixture(scope="module")
+def scored_by_cli(talk, tmp_path_factory):
+    """``realtime score`` of the talk, run once as a user runs it: the process and its output folder."""
+    out = tmp_path_factory.mktemp("cli")
+    return score(talk["talk"], "--out", out), out
+
+
+def test_scores_a_talk_into_csv_json_and_png(talk, scored_by_cli):
+    proc, tmp_path = scored_by_cli
     assert proc.returncode == 0, proc.stderr
     rows = read_csv(tmp_path / "talk.csv")
     assert tuple(rows[0]) == COLUMNS
@@ -137,9 +144,9 @@ def test_ctrl_c_and_sigterm_stop_the_live_app_cleanly(talk, name):
     assert "stopped" in stderr  # what the command had to say was written before it exited
 
 
-def test_the_console_is_quiet_unless_verbose(talk, tmp_path):
+def test_the_console_is_quiet_unless_verbose(talk, tmp_path, scored_by_cli):
     noise = ("W0000", "Loading weights", "XNNPACK", "absl::InitializeLog")
-    quiet = score(talk["talk"], "--out", tmp_path, "--format", "csv")
+    quiet, _ = scored_by_cli
     assert quiet.returncode == 0 and not [n for n in noise if n in quiet.stderr], quiet.stderr
     loud = score(talk["talk"], "--out", tmp_path, "--format", "csv", "-v")
     assert loud.returncode == 0 and "Loading weights" in loud.stderr

@@ -9,17 +9,12 @@ from skimage import data
 
 from dmsil.features.face import FaceExtractor
 from realtime import view
-from realtime.offline import score_file
-from realtime.outputs import FORMATS
-from realtime.pipeline import PipelineOptions
-from realtime.scorer import Scorer
 
 
 @pytest.fixture(scope="module")
-def scored(talk, tmp_path_factory):
-    """The talk scored offline, as the file tab scores an upload."""
-    out = tmp_path_factory.mktemp("scored")
-    return score_file(talk["talk"], Scorer(engine="onnxruntime"), PipelineOptions(), out, FORMATS, progress=False)
+def scored(scored_talk):
+    """The talk scored offline, as the file tab scores an upload (once per session: tests/conftest.py)."""
+    return scored_talk
 
 
 def test_gauges_say_the_score_in_words_and_grey_out_what_is_missing(scored):
