@@ -16,12 +16,14 @@ import random
 import sys
 from pathlib import Path
 
-from dmsil.cli import add_verbosity, setup_logging
-from scripts.default_model import sentences
-from scripts.default_model.spoken import VOICES, SpokenCopies
-from scripts.default_model.teacher import LabelCache
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file, it still imports scripts.default_model from this checkout
+
+from dmsil.cli import add_verbosity, setup_logging  # noqa: E402
+from scripts.default_model import sentences  # noqa: E402
+from scripts.default_model.spoken import VOICES, SpokenCopies  # noqa: E402
+from scripts.default_model.teacher import LabelCache  # noqa: E402
+
 COPIES = ROOT / "scripts" / "data" / "asr_copies.jsonl"
 TEACHER_CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
 UNSPOKEN = ("@", "#", "http", "&amp;")

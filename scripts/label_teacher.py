@@ -19,11 +19,13 @@ import logging
 import sys
 from pathlib import Path
 
-from dmsil.cli import add_verbosity, setup_logging
-from scripts.default_model import sentences
-from scripts.default_model.teacher import LabelCache, LabelTeacher, TeacherOptions, assemble
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file, it still imports scripts.default_model from this checkout
+
+from dmsil.cli import add_verbosity, setup_logging  # noqa: E402
+from scripts.default_model import sentences  # noqa: E402
+from scripts.default_model.teacher import LabelCache, LabelTeacher, TeacherOptions, assemble  # noqa: E402
+
 CACHE = ROOT / "scripts" / "data" / "teacher_labels.jsonl"
 CALIBRATION_PER_DOMAIN = 100
 
