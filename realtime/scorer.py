@@ -53,10 +53,6 @@ class Scores:
         return cls(w.start, w.end, w.text or w.heard, None, None, None, None, (), dict.fromkeys(MODALITIES, reason),
                    recent=w.recent, provisional=w.provisional)  # fmt: skip
 
-    def score(self, name: str) -> float | None:
-        """The raw score by name (``fused``, ``text``, ...)."""
-        return getattr(self, name)
-
 
 def usable_checkpoint(ckpt_dir: str | Path | None = None) -> tuple[Path, FeatureSpec]:
     """The checkpoint folder (the shipped default model when none is named) and its feature description,
