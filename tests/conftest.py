@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -53,11 +54,31 @@ def run_module(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+def made_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name``, filled by ``build`` once per test run. With pytest-xdist (``./scripts/test.sh``
+    runs two workers) the first worker to ask builds it under a lock and the others reuse it, so a fixture
+    that trains or renders media costs its time once, not once per worker."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's folder, shared by its workers
+    root = base / name
+    with FileLock(str(base / f"{name}.lock")):
+        if not (root / ".built").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            build(root)
+            (root / ".built").touch()
+    return root
+
+
 @pytest.fixture(scope="session")
 def synthetic_path(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("data") / "synthetic.pkl"
-    run_module("dmsil.data.synthetic", "--out", str(out), "--n", "900", "--seed", "7", *SMALL)
-    return out
+    def build(root: Path) -> None:
+        run_module("dmsil.data.synthetic", "--out", str(root / "synthetic.pkl"), "--n", "900", "--seed", "7", *SMALL)
+
+    return made_once(tmp_path_factory, "synthetic", build) / "synthetic.pkl"
 
 
 @pytest.fixture(scope="session")
@@ -68,20 +89,12 @@ def synthetic(synthetic_path) -> MMSAData:
 @pytest.fixture(scope="session")
 def trained_dir(synthetic_path, tmp_path_factory) -> Path:
     """A checkpoint trained by the real CLI for a few epochs (two seeds)."""
-    out = tmp_path_factory.mktemp("run") / "run"
-    run_module(
-        "dmsil.train",
-        "--data",
-        str(synthetic_path),
-        "--out",
-        str(out),
-        "--epochs",
-        "4",
-        "--seeds",
-        "1111,1112",
-        "--quiet",
-    )
-    return out
+
+    def build(root: Path) -> None:
+        args = ["--data", str(synthetic_path), "--out", str(root / "run"), "--epochs", "4", "--seeds", "1111,1112"]
+        run_module("dmsil.train", *args, "--quiet")
+
+    return made_once(tmp_path_factory, "trained", build) / "run"
 
 
 LABELLED = [
@@ -100,9 +113,12 @@ LABELLED = [
 @pytest.fixture(scope="session")
 def labelled_set(tmp_path_factory) -> Path:
     """An MMSA-FET layout (label.csv + Raw/<video>/<clip>.mp4) of real speech and faces, plus one corrupt clip."""
+    return made_once(tmp_path_factory, "labelled", _labelled_set)
+
+
+def _labelled_set(root: Path) -> None:
     from realtime import demo as media
 
-    root = tmp_path_factory.mktemp("labelled")
     lines = ["video_id,clip_id,text,label,mode"]
     for video_id, clip_id, sentence, label, mode, with_text, face in LABELLED:
         folder = root / "Raw" / video_id
@@ -115,7 +131,6 @@ def labelled_set(tmp_path_factory) -> Path:
     (root / "Raw" / "vid3" / "c0.mp4").write_bytes(np.random.default_rng(0).bytes(20000))
     lines.append("vid3,c0,Random bytes.,0.4,train")
     (root / "label.csv").write_text("\n".join(lines) + "\n")
-    return root
 
 
 TALK = [
@@ -125,16 +140,25 @@ TALK = [
 ]
 
 
+TALK_FILES = {
+    "wav": "talk.wav", "talk": "talk.mp4", "video_only": "video_only.mp4", "no_face": "no_face.mp4",
+    "silent": "silent.mp4", "truncated": "truncated.mp4", "random": "random.mp4", "empty": "empty.mp4",
+    "cut_stream": "cut.ts",
+}  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def talk(tmp_path_factory) -> dict[str, Path]:
     """A generated talk (espeak-ng sentences over the moving astronaut) and its broken or partial variants."""
-    import subprocess
+    root = made_once(tmp_path_factory, "talk", _talk)
+    return {name: root / file for name, file in TALK_FILES.items()}
 
+
+def _talk(root: Path) -> None:
     import soundfile as sf
 
     from realtime import demo
 
-    root = tmp_path_factory.mktemp("talk")
     wav, _ = demo.join_speech(TALK, root / "talk.wav")
     seconds = sf.info(str(wav)).duration
     media = {"wav": wav, "talk": demo.video(root / "talk.mp4", wav, seconds)}
@@ -153,7 +177,7 @@ def talk(tmp_path_factory) -> dict[str, Path]:
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(media["talk"]), "-c", "copy", str(ts)], check=True)
     (root / "cut.ts").write_bytes(ts.read_bytes()[: ts.stat().st_size // 2])  # a stream broken off half-way
     media["cut_stream"] = root / "cut.ts"
-    return media
+    assert {k: p.name for k, p in media.items()} == TALK_FILES
 
 
 @pytest.fixture(scope="session")
@@ -174,3 +198,9 @@ def scored_talk(talk, scorer, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("scored")
     return score_file(talk["talk"], scorer, PipelineOptions(), out, FORMATS, progress=False)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Slow tests first: with two workers the long ones then overlap the many short ones instead of running
+    alone at the end of the run (the order within each group is kept)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

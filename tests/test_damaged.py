@@ -22,6 +22,7 @@ def scored(corpus, tmp_path_factory):
     return proc, out
 
 
+@pytest.mark.slow
 def test_no_damaged_file_gives_a_traceback(scored, corpus):
     proc, _ = scored
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
@@ -55,6 +56,7 @@ def test_the_damage_is_said_once_per_file(scored, corpus):
     assert proc.stderr.count(f"{corpus['zeroed']}: damaged:") == 1
 
 
+@pytest.mark.slow
 def test_a_damaged_file_that_was_scored_exits_0(corpus, tmp_path):
     proc = run_module("realtime", "score", str(corpus["many_flips"]), "--out", str(tmp_path), "--format", "csv",
                       "--quiet", check=False)  # fmt: skip

@@ -31,6 +31,7 @@ def test_train_refuses_a_device_that_is_not_here(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_model_on_the_cpu_and_amp_there_is_float32(synthetic, caplog):
     cfg = ModelConfig.for_dataset("mosi", text_dim=32)
     runs = []

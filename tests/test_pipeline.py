@@ -56,6 +56,7 @@ def test_stop_ends_a_live_stream(talk, scorer):
     assert pipeline_threads() == []
 
 
+@pytest.mark.slow
 def test_live_drops_oldest_frames_under_load_offline_never(talk, scorer):
     # an unpaced file floods the face worker: live keeps up by dropping, offline waits
     live = Pipeline(scorer, PipelineOptions(LIVE.windows, video_queue=1)).run([FileSource(talk["talk"])], Record())
@@ -63,6 +64,7 @@ def test_live_drops_oldest_frames_under_load_offline_never(talk, scorer):
     assert live.frames_dropped > 0 and offline.frames_dropped == 0 and offline.frames == live.frames
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_on_a_long_stream(talk, scorer):
     def rss_mb() -> float:
         with open("/proc/self/statm") as f:
@@ -189,6 +191,7 @@ def test_an_engine_error_on_one_window_is_reported_and_the_next_windows_score(ta
     assert results[-1].fused is not None and stats.errors == ["engine failed: RuntimeError: device lost"]
 
 
+@pytest.mark.slow
 def test_an_asr_error_loses_one_block_only(talk, scorer):
     record = Record()
     results = record.windows

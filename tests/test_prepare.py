@@ -22,6 +22,7 @@ def store(labelled_set, tmp_path_factory):
     return out, proc
 
 
+@pytest.mark.slow
 def test_prepare_extracts_every_good_clip_and_lists_the_bad_one(store):
     out, proc = store
     assert proc.returncode == 0
@@ -75,6 +76,7 @@ def test_store_loads_like_an_mmsa_pickle(store):
     assert data.features.source == EXTRACTOR_SET and len(data.features.normalization["audio"]["mean"]) == 38
 
 
+@pytest.mark.slow
 def test_prepare_train_evaluate_and_rebuild_extractors(store, tmp_path):
     out = tmp_path / "ck"
     run_module(

@@ -27,6 +27,7 @@ def scored_by_cli(talk, tmp_path_factory):
     return score(talk["talk"], "--out", out), out
 
 
+@pytest.mark.slow
 def test_scores_a_talk_into_csv_json_and_png(talk, scored_by_cli):
     proc, tmp_path = scored_by_cli
     assert proc.returncode == 0, proc.stderr
@@ -110,6 +111,7 @@ def test_bad_arguments(talk, tmp_path):
     assert one_line_errors(proc.stderr) == ["error: no camera and no microphone could be opened"]
 
 
+@pytest.mark.slow
 def test_live_from_a_file_backed_camera(talk):
     proc = run_module("realtime", "--camera", str(talk["talk"]), "--no-ui", check=False)
     assert proc.returncode == 0, proc.stderr
@@ -117,6 +119,7 @@ def test_live_from_a_file_backed_camera(talk):
     assert len(lines) >= 6 and "wonderful" in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
 def test_ctrl_c_and_sigterm_stop_the_live_app_cleanly(talk, name):
     import signal

@@ -30,6 +30,7 @@ def runs(synthetic):
     return results
 
 
+@pytest.mark.slow
 def test_training_beats_the_mean_predictor_clearly(synthetic, runs):
     test = synthetic.splits["test"]
     baseline = np.mean(np.abs(test.labels - synthetic.splits["train"].labels.mean()))
@@ -48,6 +49,7 @@ def test_alignment_term_falls(synthetic, runs):
     assert sum(with_align.values()) < 0.5 * sum(without.values()), (with_align, without)
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_epoch(synthetic):
     cfg = ModelConfig.for_dataset("mosi", text_dim=32)
     result = train(synthetic, cfg, TrainConfig(max_epochs=30, early_stop=2, seed=3), progress=False)

@@ -97,7 +97,9 @@ def check_gauges_and_face_box(page) -> None:
     """Four gauges, the untrained audio greyed with its reason; the face box drawn, and gone when switched off."""
     gauges = page.locator("#gauges .gauge")
     assert gauges.count() == 4
-    assert "not trained in the default model" in page.locator("#gauges .gauge.unavailable").inner_text()
+    assert (
+        "not trained in the default model" in page.locator("#gauges .gauge.unavailable[data-head=audio]").inner_text()
+    )
     fused = page.locator("#gauges .gauge[data-head=fused] .words").inner_text()
     assert re.search(r"[+-]\d\.\d\d (strongly )?(negative|neutral|positive)", fused), fused
     assert box_pixels(picture(page)) > 200
