@@ -11,8 +11,7 @@ from dmsil.checkpoint import load
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig, TrainConfig
 from dmsil.errors import CheckpointError
 from dmsil.model import DMSIL
-
-__version__ = "0.1.0"
+from dmsil.version import __version__
 
 
 def default_checkpoint() -> Path:

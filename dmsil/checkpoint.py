@@ -25,6 +25,7 @@ from dmsil.calibration import Calibration, to_runtime
 from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.errors import CheckpointError, DmsilError
 from dmsil.model import DMSIL, HEADS
+from dmsil.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ def save(
 
     ``heads`` defaults to every head trained on the data; ``half`` stores float weights as float16.
     """
-    from dmsil import __version__
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = model.config.to_dict()
