@@ -118,7 +118,7 @@ def check_timeline_steady_and_hover(page) -> None:
         assert min(sizes) == max(sizes) > 0, (selector, sizes)
     page.wait_for_function("document.querySelectorAll('#utterances li.utt[data-score]').length >= 2")
     assert page.locator("#timeline .utt-span").count() >= 2
-    point = page.locator("#timeline .tl-pt").nth(6)
+    point = page.locator("#timeline .tl-pt[data-tip*='“']").first  # a window with words (not a pause)
     tip = "(el) => getComputedStyle(el, '::after').content"
     page.mouse.move(0, 0)
     assert point.evaluate(tip) == "none"  # shown on hover only
