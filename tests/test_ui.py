@@ -216,6 +216,8 @@ def stream_from_browser(page) -> None:
 
 
 OTHER_TALK = ["My garden is full of tomatoes this summer.", "The printer jammed again during the meeting."]
+FILM_WORDS = ("loved", "film", "wonderful", "food", "cold", "waiter", "rude", "great day")
+GARDEN_WORDS = ("garden", "tomato", "summer", "printer", "jammed", "meeting")
 
 
 def test_browser_visitors_each_get_their_own_session_and_extra_ones_wait(talk, tmp_path, browser_page):
@@ -237,10 +239,17 @@ def test_browser_visitors_each_get_their_own_session_and_extra_ones_wait(talk, t
         third.click("#start")
         third.wait_for_function("document.querySelector('#status')?.innerText.includes('you are next')")
         heard = {name: wait_for_scores(page, 240).lower() for name, page in pages.items()}
-        pages["film"].wait_for_function("document.querySelector('#utterances').innerText.includes('waiter')",
-                                        timeout=120_000)  # fmt: skip
-        pages["garden"].wait_for_function("/garden|printer|tomato/i.test(document.querySelector('#utterances').innerText)",
-                                          timeout=120_000)  # fmt: skip
+        # each page's utterances come to hold words of its own talk: any two of its content words, since the
+        # live recognizer (tiny.en, greedy) need not hear one given word right (a fresh-clone run waited 120 s
+        # for "waiter" in vain); on failure the page's status and transcript say what it heard
+        for name, words in (("film", FILM_WORDS), ("garden", GARDEN_WORDS)):
+            said = "document.querySelector('#utterances').innerText.toLowerCase()"
+            found = f"[{', '.join(repr(w) for w in words)}].filter(w => {said}.includes(w)).length >= 2"
+            try:
+                pages[name].wait_for_function(found)
+            except playwright.TimeoutError:
+                raise AssertionError((name, pages[name].locator("#status").inner_text(),
+                                      pages[name].locator("#utterances").inner_text())) from None  # fmt: skip
         heard = {name: page.locator("#utterances").inner_text().lower() for name, page in pages.items()}
         assert not any(w in heard["film"] for w in ("garden", "printer", "tomato")), heard
         assert not any(w in heard["garden"] for w in ("waiter", "film", "wonderful")), heard
