@@ -35,7 +35,7 @@ from realtime.scorer import Scorer, Scores
 from realtime.smoothing import Smoother
 from realtime.sources import AudioChunk, Damage, Frame, SourceError, SourceStatus
 from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, Stage, run_stage
-from realtime.windows import Assembler, WindowOptions
+from realtime.windows import Assembler, Window, WindowOptions
 
 log = logging.getLogger(__name__)
 
@@ -267,18 +267,20 @@ class Pipeline:
             now = time.monotonic() - self._clock
             events = asm.ready(now if opts.live else None, limit=1 if opts.live else opts.batch)
             if events:
-                for event in self._score(events):
+                ready = [e.window for e in events if isinstance(e, WindowReady | UtteranceReady)]
+                for event in self._score(events, ready) if ready else events:
                     on_event(event)
-                asm.prune()
-                self.stats.buffered.append(asm.buffered())
+                if ready:  # a status or the face preview (15 a second live) frees nothing: no pruning for them
+                    asm.prune()
+                    self.stats.buffered.append(asm.buffered())
                 continue
             if asm.finished:
                 return
             time.sleep(0.01 if opts.live else 0.005)
 
-    def _score(self, events: list[Event]) -> list[Event]:
-        """The ready windows and utterances scored in one engine call; the other events as they were."""
-        ready = [e.window for e in events if isinstance(e, WindowReady | UtteranceReady)]
+    def _score(self, events: list[Event], ready: list[Window]) -> list[Event]:
+        """The ``ready`` windows and utterances of ``events`` scored in one engine call; the other events as
+        they were."""
         start = time.perf_counter()
         try:
             scored = iter(self.scorer(ready))
