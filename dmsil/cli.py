@@ -23,6 +23,34 @@ def add_verbosity(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars; only warnings and errors unless -v")
 
 
+def add_options(p: argparse.ArgumentParser, options: type) -> None:
+    """One flag per field of the dataclass ``options``, with its default (``--x``/``--no-x`` for booleans),
+    so a recipe's options and its command line cannot drift apart."""
+    import dataclasses
+
+    for f in dataclasses.fields(options):
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            p.add_argument(flag, type=type(f.default), default=f.default)
+
+
+def options_parser(prog: str, doc: str, options: type) -> argparse.ArgumentParser:
+    """A recipe's command line: its docstring's first paragraph, a flag per option, ``-v``/``-q``."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    add_options(p, options)
+    add_verbosity(p)
+    return p
+
+
+def options_from(args: argparse.Namespace, options: type):
+    """The dataclass ``options`` built from the flags :func:`add_options` added."""
+    import dataclasses
+
+    return options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(options)})
+
+
 def setup_logging(args: argparse.Namespace, default: int = logging.INFO) -> None:
     """The root logger for one program: ``-v`` everything from INFO up (also with ``-q``, which then only
     hides progress bars), ``-q`` warnings only, else ``default``."""

@@ -35,6 +35,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--smooth", type=float, default=defaults.smooth, help="time constant (s) of the smoothed scores; 0: off"
     )
     p.add_argument("--pause", type=float, default=windows.pause, help="silence (s) that ends an utterance")
+    p.add_argument("--no-audio", action="store_true",
+                   help="do not read the voice (the default model's voice head is trained on CC BY-NC-SA data)")  # fmt: skip
     add_verbosity(p)
 
 
@@ -97,9 +99,10 @@ def score_main(argv: list[str]) -> int:
     try:
         options = _options(args, live=False)
         if args.ray:
-            summaries = score_on_ray(files, args.ray, args.checkpoint, args.engine, options, out, formats)
+            summaries = score_on_ray(files, args.ray, args.checkpoint, args.engine, options, out, formats,
+                                     voice=not args.no_audio)  # fmt: skip
         else:
-            scorer = FileScorer(args.checkpoint, args.engine, options, out, formats)
+            scorer = FileScorer(args.checkpoint, args.engine, options, out, formats, voice=not args.no_audio)
             summaries = (scorer(path, progress=not args.quiet) for path in files)
         failed = 0
         for summary in summaries:
@@ -166,7 +169,7 @@ def live_main(argv: list[str]) -> int:
     if not args.no_ui:
         return ui_main(args)
     try:
-        scorer = Scorer(args.checkpoint, args.engine)
+        scorer = Scorer(args.checkpoint, args.engine, voice=not args.no_audio)
         pipeline = Pipeline(scorer, _options(args, live=True))
         clock = time.monotonic()
         sources = live_sources(args, clock)
@@ -195,7 +198,7 @@ def ui_main(args) -> int:
 
     try:
         page = PageOptions(args.browser, args.host, args.port, args.share, not args.no_autostart, args.max_sessions)
-        scorer = Scorer(args.checkpoint, args.engine)
+        scorer = Scorer(args.checkpoint, args.engine, voice=not args.no_audio)
         options = _options(args, live=True)
     except (DmsilError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

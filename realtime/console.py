@@ -38,8 +38,12 @@ NOISE = re.compile(
 )
 
 
-def _fmt(x: float | None) -> str:
-    return "   n/a" if x is None else f"{x:+6.2f}"
+def _fmt(x: float | None, width: int = 6) -> str:
+    return f"{'n/a':>{width}}" if x is None else f"{x:+{width}.2f}"
+
+
+WIDTHS = {k: max(6, len(k)) for k in SCORES}
+"""Each score's column width: its name fits above it."""
 
 
 class Lines:
@@ -57,13 +61,13 @@ class Lines:
             + (f"; {untrained}" if untrained else "")
         )
         self._print("smoothed scores (raw fused beside them); '...': the utterance is still being spoken")
-        names = " ".join(f"{k:>6}" for k in SCORES)
+        names = " ".join(f"{k:>{WIDTHS[k]}}" for k in SCORES)
         self._print(f"{'time':>11} {names} {'raw':>6}  {'present':<16}{'latency':>8}  transcript")
 
     def __call__(self, event: Event) -> None:
         match event:
             case WindowScored(s):
-                smooth = " ".join(_fmt(s.smooth.get(k)) for k in SCORES)
+                smooth = " ".join(_fmt(s.smooth.get(k), WIDTHS[k]) for k in SCORES)
                 self._print(
                     f"{s.start:5.1f}-{s.end:5.1f} {smooth} {_fmt(s.fused)}  {'+'.join(s.present) or '-':<16}"
                     f"{s.latency or 0:7.2f}s  {s.transcript[-60:]}{'...' if s.provisional else ''}"

@@ -35,11 +35,29 @@ ALL: tuple[Modality, ...] = (TEXT, AUDIO, VIDEO)
 MODALITIES: tuple[str, ...] = tuple(m.name for m in ALL)
 BY_NAME: dict[str, Modality] = {m.name: m for m in ALL}
 
+
+@dataclass(frozen=True)
+class Dimension:
+    """A second reading of one modality, beside its valence: drawn and written like a score, on its own
+    scale (-3 .. 3 from ``low`` to ``high``), and missing whenever its modality is."""
+
+    name: str
+    modality: Modality
+    colour: str
+    label: str
+    low: str
+    high: str
+
+
+AROUSAL = Dimension("arousal", AUDIO, "#8e44ad", "how stirred the voice sounds", "calm", "excited")
+DIMENSIONS: tuple[Dimension, ...] = (AROUSAL,)
+DIMENSION: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
+
 FUSED = Modality("fused", "M", "", "", "#111111", "all of them together")
 """Not a modality of its own: the head that scores them together, drawn beside them."""
-SCORES: tuple[str, ...] = (FUSED.name, *MODALITIES)
-"""The score names every output carries, fused first."""
-COLOURS: dict[str, str] = {m.name: m.colour for m in (FUSED, *ALL)}
+SCORES: tuple[str, ...] = (FUSED.name, *MODALITIES, *(d.name for d in DIMENSIONS))
+"""The score names every output carries: fused first, then each modality's valence, then the dimensions."""
+COLOURS: dict[str, str] = {m.name: m.colour for m in (FUSED, *ALL, *DIMENSIONS)}
 
 SOURCES: dict[str, tuple[str, ...]] = {
     "camera": ("video",),
@@ -69,6 +87,8 @@ class Absence(StrEnum):
     """The source has no sound (a silent video, no microphone)."""
     NO_FACE = "no face"
     """The picture holds no readable face."""
+    NO_VOICE = "no voice"
+    """The window's sound holds too little voiced speech to read a voice from."""
     NO_VIDEO = "no video"
     """The source has no picture (an audio file, no camera)."""
     TOO_SHORT = "too short to score"
@@ -77,6 +97,8 @@ class Absence(StrEnum):
     """A span of the file that could not be decoded."""
     UNTRAINED = "untrained"
     """The checkpoint's head for it was not trained on real data."""
+    OFF = "switched off"
+    """The user asked for it not to be read (``--no-audio``)."""
     SOURCE = "source"
     """The camera or microphone was lost, or a browser stream sends nothing."""
     FAILED = "failed"

@@ -98,8 +98,8 @@ class FileScorer:
     """A model loaded once, scoring files in turn into ``out_dir``: the main process, or one Ray worker."""
 
     def __init__(self, checkpoint: str | None, engine: str, options: PipelineOptions, out_dir: Path,
-                 formats: tuple[str, ...]):  # fmt: skip
-        self.scorer = Scorer(checkpoint, engine)
+                 formats: tuple[str, ...], voice: bool = True):  # fmt: skip
+        self.scorer = Scorer(checkpoint, engine, voice=voice)
         self.options, self.out_dir, self.formats = options, out_dir, formats
 
     def __call__(self, path: Path, progress: bool = False) -> FileSummary:
@@ -108,7 +108,7 @@ class FileScorer:
 
 def score_on_ray(
     files: list[Path], address: str, checkpoint: str | None, engine: str, options: PipelineOptions, out_dir: Path,
-    formats: tuple[str, ...],
+    formats: tuple[str, ...], voice: bool = True,
 ) -> Iterator[FileSummary]:  # fmt: skip
     """The files scored by one :class:`FileScorer` per CPU of the cluster, each summary as it finishes."""
     import ray
@@ -119,7 +119,7 @@ def score_on_ray(
     usable_checkpoint(checkpoint)  # a bad checkpoint: one line here, not in a worker
     workers = min(len(files), cluster.connect(address))
     remote = ray.remote(num_cpus=1)(FileScorer)
-    pool = ActorPool([remote.remote(checkpoint, engine, options, out_dir, formats) for _ in range(workers)])
+    pool = ActorPool([remote.remote(checkpoint, engine, options, out_dir, formats, voice) for _ in range(workers)])
     try:
         yield from pool.map_unordered(lambda worker, path: worker.__call__.remote(path), files)
     except ray.exceptions.RayError as exc:  # a worker that died: one line, the files done so far are written

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from realtime.modalities import COLOURS, FUSED, SCORES
+from realtime.modalities import COLOURS, DIMENSION, FUSED, SCORES
 from realtime.scorer import Scorer, Scores
 
 if TYPE_CHECKING:
@@ -120,8 +120,10 @@ def plot(result: FileResult, out: Path) -> Path:
         color, width = COLOURS[name], 2.5 if name == FUSED.name else 1.2
         y = [s.smooth.get(name, getattr(s, name)) for s in rows]
         y = [float("nan") if v is None else v for v in y]
+        d = DIMENSION.get(name)
+        label, style = (f"{name} (− {d.low}, + {d.high})", "--") if d else (name, "-")
         if any(v == v for v in y):
-            ax.plot(t, y, color=color, lw=width, label=name, marker="." if len(rows) < 40 else None)
+            ax.plot(t, y, color=color, lw=width, ls=style, label=label, marker="." if len(rows) < 40 else None)
     raw = [float("nan") if s.fused is None else s.fused for s in rows]
     if any(v == v for v in raw):
         ax.plot(t, raw, color=COLOURS[FUSED.name], lw=0.6, ls=":", label="fused (raw)")

@@ -4,6 +4,12 @@ A modality reaches the model only when it has data in the window *and* its head 
 (``checkpoint.heads``); otherwise it is masked (length 0, empty text mask), its score is ``None`` and the
 reason is reported (a :class:`~realtime.modalities.Reason`: "no speech", "no face", or the head's
 provenance, e.g. "not trained in the default model"). The fused score is ``None`` when no trained modality is present: never a number made of zeros.
+
+Where the model's own audio head is untrained and the checkpoint ships a voice head (:mod:`dmsil.voice`),
+the voice is read by that head instead: ``audio`` is its valence and ``arousal`` its arousal, measured
+against the speaker's running baseline (one :class:`~dmsil.voice.SpeakerBaseline` per pipeline, passed in
+by the caller). The fused score keeps its rule and does not take the voice in (see the README's
+"The voice").
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from dmsil import calibration, checkpoint
 from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.data.store import pad_frames
 from dmsil.features import normalize, require_computable, resolve_text_model
-from realtime.modalities import ALL, DEFAULT_ABSENCE, FUSED, MODALITIES, Absence, Reason
+from dmsil.voice import SpeakerBaseline, VoiceHead, VoiceReading
+from realtime.modalities import ALL, AUDIO, DEFAULT_ABSENCE, FUSED, MODALITIES, Absence, Reason
 from realtime.windows import Window
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,8 @@ class Scores:
     """The text's last utterance was still being spoken."""
     smooth: dict[str, float | None] = field(default_factory=dict)
     """Live smoothed scores by name (``fused``, ``text``, ...), beside the raw ones (:mod:`realtime.smoothing`)."""
+    arousal: float | None = None
+    """How stirred the voice sounds (-3 calm .. 3 excited); present and missing with ``audio``."""
 
     @classmethod
     def failed(cls, w: Window, reason: Reason) -> Scores:
@@ -69,7 +78,9 @@ class Scorer:
     """Builds engine batches from windows and reads the scores back. Pipelines may share one (the page's
     visitors do): calls take turns, since a tokenizer must not be entered from two threads at once."""
 
-    def __init__(self, ckpt_dir: str | Path | None = None, engine: str = "auto", threads: int | None = None):
+    def __init__(
+        self, ckpt_dir: str | Path | None = None, engine: str = "auto", threads: int | None = None, voice: bool = True
+    ):
         import engines
 
         self.ckpt, self.spec = usable_checkpoint(ckpt_dir)
@@ -77,12 +88,29 @@ class Scorer:
         self.config = ModelConfig.from_dict(document["model"])
         self.heads = checkpoint.heads(self.ckpt)
         self.calibration = calibration.from_runtime(document)
-        self.untrained = {m.name: self.heads[m.head].source for m in ALL if not self.heads[m.head].trained}
-        """Modality -> the provenance of its untrained head (shown as why it has no score)."""
+        self.voice = self._voice_head(voice)
+        """The voice head that reads ``audio`` and ``arousal`` (None: the model's own audio head, if trained)."""
+        self._unscored = {m.name: Reason(Absence.UNTRAINED, self.heads[m.head].source) for m in ALL
+                          if not self.heads[m.head].trained}  # fmt: skip
+        if self.voice is not None:
+            del self._unscored[AUDIO.name]
+        elif not voice and VoiceHead.present(self.ckpt):
+            self._unscored[AUDIO.name] = Reason(Absence.OFF, "switched off (--no-audio)")
+        self.untrained = {m: str(r) for m, r in self._unscored.items()}
+        """Modality -> why it is never scored (an untrained head's provenance, or switched off)."""
         self._text = self._text_input()
         self.engine = engines.load(self.ckpt, engine, threads)
         self.engine.warmup()
         self._lock = threading.Lock()
+
+    def _voice_head(self, wanted: bool) -> VoiceHead | None:
+        if not wanted or self.heads[AUDIO.head].trained or not VoiceHead.present(self.ckpt):
+            return None
+        return VoiceHead(self.ckpt)
+
+    def baseline(self) -> SpeakerBaseline | None:
+        """A fresh per-speaker voice baseline for one pipeline (None without a voice head)."""
+        return self.voice.baseline() if self.voice is not None else None
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -102,15 +130,33 @@ class Scorer:
         featurizer = TextFeaturizer(TextOptions(resolve_text_model(self.spec.text_model), self.spec.text_max_length))
         return featurizer.states
 
-    def __call__(self, windows: list[Window]) -> list[Scores]:
+    def __call__(self, windows: list[Window], baseline: SpeakerBaseline | None = None) -> list[Scores]:
+        """Scores for ``windows``, in order; ``baseline``: the speaker's voice baseline (:meth:`baseline`),
+        which learns from each window's voice before reading it (a fresh one per call when None)."""
         if not windows:
             return []
+        voices = self._voices(windows, baseline)
         with self._lock:
-            return self._score(windows)
+            return self._score(windows, voices)
 
-    def _score(self, windows: list[Window]) -> list[Scores]:
-        use = [self._present(w) for w in windows]
-        texts = [w.text if "text" in u else "" for w, u in zip(windows, use, strict=True)]
+    def _voices(self, windows: list[Window], baseline: SpeakerBaseline | None) -> list[VoiceReading | None]:
+        """The voice head's reading of each window with enough voicing (None for the rest)."""
+        if self.voice is None:
+            return [None] * len(windows)
+        baseline = baseline or self.voice.baseline()
+        found = [self.voice.features(np.asarray(w.audio)) if w.audio is not None and len(w.audio) else None
+                 for w in windows]  # fmt: skip
+        have = [i for i, f in enumerate(found) if f is not None]
+        readings = self.voice.read(np.stack([baseline.normalise(found[i]) for i in have])) if have else []
+        out: list[VoiceReading | None] = [None] * len(windows)
+        for i, reading in zip(have, readings, strict=True):
+            out[i] = reading
+        return out
+
+    def _score(self, windows: list[Window], voices: list[VoiceReading | None]) -> list[Scores]:
+        use = [self._present(w, v) for w, v in zip(windows, voices, strict=True)]
+        model_use = [u - {AUDIO.name} if self.voice is not None else u for u in use]
+        texts = [w.text if "text" in u else "" for w, u in zip(windows, model_use, strict=True)]
         text, text_mask = self._text(texts)
         width = max(1, int(text_mask.sum(1).max()))  # dynamic padding: trailing pad tokens cost time only
         batch = {"text": text[:, :width], "text_mask": text_mask[:, :width]}
@@ -119,13 +165,13 @@ class Scorer:
                 normalize(np.asarray(getattr(w, name), np.float32), self.spec.normalization.get(name))
                 if name in u
                 else np.zeros((0, dim), np.float32)
-                for w, u in zip(windows, use, strict=True)
+                for w, u in zip(windows, model_use, strict=True)
             ]
             batch[name], batch[f"{name}_lengths"] = pad_frames(frames, dim)
         out = self.engine(batch)
         return [
-            self._scores(w, u, {k: float(v[i]) for k, v in out.items()})
-            for i, (w, u) in enumerate(zip(windows, use, strict=True))
+            self._scores(w, u, {k: float(v[i]) for k, v in out.items()}, voice)
+            for i, (w, u, voice) in enumerate(zip(windows, use, voices, strict=True))
         ]
 
     def text_scores(self, texts: list[str], batch: int = 64) -> np.ndarray:
@@ -135,26 +181,29 @@ class Scorer:
             out += [s.text for s in self([Window(0.0, 0.0, t) for t in texts[i : i + batch]])]
         return np.array([np.nan if v is None else v for v in out], np.float64)
 
-    def _present(self, w: Window) -> set[str]:
+    def _present(self, w: Window, voice: VoiceReading | None) -> set[str]:
         have = set()
         if w.text.strip():
             have.add("text")
-        if w.audio is not None and len(w.audio):
+        if (voice is not None) if self.voice is not None else (w.audio is not None and len(w.audio)):
             have.add("audio")
         if w.video is not None and len(w.video) and np.any(np.asarray(w.video)[:, -1] > 0):
             have.add("video")
         return have - set(self.untrained)
 
-    def _scores(self, w: Window, use: set[str], out: dict[str, float]) -> Scores:
+    def _scores(self, w: Window, use: set[str], out: dict[str, float], voice: VoiceReading | None) -> Scores:
         out = {h: float(self.calibration[h](v)) if h in self.calibration else v for h, v in out.items()}
         missing = {m: self._why_missing(w, m) for m in MODALITIES if m not in use}
         per = {m.name: out[m.head] if m.name in use else None for m in ALL}
+        if voice is not None:
+            per[AUDIO.name] = voice.valence
         present = tuple(m for m in MODALITIES if m in use)
+        fused_from = set(present) - ({AUDIO.name} if self.voice is not None else set())
         return Scores(
             w.start,
             w.end,
             w.text or w.heard,
-            out[FUSED.head] if present else None,
+            out[FUSED.head] if fused_from else None,
             per["text"],
             per["audio"],
             per["video"],
@@ -162,9 +211,12 @@ class Scorer:
             missing,
             recent=w.recent,
             provisional=w.provisional,
+            arousal=voice.arousal if voice is not None else None,
         )
 
     def _why_missing(self, w: Window, modality: str) -> Reason:
-        if modality in self.untrained:
-            return Reason(Absence.UNTRAINED, self.untrained[modality])
+        if modality in self._unscored:
+            return self._unscored[modality]
+        if modality == AUDIO.name and self.voice is not None and w.audio is not None and len(w.audio):
+            return Reason(Absence.NO_VOICE)
         return w.reasons.get(modality) or Reason(DEFAULT_ABSENCE[modality])

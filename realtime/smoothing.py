@@ -1,7 +1,7 @@
 """Steady scores: an exponential moving average over stream time, kept beside the raw scores.
 
 A window's raw score jumps whenever an utterance enters or leaves it; a gauge that people watch should
-not. Each score (fused, text, audio, video) is smoothed on its own with time constant ``tau`` seconds:
+not. Each score (fused, each modality, arousal) is smoothed on its own with time constant ``tau`` seconds:
 after a step, the smoothed value has covered 63% of it ``tau`` seconds later. A score that goes missing
 has no smoothed value either, and starts afresh when it returns: a stale number is never shown as now.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-NAMES = ("fused", "text", "audio", "video")
+from realtime.modalities import SCORES
 
 
 class Smoother:
@@ -20,7 +20,7 @@ class Smoother:
 
     def __call__(self, scores):
         """Fill ``scores.smooth`` (a :class:`realtime.scorer.Scores` of a regular window, in time order)."""
-        for name in NAMES:
+        for name in SCORES:
             raw = getattr(scores, name)
             if raw is None:
                 self._last.pop(name, None)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from realtime.modalities import COLOURS, SCORES
+from realtime.modalities import COLOURS, DIMENSION, DIMENSIONS, SCORES
 from realtime.scorer import Scores
 
 if TYPE_CHECKING:
@@ -70,14 +70,24 @@ canvas.picture[hidden] { display: none; }
 """The page's styles for this module's markup (handed to Gradio once)."""
 
 
-def verdict(score: float | None) -> str:
-    """Words for a MOSI-scale score."""
+def verdict(score: float | None, head: str = "") -> str:
+    """Words for a score on -3..3: how negative or positive, or for a dimension (arousal) how far toward
+    its ends ("calm" .. "excited")."""
     if score is None:
         return ""
-    for edge, word in ((-2.0, "strongly negative"), (-NEUTRAL, "negative"), (NEUTRAL, "neutral"), (2.0, "positive")):
-        if score < edge:
-            return word
-    return "strongly positive"
+    d = DIMENSION.get(head)
+    if d is not None:
+        scale = (
+            (-2.0, f"very {d.low}"),
+            (-NEUTRAL, d.low),
+            (NEUTRAL, "in between"),
+            (2.0, d.high),
+            (9, f"very {d.high}"),
+        )
+    else:
+        scale = ((-2.0, "strongly negative"), (-NEUTRAL, "negative"), (NEUTRAL, "neutral"), (2.0, "positive"),
+                 (9, "strongly positive"))  # fmt: skip
+    return next(word for edge, word in scale if score < edge)
 
 
 def tint(score: float | None, strength: float = 0.45) -> str:
@@ -88,7 +98,9 @@ def tint(score: float | None, strength: float = 0.45) -> str:
     return f"rgba(200,40,40,{alpha:.2f})" if score < 0 else f"rgba(30,150,60,{alpha:.2f})"
 
 
-def _edge(score: float | None) -> str:
+def _edge(score: float | None, head: str = "") -> str:
+    if head in DIMENSION and score is not None:
+        return COLOURS[head]
     if score is None or abs(score) < NEUTRAL:
         return "#999"
     return "#c62828" if score < 0 else "#1e8e3e"
@@ -124,7 +136,7 @@ def gauge(head: str, score: float | None, raw: float | None, why: str | None) ->
             f'<div class="gauge unavailable" data-head="{head}"><span class="name">{head}</span>{svg}'
             f'<span class="words" title="{html.escape(why or "")}">{words}</span></div>'
         )
-    x, color = _x(score, w), _edge(score)
+    x, color = _x(score, w), _edge(score, head)
     bar = f'<rect x="{min(x, w / 2):.1f}" y="9" width="{abs(x - w / 2):.1f}" height="8" fill="{color}"/>'
     mark = f'<rect x="{x - 2.5:.1f}" y="2" width="5" height="22" rx="1.5" fill="{color}" stroke="#fff"/>'
     svg = (
@@ -134,12 +146,13 @@ def gauge(head: str, score: float | None, raw: float | None, why: str | None) ->
     raw_note = f" <small>(raw {raw:+.2f})</small>" if raw is not None and abs(raw - score) >= 0.005 else ""
     return (
         f'<div class="gauge" data-head="{head}" data-score="{score:.3f}"><span class="name">{head}</span>{svg}'
-        f'<span class="words">{score:+.2f} {verdict(score)}{raw_note}</span></div>'
+        f'<span class="words">{score:+.2f} {verdict(score, head)}{raw_note}</span></div>'
     )
 
 
 def gauges(latest: Scores | None) -> str:
-    """The fused score and one gauge per modality for the newest window (all waiting before the first)."""
+    """The fused score, one gauge per modality and one per dimension (arousal) for the newest window (all
+    waiting before the first)."""
     if latest is None:
         rows = [gauge(h, None, None, "waiting for the first window") for h in HEADS]
     else:
@@ -148,15 +161,19 @@ def gauges(latest: Scores | None) -> str:
                 h,
                 shown(latest, h),
                 getattr(latest, h),
-                "no trained modality present" if h == "fused" else str(latest.missing.get(h, "")),
+                "no trained modality present" if h == "fused" else str(latest.missing.get(_modality(h), "")),
             )
             for h in HEADS
         ]
     return (
-        '<div class="gauges" aria-label="scores on -3 (strongly negative) to +3 (strongly positive)">'
-        + "".join(rows)
-        + "</div>"
+        '<div class="gauges" aria-label="scores on -3 (strongly negative) to +3 (strongly positive); '
+        'arousal on -3 (very calm) to +3 (very excited)">' + "".join(rows) + "</div>"
     )
+
+
+def _modality(head: str) -> str:
+    """The modality a gauge's score comes from (a dimension's is its modality's)."""
+    return DIMENSION[head].modality.name if head in DIMENSION else head
 
 
 # -- timeline ----------------------------------------------------------------------------------------
@@ -240,6 +257,7 @@ def timeline(
     )
     labels, ticks = _axes(start, end, lambda t: x(t) / W, lambda v: y(v) / H)
     legend = "".join(f'<i style="background:{COLOURS[h]}"></i>{h}' for h in HEADS)
+    legend += "".join(f" ({d.name}: − {d.low}, + {d.high})" for d in DIMENSIONS)
     return (
         f'<div class="tl" data-windows="{len(view)}" data-utterances="{len(utterances)}">'
         f'<div class="tl-area">{"".join(svg)}{points}</div>{labels}{ticks}</div>'

