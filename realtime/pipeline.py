@@ -38,6 +38,8 @@ from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, Sta
 from realtime.windows import Assembler, Window, WindowOptions
 
 log = logging.getLogger(__name__)
+OFFLINE_ACOUSTIC_BLOCK_S = 10.0
+"""Seconds of audio per acoustic extraction offline (live: 1 s); see :class:`realtime.stages.AcousticStage`."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,8 @@ class Pipeline:
             asm.finish("face")
         audio_qs: list[queue.Queue] = []
         wanted = {"asr": True, "acoustic": "audio" in self.scorer.needed}
-        for stage in (ASRStage(opts.asr, opts.live, faults, self.load_transcriber), AcousticStage(faults)):
+        acoustic = AcousticStage(faults, block_s=1.0 if opts.live else OFFLINE_ACOUSTIC_BLOCK_S)
+        for stage in (ASRStage(opts.asr, opts.live, faults, self.load_transcriber), acoustic):
             if has["audio"] and wanted[stage.name]:
                 audio_qs.append(queue.Queue(maxsize=0 if opts.sequential else 200))
                 stages.append((stage, audio_qs[-1]))

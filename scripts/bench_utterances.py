@@ -137,7 +137,7 @@ def smoothed(windows: list[dict], tau: float) -> list[dict]:
     out = []
     for w in windows:
         s = SimpleNamespace(
-            end=w["end"], smooth={}, **{k: None for k in SCORES}, **{"fused": w["fused"], "text": w["text"]}
+            end=w["end"], smooth={}, **{**dict.fromkeys(SCORES), "fused": w["fused"], "text": w["text"]}
         )
         out.append({**w, "fused": smoother(s).smooth["fused"]})
     return out

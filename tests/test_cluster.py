@@ -30,7 +30,7 @@ def test_score_on_ray_writes_what_the_local_path_writes(talk, tmp_path):
             (r["start"], r["end"], r["transcript"], r["present"]) for r in theirs
         ]
         for a, b in zip(ours, theirs, strict=True):  # face tracking may split frames between workers differently
-            for key in ("fused", "text", "video"):
+            for key in ("fused", "text", "audio", "video", "arousal"):
                 if a[key] or b[key]:
                     assert abs(float(a[key]) - float(b[key])) < 0.05, (name, key, a, b)
 
