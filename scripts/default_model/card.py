@@ -181,7 +181,7 @@ def voice_section(ckpt: Path) -> str:
     emodb = m.get("emodb")
     emodb_line = (
         f"On Berlin EmoDB (German, another corpus, never trained on; {emodb['clips']} clips of {emodb['speakers']} "
-        f"speakers, each against their own baseline): arousal AUC {emodb['arousal_auc']:.3f} (anger, fear, joy vs "
+        f"speakers, each against their own baseline; the copy read here is cut or padded to 2 s): arousal AUC {emodb['arousal_auc']:.3f} (anger, fear, joy vs "
         f"neutral, sadness, boredom), valence AUC happy vs sad {emodb['valence_auc_happy_sad']:.3f}, happy vs angry "
         f"{emodb['valence_auc_happy_angry']:.3f}; accuracy on the six emotions both corpora share "
         f"{emodb['accuracy6']:.3f} (largest class {emodb['chance6']:.3f})."
