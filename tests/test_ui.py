@@ -216,8 +216,10 @@ def stream_from_browser(page) -> None:
 
 
 OTHER_TALK = ["My garden is full of tomatoes this summer.", "The printer jammed again during the meeting."]
-FILM_WORDS = ("loved", "film", "wonderful", "food", "cold", "waiter", "rude", "great day")
-GARDEN_WORDS = ("garden", "tomato", "summer", "printer", "jammed", "meeting")
+FILM_WORDS = ("love", "film", "wonder", "food", "cold", "waiter", "rude", "great")
+GARDEN_WORDS = ("garden", "tomat", "summer", "print", "jam", "meeting")
+"""Stems of each talk's content words (neither talk holds the other's): a recognizer starved by two live
+sessions and Chromium on two cores hears "jammed" as "jammer" ("Jam, I'm the meat")."""
 
 
 def test_browser_visitors_each_get_their_own_session_and_extra_ones_wait(talk, tmp_path, browser_page):
