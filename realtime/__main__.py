@@ -111,7 +111,7 @@ def score_main(argv: list[str]) -> int:
                 kept = f" ({summary.windows} windows before it written)" if summary.windows else ""
                 print(f"error: {summary.error}{kept}", file=sys.stderr)
             if summary.outputs:
-                print(f"{summary.path}: {summary.windows} windows -> {', '.join(str(o) for o in summary.outputs)}")
+                print(summary)
     except (DmsilError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

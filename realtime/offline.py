@@ -93,6 +93,10 @@ class FileSummary:
     def of(cls, result: FileResult) -> FileSummary:
         return cls(result.path, len(result.rows), result.error, result.outputs)
 
+    def __str__(self) -> str:
+        """The line ``realtime score`` prints for a file it wrote."""
+        return f"{self.path}: {self.windows} windows -> {', '.join(str(o) for o in self.outputs)}"
+
 
 class FileScorer:
     """A model loaded once, scoring files in turn into ``out_dir``: the main process, or one Ray worker."""

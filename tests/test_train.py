@@ -55,7 +55,8 @@ def test_early_stopping_restores_the_best_epoch(synthetic):
     result = train(synthetic, cfg, TrainConfig(max_epochs=30, early_stop=2, seed=3), progress=False)
     best = min(h.valid_mae for h in result.history)
     assert result.best_valid_mae == pytest.approx(best)
-    assert len(result.history) - result.best_epoch == 2 or len(result.history) == 30
+    assert len(result.history) < 30, "seed 3 stops early (after 9 epochs here)"
+    assert len(result.history) - result.best_epoch == 2
     valid = synthetic.splits["valid"]
     mae = evaluate_model(result.model, synthetic, "valid", "mosi")["MAE"]
     assert mae == pytest.approx(result.best_valid_mae, abs=1e-5)
