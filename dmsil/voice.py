@@ -29,6 +29,8 @@ WEIGHTS = "voice.safetensors"
 CONFIG = "voice.json"
 MIN_VOICED = 25
 """Voiced frames (10 ms each) a window needs before its voice is read: a quarter second of voicing."""
+FULL_VOICED = 100
+"""Voiced frames (one second) from which a window's voice counts fully in the fused score."""
 PITCH = "F0semitoneFrom27.5Hz_sma3nz"
 LOUDNESS = "Loudness_sma3"
 SPREAD = (PITCH, LOUDNESS)
@@ -208,6 +210,13 @@ class VoiceHead:
 
     def features(self, frames: np.ndarray) -> np.ndarray | None:
         return functionals(frames, self.config.names)
+
+    def voiced_share(self, frames: np.ndarray) -> float:
+        """How much voice the window holds, 0 .. 1: full from one second of voiced frames (100 at 100 Hz)."""
+        x = np.asarray(frames)
+        if x.ndim != 2 or not len(x):
+            return 0.0
+        return min(1.0, float(np.sum(x[:, self.config.names.index(PITCH)] > 0)) / FULL_VOICED)
 
     def read(self, normalised: np.ndarray) -> list[VoiceReading]:
         """Readings for a batch of normalised functionals ``(n, dim)``."""

@@ -19,8 +19,9 @@ def speech(text: str, out: Path, speed: int = 150, voice: str = "en-us") -> Path
     return out
 
 
-def face_frames(n: int, with_face: bool = True, seed: int = 0) -> np.ndarray:
-    """n RGB frames: the astronaut's head drifting across a grey canvas, or the coffee scene (no face)."""
+def face_frames(n: int, with_face: bool = True, seed: int = 0, face: np.ndarray | None = None) -> np.ndarray:
+    """n RGB frames: a head (the astronaut's, or the RGB image ``face``) drifting across a grey canvas, or the
+    coffee scene (no face)."""
     import cv2
     from skimage import data
 
@@ -28,7 +29,8 @@ def face_frames(n: int, with_face: bool = True, seed: int = 0) -> np.ndarray:
     if not with_face:
         scene = cv2.resize(data.coffee(), (W, H))
         return np.repeat(scene[None], n, axis=0)
-    head = cv2.resize(data.astronaut()[20:280, 120:340], None, fx=1.3, fy=1.3)
+    head = data.astronaut()[20:280, 120:340] if face is None else face
+    head = cv2.resize(head, None, fx=286 / head.shape[1], fy=286 / head.shape[1])  # the astronaut's at 1.3x
     hh, hw = head.shape[:2]
     rng = np.random.default_rng(seed)
     x0, y0 = rng.integers(20, W - hw - 20), rng.integers(10, H - hh - 10)
@@ -63,9 +65,11 @@ def join_speech(
     return out, spans
 
 
-def video(out: Path, wav: Path | None, seconds: float, with_face: bool = True, fps: int = 25) -> Path:
+def video(
+    out: Path, wav: Path | None, seconds: float, with_face: bool = True, fps: int = 25, face: np.ndarray | None = None
+) -> Path:
     """An H.264 mp4 of moving-face (or no-face) frames, with the wav as its AAC audio track if given."""
-    frames = face_frames(int(seconds * fps), with_face)
+    frames = face_frames(int(seconds * fps), with_face, face=face)
     cmd = [
         "ffmpeg",
         "-loglevel",

@@ -1,7 +1,8 @@
 """What a scored recording or session is written as: the window timeline (``NAME.csv``, ``NAME.json``,
 ``NAME.png``) and one row per utterance (``NAME.utterances.csv``, and ``utterances`` in the JSON).
 
-Every window row holds the raw scores and the smoothed ones beside them (``*_smooth``); an utterance row
+Every window row holds the raw scores and the smoothed ones beside them (``*_smooth``), then the face's
+absolute reading (``video_raw``) and how far each score can be trusted (``*_confidence``); an utterance row
 scores the utterance's text alone, fused with the frames of its own span. The columns come from the
 modality declarations (:mod:`realtime.modalities`), so a new modality is a new column everywhere at once.
 """
@@ -14,14 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from realtime.modalities import COLOURS, DIMENSION, FUSED, SCORES
+from realtime.modalities import COLOURS, DIMENSION, FUSED, MODALITIES, SCORES
 from realtime.scorer import Scorer, Scores
 
 if TYPE_CHECKING:
     from realtime.sources import Damage
 
-COLUMNS = ("start", "end", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present")
-UTTERANCE_COLUMNS = ("start", "end", "transcript", *SCORES, "present")
+CONFIDENT = (FUSED.name, *MODALITIES)
+"""The scores that carry a confidence."""
+EVIDENCE = ("video_raw", *(f"{k}_confidence" for k in CONFIDENT))
+COLUMNS = ("start", "end", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present",
+           *EVIDENCE)  # fmt: skip
+UTTERANCE_COLUMNS = ("start", "end", "transcript", *SCORES, "present", *EVIDENCE)
 FORMATS = ("csv", "json", "png")
 
 
@@ -51,7 +56,13 @@ def row(s: Scores) -> dict:
         **{f"{k}_smooth": _round(s.smooth.get(k)) for k in SCORES},
         "provisional": s.provisional,
         "present": "+".join(s.present),
+        **evidence(s),
     }
+
+
+def evidence(s: Scores) -> dict:
+    """The face's absolute reading and each score's confidence (empty where there is no score)."""
+    return {"video_raw": _round(s.video_raw), **{f"{k}_confidence": _round(s.confidence.get(k)) for k in CONFIDENT}}
 
 
 def missing(s: Scores) -> dict[str, str]:
@@ -66,6 +77,7 @@ def utterance_row(s: Scores) -> dict:
         "transcript": s.transcript,
         **{k: _round(getattr(s, k)) for k in SCORES},
         "present": "+".join(s.present),
+        **evidence(s),
     }
 
 

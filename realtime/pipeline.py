@@ -138,7 +138,7 @@ class Pipeline:
             self.stats.errors, on_first=lambda stage, why: asm.note(stage, of_stage(stage) or MODALITIES, why)
         )
         self._faults = faults
-        self._voice = self.scorer.baseline()
+        self._person = self.scorer.person()
         stages, video_q, audio_qs = self._stages(asm, faults, has)
         threads = [
             threading.Thread(target=run_stage, args=(stage, q, asm, self._stop, faults, self._time),
@@ -287,7 +287,7 @@ class Pipeline:
         they were."""
         start = time.perf_counter()
         try:
-            scored = iter(self.scorer(ready, self._voice))
+            scored = iter(self.scorer(ready, self._person))
         except Exception as exc:  # one bad batch must not end the stream: its windows say why, the next try again
             why = self._faults.report("engine", exc)
             scored = iter([Scores.failed(w, why) for w in ready])

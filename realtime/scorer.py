@@ -3,13 +3,14 @@
 A modality reaches the model only when it has data in the window *and* its head was trained on real data
 (``checkpoint.heads``); otherwise it is masked (length 0, empty text mask), its score is ``None`` and the
 reason is reported (a :class:`~realtime.modalities.Reason`: "no speech", "no face", or the head's
-provenance, e.g. "not trained in the default model"). The fused score is ``None`` when no trained modality is present: never a number made of zeros.
+provenance, e.g. "not trained in the default model").
 
 Where the model's own audio head is untrained and the checkpoint ships a voice head (:mod:`dmsil.voice`),
-the voice is read by that head instead: ``audio`` is its valence and ``arousal`` its arousal, measured
-against the speaker's running baseline (one :class:`~dmsil.voice.SpeakerBaseline` per pipeline, passed in
-by the caller). The fused score keeps its rule and does not take the voice in (see the README's
-"The voice").
+the voice is read by that head instead: ``audio`` is its valence and ``arousal`` its arousal. Face and
+voice are measured against the person's own neutral (one :class:`~realtime.person.Person` per pipeline,
+passed in by the caller); ``video_raw`` keeps the face's absolute reading. The fused score weighs each
+head's score by its confidence (:mod:`realtime.fusion`), and is ``None`` when no head has any: never a
+number made of zeros.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from dmsil import calibration, checkpoint
 from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.data.store import pad_frames
 from dmsil.features import normalize, require_computable, resolve_text_model
-from dmsil.voice import SpeakerBaseline, VoiceHead, VoiceReading
-from realtime.modalities import ALL, AUDIO, DEFAULT_ABSENCE, FUSED, MODALITIES, Absence, Reason
+from dmsil.voice import VoiceHead, VoiceReading
+from realtime.fusion import FusionOptions
+from realtime.modalities import ALL, AUDIO, DEFAULT_ABSENCE, FUSED, MODALITIES, TEXT, VIDEO, Absence, Reason
+from realtime.person import Person, PersonOptions
 from realtime.windows import Window
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,12 @@ class Scores:
     """Live smoothed scores by name (``fused``, ``text``, ...), beside the raw ones (:mod:`realtime.smoothing`)."""
     arousal: float | None = None
     """How stirred the voice sounds (-3 calm .. 3 excited); present and missing with ``audio``."""
+    video_raw: float | None = None
+    """How happy the face looks in absolute terms (``video`` is this less the person's neutral)."""
+    confidence: dict[str, float] = field(default_factory=dict)
+    """``fused`` and each scored modality -> how far its score can be trusted (0 .. 1, :mod:`realtime.fusion`)."""
+    learning: tuple[str, ...] = ()
+    """Scored modalities whose person's neutral is still being learned (the page says so)."""
 
     @classmethod
     def failed(cls, w: Window, reason: Reason) -> Scores:
@@ -79,7 +88,13 @@ class Scorer:
     visitors do): calls take turns, since a tokenizer must not be entered from two threads at once."""
 
     def __init__(
-        self, ckpt_dir: str | Path | None = None, engine: str = "auto", threads: int | None = None, voice: bool = True
+        self,
+        ckpt_dir: str | Path | None = None,
+        engine: str = "auto",
+        threads: int | None = None,
+        voice: bool = True,
+        fusion: FusionOptions | None = None,
+        person: PersonOptions | None = None,
     ):
         import engines
 
@@ -89,6 +104,8 @@ class Scorer:
         self.heads = checkpoint.heads(self.ckpt)
         self.calibration = calibration.from_runtime(document)
         self.voice = self._voice_head(voice)
+        self.fusion = fusion or FusionOptions()
+        self.person_options = person or PersonOptions()
         """The voice head that reads ``audio`` and ``arousal`` (None: the model's own audio head, if trained)."""
         self._unscored = {m.name: Reason(Absence.UNTRAINED, self.heads[m.head].source) for m in ALL
                           if not self.heads[m.head].trained}  # fmt: skip
@@ -108,9 +125,9 @@ class Scorer:
             return None
         return VoiceHead(self.ckpt)
 
-    def baseline(self) -> SpeakerBaseline | None:
-        """A fresh per-speaker voice baseline for one pipeline (None without a voice head)."""
-        return self.voice.baseline() if self.voice is not None else None
+    def person(self) -> Person:
+        """A fresh person (face neutral, voice baseline) for one pipeline."""
+        return Person(self.voice.baseline() if self.voice is not None else None, self.person_options)
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -130,28 +147,50 @@ class Scorer:
         featurizer = TextFeaturizer(TextOptions(resolve_text_model(self.spec.text_model), self.spec.text_max_length))
         return featurizer.states
 
-    def __call__(self, windows: list[Window], baseline: SpeakerBaseline | None = None) -> list[Scores]:
-        """Scores for ``windows``, in order; ``baseline``: the speaker's voice baseline (:meth:`baseline`),
-        which learns from each window's voice before reading it (a fresh one per call when None)."""
+    def __call__(self, windows: list[Window], person: Person | None = None) -> list[Scores]:
+        """Scores for ``windows``, in time order; ``person``: who is watched and heard (:meth:`person`),
+        whose neutral learns from each new stretch of time before reading it (a fresh one when None)."""
         if not windows:
             return []
-        voices = self._voices(windows, baseline)
+        person = person or self.person()
+        learn = [person.learns(w.end) for w in windows]
+        voices = self._voices(windows, person, learn)
         with self._lock:
-            return self._score(windows, voices)
+            scores = self._score(windows, voices)
+        for s, w, new in zip(scores, windows, learn, strict=True):
+            self._fuse(s, w, person, new)
+        return scores
 
-    def _voices(self, windows: list[Window], baseline: SpeakerBaseline | None) -> list[VoiceReading | None]:
+    def _voices(self, windows: list[Window], person: Person, learn: list[bool]) -> list[VoiceReading | None]:
         """The voice head's reading of each window with enough voicing (None for the rest)."""
-        if self.voice is None:
+        if self.voice is None or person.voice is None:
             return [None] * len(windows)
-        baseline = baseline or self.voice.baseline()
         found = [self.voice.features(np.asarray(w.audio)) if w.audio is not None and len(w.audio) else None
                  for w in windows]  # fmt: skip
         have = [i for i, f in enumerate(found) if f is not None]
-        readings = self.voice.read(np.stack([baseline.normalise(found[i]) for i in have])) if have else []
+        normalised = [person.voice.normalise(found[i], learn=learn[i]) for i in have]
+        readings = self.voice.read(np.stack(normalised)) if have else []
         out: list[VoiceReading | None] = [None] * len(windows)
         for i, reading in zip(have, readings, strict=True):
             out[i] = reading
         return out
+
+    def _fuse(self, s: Scores, w: Window, person: Person, learn: bool) -> None:
+        """The face measured from the person's neutral, each head's confidence, and the fused score."""
+        confidence = {}
+        if s.text is not None:
+            confidence[TEXT.name] = self.fusion.text_confidence(w.word_probability, w.text)
+        if s.audio is not None:
+            share = self.voice.voiced_share(np.asarray(w.audio)) if self.voice is not None else 1.0
+            confidence[AUDIO.name] = share * (person.voice_settled if self.voice is not None else 1.0)
+        if s.video is not None:
+            s.video_raw = s.video
+            s.video = person.face(s.video, learn)
+            faces = np.asarray(w.video)[:, -1] > 0
+            confidence[VIDEO.name] = float(faces.mean()) * person.face.settled
+        s.fused, confidence[FUSED.name] = self.fusion({m: getattr(s, m) for m in MODALITIES}, confidence)
+        s.confidence = confidence
+        s.learning = tuple(m for m in person.learning() if getattr(s, m) is not None)
 
     def _score(self, windows: list[Window], voices: list[VoiceReading | None]) -> list[Scores]:
         use = [self._present(w, v) for w, v in zip(windows, voices, strict=True)]
@@ -198,12 +237,11 @@ class Scorer:
         if voice is not None:
             per[AUDIO.name] = voice.valence
         present = tuple(m for m in MODALITIES if m in use)
-        fused_from = set(present) - ({AUDIO.name} if self.voice is not None else set())
         return Scores(
             w.start,
             w.end,
             w.text or w.heard,
-            out[FUSED.head] if fused_from else None,
+            None,  # fused by confidence once the person's neutral is known (_fuse)
             per["text"],
             per["audio"],
             per["video"],

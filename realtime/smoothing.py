@@ -4,13 +4,15 @@ A window's raw score jumps whenever an utterance enters or leaves it; a gauge th
 not. Each score (fused, each modality, arousal) is smoothed on its own with time constant ``tau`` seconds:
 after a step, the smoothed value has covered 63% of it ``tau`` seconds later. A score that goes missing
 has no smoothed value either, and starts afresh when it returns: a stale number is never shown as now.
+Each step is also scaled by the score's confidence (:mod:`realtime.fusion`): a sentence's first words,
+heard live, nudge the gauge; the same sentence heard to its end moves it fully.
 """
 
 from __future__ import annotations
 
 import math
 
-from realtime.modalities import SCORES
+from realtime.modalities import DIMENSION, SCORES
 
 
 class Smoother:
@@ -28,9 +30,11 @@ class Smoother:
                 continue
             previous = self._last.get(name)
             value = raw
-            if previous is not None and self.tau > 0:
+            if previous is not None:
                 t0, v0 = previous
-                value = v0 + (1.0 - math.exp(-max(scores.end - t0, 0.0) / self.tau)) * (raw - v0)
+                step = 1.0 - math.exp(-max(scores.end - t0, 0.0) / self.tau) if self.tau > 0 else 1.0
+                sure = scores.confidence.get(DIMENSION[name].modality.name if name in DIMENSION else name, 1.0)
+                value = v0 + step * sure * (raw - v0)
             self._last[name] = (scores.end, value)
             scores.smooth[name] = value
         return scores

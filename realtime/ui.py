@@ -147,7 +147,9 @@ def _stream_into(sessions: Sessions, webcam, mic) -> None:
 
         return push
 
-    webcam.stream(pusher("frame"), inputs=webcam, outputs=None, stream_every=0.1, show_progress="hidden")
+    # five frames a second: each is a queue event of its own, and two visitors' frames at ten a second starved
+    # their microphones' chunks on a busy 2-core machine (no words in 240 s); a face changes slower than that
+    webcam.stream(pusher("frame"), inputs=webcam, outputs=None, stream_every=0.2, show_progress="hidden")
     mic.stream(pusher("audio"), inputs=mic, outputs=None, stream_every=0.5, show_progress="hidden")
 
 

@@ -118,9 +118,13 @@ def _x(score: float, width: float) -> float:
     return (max(-3.0, min(3.0, score)) + 3.0) / 6.0 * width
 
 
-def gauge(head: str, score: float | None, raw: float | None, why: str | None) -> str:
+LEARNING = {"audio": "learning this voice", "video": "learning this face"}
+
+
+def gauge(head: str, score: float | None, raw: float | None, why: str | None, sure: float = 1.0, note: str = "") -> str:
     """One head on -3..+3: a track with the neutral band shaded, a bar from 0 to the score, the number and
-    its word; greyed with its reason when unavailable."""
+    its word; greyed with its reason when unavailable. The bar fades as the score's confidence ``sure``
+    falls (a sentence's first words, a face not learned yet), and ``note`` says why where there is a word for it."""
     w = 300.0
     ticks = "".join(
         f'<line x1="{_x(v, w):.1f}" x2="{_x(v, w):.1f}" y1="4" y2="22" stroke="#bbb" stroke-width="1"/>'
@@ -137,17 +141,29 @@ def gauge(head: str, score: float | None, raw: float | None, why: str | None) ->
             f'<span class="words" title="{html.escape(why or "")}">{words}</span></div>'
         )
     x, color = _x(score, w), _edge(score, head)
-    bar = f'<rect x="{min(x, w / 2):.1f}" y="9" width="{abs(x - w / 2):.1f}" height="8" fill="{color}"/>'
-    mark = f'<rect x="{x - 2.5:.1f}" y="2" width="5" height="22" rx="1.5" fill="{color}" stroke="#fff"/>'
+    opacity = f'opacity="{0.3 + 0.7 * max(0.0, min(1.0, sure)):.2f}"'
+    bar = f'<rect x="{min(x, w / 2):.1f}" y="9" width="{abs(x - w / 2):.1f}" height="8" fill="{color}" {opacity}/>'
+    mark = f'<rect x="{x - 2.5:.1f}" y="2" width="5" height="22" rx="1.5" fill="{color}" stroke="#fff" {opacity}/>'
     svg = (
         f'<svg viewBox="0 0 {w:.0f} 26" preserveAspectRatio="none" height="26" width="100%">'
         f"{track}{band}{ticks}{zero}{bar}{mark}</svg>"
     )
     raw_note = f" <small>(raw {raw:+.2f})</small>" if raw is not None and abs(raw - score) >= 0.005 else ""
+    extra = f" <small>{html.escape(note)}</small>" if note else ""
     return (
-        f'<div class="gauge" data-head="{head}" data-score="{score:.3f}"><span class="name">{head}</span>{svg}'
-        f'<span class="words">{score:+.2f} {verdict(score, head)}{raw_note}</span></div>'
+        f'<div class="gauge" data-head="{head}" data-score="{score:.3f}" data-confidence="{sure:.2f}">'
+        f'<span class="name">{head}</span>{svg}'
+        f'<span class="words">{score:+.2f} {verdict(score, head)}{raw_note}{extra}</span></div>'
     )
+
+
+def _note(s: Scores, head: str) -> str:
+    """What the page says beside a gauge: the neutral still being learned, or how sure the score is."""
+    modality = _modality(head)
+    if modality in s.learning:
+        return LEARNING[modality]
+    sure = s.confidence.get(modality)
+    return f"{sure:.0%} sure" if sure is not None and sure < 0.95 else ""
 
 
 def gauges(latest: Scores | None) -> str:
@@ -162,6 +178,8 @@ def gauges(latest: Scores | None) -> str:
                 shown(latest, h),
                 getattr(latest, h),
                 "no trained modality present" if h == "fused" else str(latest.missing.get(_modality(h), "")),
+                latest.confidence.get(_modality(h), 1.0),
+                _note(latest, h),
             )
             for h in HEADS
         ]

@@ -90,6 +90,9 @@ class Window:
     """Every word of the utterances shown, even when too few to score."""
     provisional: bool = False
     """The last utterance in the text was still being spoken: its score may change."""
+    word_probability: float | None = None
+    """The recognizer's mean probability of the words heard: how clearly they were heard (None: no words
+    recognised, e.g. text given as text)."""
 
 
 @dataclass
@@ -391,6 +394,7 @@ class Assembler:
             reasons=reasons,
             heard=heard,
             provisional=bool(chosen) and not chosen[-1].complete,
+            word_probability=float(np.mean([x.probability for u in chosen for x in u.words])) if chosen else None,
         )
 
     def _reasons(self, start: float, end: float) -> dict[str, Reason]:

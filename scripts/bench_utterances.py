@@ -42,6 +42,7 @@ import numpy as np
 
 from dmsil.cli import add_verbosity, setup_logging
 from realtime.modalities import SCORES
+from realtime.outputs import EVIDENCE
 from realtime.smoothing import Smoother
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,8 @@ SPOKEN = json.loads((ROOT / "scripts" / "data" / "spoken_benchmark.json").read_t
 TAUS = (0.0, 1.0, 2.0, 3.0, 5.0)
 VOICE_WEIGHTS = (0.1, 0.25, 0.5)
 """Weights of the voice's valence tried on top of the fused score (measured, not used: see the README)."""
+NUMBERS = ("start", "end", *SCORES, *EVIDENCE)
+"""The CSV columns read as numbers (empty: None)."""
 log = logging.getLogger("bench_utterances")
 
 
@@ -88,8 +91,9 @@ def read(path: Path) -> list[dict]:
     with path.open() as f:
         rows = list(csv.DictReader(f))
     for r in rows:
-        for k in ("start", "end", "fused", "text", "audio"):
-            r[k] = float(r[k]) if r[k] != "" else None
+        for k in NUMBERS:
+            if k in r:
+                r[k] = float(r[k]) if r[k] != "" else None
     return rows
 
 
@@ -136,9 +140,8 @@ def smoothed(windows: list[dict], tau: float) -> list[dict]:
     smoother = Smoother(tau)
     out = []
     for w in windows:
-        s = SimpleNamespace(
-            end=w["end"], smooth={}, **{**dict.fromkeys(SCORES), "fused": w["fused"], "text": w["text"]}
-        )
+        s = SimpleNamespace(end=w["end"], smooth={}, confidence={"fused": w.get("fused_confidence", 1.0)},
+                            **{**dict.fromkeys(SCORES), "fused": w["fused"], "text": w["text"]})  # fmt: skip
         out.append({**w, "fused": smoother(s).smooth["fused"]})
     return out
 
@@ -157,9 +160,8 @@ def live_windows(path: Path, asr_model: str) -> list[dict]:
         WindowOptions(live=True), smooth=0.0, asr=ASROptions(model=asr_model, beam_size=1, threads=1)
     )
     Pipeline(Scorer(), options).run([FileSource(path, pace=True)], record)
-    return [
-        {"start": s.start, "end": s.end, "text": s.text, "fused": s.fused, "audio": s.audio} for s in record.windows
-    ]
+    return [{"start": s.start, "end": s.end, "text": s.text, "fused": s.fused, "audio": s.audio,
+             "fused_confidence": s.confidence.get("fused", 0.0)} for s in record.windows]  # fmt: skip
 
 
 def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:

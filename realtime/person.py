@@ -1,0 +1,79 @@
+"""One person's neutral: their face and voice measured against their own usual, not everyone's.
+
+A person who smiles all the time, or whose resting face frowns, is not always happy or always cross: the
+face head reads how happy a face looks in absolute terms, so the face's score here is that reading less
+the person's running neutral, the median of their last :attr:`PersonOptions.memory` windows (robust to
+the moments of real expression that the median is not). Until :attr:`PersonOptions.warmup` windows of
+their face have been seen the face counts in proportion ("learning this face" on the page). The voice has
+its own baseline in feature space (:class:`dmsil.voice.SpeakerBaseline`), carried here beside it, and
+counts in proportion likewise ("learning this voice").
+
+Each stretch of time is learned once: a row that ends no later than one already learned (an utterance
+row, after the windows that covered it) is read against the neutral without moving it. Not thread-safe:
+one per person per pipeline.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from dmsil.voice import SpeakerBaseline
+
+
+@dataclass(frozen=True)
+class PersonOptions:
+    memory: int = 120
+    """Windows in the face's running median (two minutes at the default 1 s hop)."""
+    warmup: int = 8
+    """Windows of a face (or a voice) before its expression counts fully."""
+
+
+class RunningNeutral:
+    """The median of the last ``memory`` readings, and how settled it is (0 .. 1 over ``warmup`` readings)."""
+
+    def __init__(self, memory: int, warmup: int):
+        self._seen: deque[float] = deque(maxlen=memory)
+        self.warmup = warmup
+
+    @property
+    def settled(self) -> float:
+        return min(1.0, len(self._seen) / self.warmup) if self.warmup > 0 else 1.0
+
+    def __call__(self, value: float, learn: bool = True) -> float:
+        """``value`` less the neutral (after adding it, when ``learn``)."""
+        if learn:
+            self._seen.append(float(value))
+        return value - float(np.median(self._seen)) if self._seen else 0.0
+
+
+class Person:
+    """The one person a pipeline watches and hears: their face's neutral and their voice's baseline."""
+
+    def __init__(self, voice: SpeakerBaseline | None, options: PersonOptions | None = None):
+        options = options or PersonOptions()
+        self.warmup = options.warmup
+        self.voice = voice
+        self.face = RunningNeutral(options.memory, options.warmup)
+        self._learned_until = -np.inf
+
+    def learns(self, end: float) -> bool:
+        """Whether a row ending at ``end`` is new time (and from now on, that it has been learned)."""
+        if end <= self._learned_until:
+            return False
+        self._learned_until = end
+        return True
+
+    @property
+    def voice_settled(self) -> float:
+        """How far the voice's baseline has been learned (0 .. 1 over the warm-up)."""
+        if self.voice is None:
+            return 0.0
+        return min(1.0, self.voice.windows / self.warmup) if self.warmup > 0 else 1.0
+
+    def learning(self) -> tuple[str, ...]:
+        """The modalities whose neutral is still being learned."""
+        return tuple(m for m, settled in (("audio", self.voice_settled), ("video", self.face.settled))
+                     if 0 < settled < 1)  # fmt: skip
