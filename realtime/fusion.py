@@ -32,7 +32,7 @@ from realtime.modalities import AUDIO, TEXT, VIDEO
 class FusionOptions:
     text: float = 0.5
     """Base weight of confident words (their weight at text 0)."""
-    text_gain: float = 1.0
+    text_gain: float = 3.0
     """Weight the words gain per point of ``|text|`` (-3 .. 3)."""
     voice: float = 0.5
     voice_gain: float = 0.0

@@ -50,7 +50,7 @@ RESULTS = ROOT / "scripts" / "results" / "bench_utterances.json"
 SPOKEN = json.loads((ROOT / "scripts" / "data" / "spoken_benchmark.json").read_text())["groups"]
 TAUS = (0.0, 1.0, 2.0, 3.0, 5.0)
 VOICE_WEIGHTS = (0.1, 0.25, 0.5)
-"""Weights of the voice's valence tried on top of the fused score (measured, not used: see the README)."""
+"""Extra weights of the voice's valence tried on top of the fused score (measured, not used)."""
 NUMBERS = ("start", "end", *SCORES, *EVIDENCE)
 """The CSV columns read as numbers (empty: None)."""
 log = logging.getLogger("bench_utterances")
@@ -150,6 +150,7 @@ def live_windows(path: Path, asr_model: str) -> list[dict]:
     """Every window result of ``path`` played at real-time pace through the live pipeline, raw (unsmoothed)."""
     from dmsil.features.asr import ASROptions
     from realtime.events import Record
+    from realtime.outputs import row
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.scorer import Scorer
     from realtime.sources import FileSource
@@ -160,8 +161,7 @@ def live_windows(path: Path, asr_model: str) -> list[dict]:
         WindowOptions(live=True), smooth=0.0, asr=ASROptions(model=asr_model, beam_size=1, threads=1)
     )
     Pipeline(Scorer(), options).run([FileSource(path, pace=True)], record)
-    return [{"start": s.start, "end": s.end, "text": s.text, "fused": s.fused, "audio": s.audio,
-             "fused_confidence": s.confidence.get("fused", 0.0)} for s in record.windows]  # fmt: skip
+    return [row(s) for s in record.windows]
 
 
 def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:
@@ -169,7 +169,7 @@ def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:
     out = {key: window_metrics(windows, sentences, key) for key in ("text", "fused")}
     for tau in TAUS:
         out[f"fused_smooth_{tau:g}s"] = window_metrics(smoothed(windows, tau), sentences, "fused")
-    for weight in VOICE_WEIGHTS:  # would adding the voice to the fused score help here? (it is not added)
+    for weight in VOICE_WEIGHTS:  # more voice on top of the fused score (which weighs it by confidence already)
         voiced = [{**w, "fused": with_voice(w, weight)} for w in windows]
         out[f"fused_plus_{weight:g}_voice"] = window_metrics(voiced, sentences, "fused")
     return out

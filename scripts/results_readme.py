@@ -214,6 +214,35 @@ def render_utterances(d: dict) -> Lines:
     return out
 
 
+FUSION_COLUMNS = ["plain agrees: smiling face", "frowning", "neutral", "negative over the smile",
+                  "positive over the frown", "neutral within +-1 (worst face)", "happy voice leans +", "sad voice leans -"]  # fmt: skip
+
+
+def fusion_cells(m: dict) -> list:
+    faces = ("smiling", "frowning", "neutral")
+    return [*(m[f]["plain_agree"] for f in faces), m["smiling"]["against_the_face"],
+            m["frowning"]["against_the_face"], min(m[f]["neutral_within_1"] for f in faces),
+            m["voices"]["happy_leans"], m["voices"]["sad_leans"]]  # fmt: skip
+
+
+def render_fusion(d: dict) -> Lines:
+    faces = ", ".join(f"{k} `{v['face']}` (face head {num(v['reading'])})" for k, v in d["faces"].items())
+    rows = [[f"{m} alone", *fusion_cells(v)] for m, v in d["heads"].items()]
+    rows.append([f"shipped rule {kv(d['shipped']['rule'])}", *fusion_cells(d["shipped"]["metrics"])])
+    rows += [[f"grid {kv(r['rule'])}", *fusion_cells(r["metrics"])] for r in d["grid"][:3]]
+    out = [
+        f"Faces: {faces}. Offline windows inside each sentence or clip:",
+        "",
+        *table(["score", *FUSION_COLUMNS], rows),
+    ]
+    if "live" in d:
+        cols = [(k, c) for k in ("raw", "smooth_1s") for c in ("plain_agree", "flips", "neutral_within_1")]
+        heads = [f"{k}: {c.replace('_', ' ')}" for k, c in cols]
+        live = [[name, *(m[k][c] for k, c in cols)] for name, m in d["live"].items()]
+        out += ["", "Live, the smiling-face talk at real-time pace:", "", *table(["fused by", *heads], live)]
+    return out
+
+
 def render_shutdown(d: dict) -> Lines:
     summary = {k: v for k, v in d.items() if k != "seconds"}
     return [
@@ -450,6 +479,12 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
         "(`realtime.windows.WindowOptions.context` = 2, the behaviour before commit 0f541c2), kept for comparison.",
         None,
         render_utterances,
+    ),
+    "bench_fusion.json": (
+        "Conflicting cues: spoken sentences over faces held in one expression, held-out RAVDESS voices over "
+        "neutral words; the fusion rule chosen from a grid of weights.",
+        f"{PY} -m scripts.bench_fusion --ravdess DIR --live",
+        render_fusion,
     ),
     "bench_shutdown.json": ("Ctrl-C under load: seconds from SIGINT to exit.", f"{BENCH}shutdown.py", render_shutdown),
     "bench_damaged.json": (

@@ -28,6 +28,10 @@ def test_a_face_is_learned_before_it_counts(scored_talk):
     assert [s.confidence["video"] for s in learning] == sorted(s.confidence["video"] for s in learning)
     assert all(s.confidence["video"] < 1 for s in learning)
     assert all(s.confidence["video"] > 0.9 for s in rows[len(learning) :])  # a face in nearly every frame
+    from realtime import view
+
+    assert "learning this face" in view.gauges(learning[0])
+    assert "learning this face" not in view.gauges(rows[len(learning)])
 
 
 @pytest.mark.slow
