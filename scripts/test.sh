@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's checks: ruff (lint + format), then the test suite in two phases: everything but the browser
-# tests in two pytest-xdist workers (a whole test file per worker; costly fixtures built once for both),
-# then the browser tests alone, in one process, since each runs live pipelines and Chromium that must not
-# share two cores with other tests. Extra arguments go to pytest; with your own -m the suite runs as one
+# and live tests in two pytest-xdist workers (a whole test file per worker; costly fixtures built once for
+# both), then the browser and live tests alone, in one process, since each runs live pipelines (and
+# Chromium) at real-time pace that must not share two cores with other tests. Extra arguments go to pytest; with your own -m the suite runs as one
 # pytest call in two workers (-n 0: one process).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +19,8 @@ pytest() {  # pytest's exit code 5 (nothing collected, e.g. a -k matching no tes
 for arg in "$@"; do
   if [ "$arg" = "-m" ]; then pytest -n 2 --dist loadfile "$@"; exit $?; fi
 done
-pytest -n 2 --dist loadfile -m "not browser" "$@"
+pytest -n 2 --dist loadfile -m "not browser and not live" "$@"
 first=$?
-pytest -p no:xdist -m browser "$@"
+pytest -p no:xdist -m "browser or live" "$@"
 second=$?
 [ $first -eq 0 ] && [ $second -eq 0 ]

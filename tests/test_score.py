@@ -119,6 +119,7 @@ def test_bad_arguments(talk, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.live
 def test_live_from_a_file_backed_camera(talk):
     proc = run_module("realtime", "--camera", str(talk["talk"]), "--no-ui", check=False)
     assert proc.returncode == 0, proc.stderr
