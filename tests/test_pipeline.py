@@ -85,11 +85,13 @@ def test_memory_stays_flat_on_a_long_stream(talk, scorer):
     source = FileSource(talk["talk"], loops=6)  # about a minute of talk
     sizes = Pipeline(scorer, PipelineOptions()).run([source], on_event).buffered
     # buffers hold what the slowest stage has not finished (an ASR block, 20 s; more on a busy machine),
-    # never the whole stream, and they do not grow as the stream goes on
+    # never the whole stream, and they do not grow as the stream goes on: keeping everything would double
+    # the buffer from the first half of the stream to the second; what the stages hold swings by a quarter
+    # (a fresh-clone run: 2302, 1822, 2171, 2464 frames, then 632 and 284 as the stream drained)
     seconds = 6 * sf.info(str(talk["wav"])).duration
     whole = seconds * (VIDEO_RATE + (FRAME_RATE if "audio" in scorer.needed else 0))  # face and acoustic frames
     half = len(sizes) // 2
-    assert max(sizes) < 0.8 * whole and max(sizes[half:]) <= max(sizes[:half]) + 30, (whole, sizes)
+    assert max(sizes) < 0.8 * whole and max(sizes[half:]) <= 1.5 * max(sizes[:half]), (whole, sizes)
     # keeping the pictures would grow by W x H x 3 bytes a frame (about 2 GB over this minute); what is
     # kept of them (face vectors, words) is tiny. Allow 2% of the pictures' size for allocator noise.
     from realtime.demo import H, W
