@@ -53,6 +53,12 @@ AROUSAL = Dimension("arousal", AUDIO, "#8e44ad", "how stirred the voice sounds",
 DIMENSIONS: tuple[Dimension, ...] = (AROUSAL,)
 DIMENSION: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
 
+
+def modality_of(score: str) -> str:
+    """The modality a score name comes from (a dimension's is its modality's; the others are their own)."""
+    return DIMENSION[score].modality.name if score in DIMENSION else score
+
+
 FUSED = Modality("fused", "M", "", "", "#111111", "all of them together")
 """Not a modality of its own: the head that scores them together, drawn beside them."""
 SCORES: tuple[str, ...] = (FUSED.name, *MODALITIES, *(d.name for d in DIMENSIONS))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmsil.voice import SpeakerBaseline
+from realtime.modalities import AUDIO, VIDEO
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class PersonOptions:
     """Windows in the face's running median (two minutes at the default 1 s hop)."""
     warmup: int = 8
     """Windows of a face (or a voice) before its expression counts fully."""
+
+
+def settled(seen: int, warmup: int) -> float:
+    """How far a neutral learned from ``seen`` readings counts, 0 .. 1 over ``warmup`` readings."""
+    return min(1.0, seen / warmup) if warmup > 0 else 1.0
 
 
 class RunningNeutral:
@@ -40,7 +46,7 @@ class RunningNeutral:
 
     @property
     def settled(self) -> float:
-        return min(1.0, len(self._seen) / self.warmup) if self.warmup > 0 else 1.0
+        return settled(len(self._seen), self.warmup)
 
     def __call__(self, value: float, learn: bool = True) -> float:
         """``value`` less the neutral (after adding it, when ``learn``)."""
@@ -69,11 +75,9 @@ class Person:
     @property
     def voice_settled(self) -> float:
         """How far the voice's baseline has been learned (0 .. 1 over the warm-up)."""
-        if self.voice is None:
-            return 0.0
-        return min(1.0, self.voice.windows / self.warmup) if self.warmup > 0 else 1.0
+        return settled(self.voice.windows, self.warmup) if self.voice is not None else 0.0
 
     def learning(self) -> tuple[str, ...]:
         """The modalities whose neutral is still being learned."""
-        return tuple(m for m, settled in (("audio", self.voice_settled), ("video", self.face.settled))
-                     if 0 < settled < 1)  # fmt: skip
+        return tuple(m for m, done in ((AUDIO.name, self.voice_settled), (VIDEO.name, self.face.settled))
+                     if 0 < done < 1)  # fmt: skip

@@ -104,9 +104,9 @@ class Scorer:
         self.heads = checkpoint.heads(self.ckpt)
         self.calibration = calibration.from_runtime(document)
         self.voice = self._voice_head(voice)
+        """The voice head that reads ``audio`` and ``arousal`` (None: the model's own audio head, if trained)."""
         self.fusion = fusion or FusionOptions()
         self.person_options = person or PersonOptions()
-        """The voice head that reads ``audio`` and ``arousal`` (None: the model's own audio head, if trained)."""
         self._unscored = {m.name: Reason(Absence.UNTRAINED, self.heads[m.head].source) for m in ALL
                           if not self.heads[m.head].trained}  # fmt: skip
         if self.voice is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from realtime.modalities import DIMENSION, SCORES
+from realtime.modalities import SCORES, modality_of
 
 
 class Smoother:
@@ -33,7 +33,7 @@ class Smoother:
             if previous is not None:
                 t0, v0 = previous
                 step = 1.0 - math.exp(-max(scores.end - t0, 0.0) / self.tau) if self.tau > 0 else 1.0
-                sure = scores.confidence.get(DIMENSION[name].modality.name if name in DIMENSION else name, 1.0)
+                sure = scores.confidence.get(modality_of(name), 1.0)
                 value = v0 + step * sure * (raw - v0)
             self._last[name] = (scores.end, value)
             scores.smooth[name] = value

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from realtime.modalities import COLOURS, DIMENSION, DIMENSIONS, SCORES
+from realtime.modalities import COLOURS, DIMENSION, DIMENSIONS, SCORES, modality_of
 from realtime.scorer import Scores
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def gauge(head: str, score: float | None, raw: float | None, why: str | None, su
 
 def _note(s: Scores, head: str) -> str:
     """What the page says beside a gauge: the neutral still being learned, or how sure the score is."""
-    modality = _modality(head)
+    modality = modality_of(head)
     if modality in s.learning:
         return LEARNING[modality]
     sure = s.confidence.get(modality)
@@ -177,8 +177,8 @@ def gauges(latest: Scores | None) -> str:
                 h,
                 shown(latest, h),
                 getattr(latest, h),
-                "no trained modality present" if h == "fused" else str(latest.missing.get(_modality(h), "")),
-                latest.confidence.get(_modality(h), 1.0),
+                "no trained modality present" if h == "fused" else str(latest.missing.get(modality_of(h), "")),
+                latest.confidence.get(modality_of(h), 1.0),
                 _note(latest, h),
             )
             for h in HEADS
@@ -187,11 +187,6 @@ def gauges(latest: Scores | None) -> str:
         '<div class="gauges" aria-label="scores on -3 (strongly negative) to +3 (strongly positive); '
         'arousal on -3 (very calm) to +3 (very excited)">' + "".join(rows) + "</div>"
     )
-
-
-def _modality(head: str) -> str:
-    """The modality a gauge's score comes from (a dimension's is its modality's)."""
-    return DIMENSION[head].modality.name if head in DIMENSION else head
 
 
 # -- timeline ----------------------------------------------------------------------------------------

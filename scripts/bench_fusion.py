@@ -39,7 +39,7 @@ import numpy as np
 from dmsil.cli import add_verbosity, setup_logging
 from realtime.fusion import FusionOptions
 from realtime.modalities import MODALITIES
-from scripts.bench_utterances import SPOKEN, inside, live_windows, read, score, smoothed
+from scripts.bench_utterances import SPOKEN, inside, live_windows, read, score, sign_flips, smoothed
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "scripts" / "results" / "bench_fusion.json"
@@ -213,17 +213,13 @@ def grid_search(sets: dict) -> list[dict]:
 
 def live(rows: list[dict], sentences: list[dict], rule: FusionOptions) -> dict:
     """The live rows re-fused by ``rule``: raw and smoothed (1 s, the default) agreement and flips."""
-    rows = refused(rows, rule)
-    out = {
-        "raw": face_metrics(rows, sentences, "smiling"),
-        "smooth_1s": face_metrics(smoothed(rows, 1.0), sentences, "smiling"),
-    }
-    for name in ("raw", "smooth_1s"):
-        flips = []
-        for s in sentences:
-            values = [w["fused"] for w in inside(rows if name == "raw" else smoothed(rows, 1.0), s) if w["fused"]]
-            flips += [np.sign(a) != np.sign(b) for a, b in zip(values, values[1:], strict=False)]
-        out[name]["flips"] = share(flips)
+    shown = {"raw": refused(rows, rule)}
+    shown["smooth_1s"] = smoothed(shown["raw"], 1.0)
+    out = {}
+    for name, windows in shown.items():
+        out[name] = face_metrics(windows, sentences, "smiling")
+        values = ([w["fused"] for w in inside(windows, s) if w["fused"]] for s in sentences)
+        out[name]["flips"] = share([f for v in values for f in sign_flips(v)])
     return out
 
 

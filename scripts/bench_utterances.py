@@ -126,7 +126,7 @@ def window_metrics(windows: list[dict], sentences: list[dict], key: str) -> dict
             agree[s["group"]] += [np.sign(v) == sign for v in values]
         else:
             neutral += [abs(v) <= 1.0 for v in values]
-        flips += [np.sign(a) != np.sign(b) for a, b in zip(values, values[1:], strict=False) if a and b]
+        flips += sign_flips(values)
     return {
         "plain_agree": float(np.mean(agree["plain"])),
         "negation_contrast_agree": float(np.mean(agree["negation/contrast"])),
@@ -134,6 +134,11 @@ def window_metrics(windows: list[dict], sentences: list[dict], key: str) -> dict
         "neutral_within_1": float(np.mean(neutral)) if neutral else float("nan"),
         "windows": sum(len(inside(windows, s)) for s in sentences),
     }
+
+
+def sign_flips(values: list[float]) -> list[bool]:
+    """For each adjacent pair of non-zero values in a sentence: whether the sign flipped."""
+    return [np.sign(a) != np.sign(b) for a, b in zip(values, values[1:], strict=False) if a and b]
 
 
 def smoothed(windows: list[dict], tau: float) -> list[dict]:
