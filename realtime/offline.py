@@ -19,11 +19,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from dmsil.errors import DmsilError
+from realtime import transcripts
 from realtime.events import Record, WindowScored
 from realtime.outputs import FileResult, write
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.scorer import Scorer, usable_checkpoint
 from realtime.sources import MEDIA_SUFFIXES, FileSource, SourceError
+from realtime.speakers import Turn, diarize_file
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ def score_file(
     """Scores one file into ``out_dir``; ``progress`` draws a bar on stderr, ``on_progress(seconds done,
     duration or None)`` hears of each window (the page's progress bar)."""
     result = FileResult(path)
+    if path.suffix.lower() in transcripts.SUFFIXES:
+        return _score_transcript(path, scorer, out_dir, formats, result)
     try:
         source = FileSource(path)
     except SourceError as exc:
@@ -70,7 +74,8 @@ def score_file(
             if on_progress is not None:
                 on_progress(end, total)
 
-    stats = Pipeline(scorer, options).run([source], on_event)
+    turns = speakers_of(path, options) if source.has_audio else []
+    stats = Pipeline(scorer, options).run([source], on_event, turns=turns)
     bar.close()
     result.damage = source.damage
     if stats.errors:
@@ -78,6 +83,30 @@ def score_file(
     if result.rows or result.error is None:
         result.outputs = write(result, scorer, out_dir, formats)
     return result
+
+
+def _score_transcript(path: Path, scorer: Scorer, out_dir: Path, formats: tuple[str, ...], result: FileResult
+                      ) -> FileResult:  # fmt: skip
+    try:
+        cues = transcripts.read(path)
+    except transcripts.TranscriptError as exc:
+        result.error = str(exc)
+        return result
+    transcripts.score(cues, scorer, Record(result.rows, result.utterances))
+    result.outputs = write(result, scorer, out_dir, formats)
+    return result
+
+
+def speakers_of(path: Path, options: PipelineOptions) -> list[Turn]:
+    """The recording's turns (none when speakers are off, or when diarization fails: then the file is
+    scored as one speaker and the log says why)."""
+    if options.speakers is None:
+        return []
+    try:
+        return diarize_file(path, options.speakers)
+    except Exception as exc:  # a damaged sound track: scored as one speaker
+        log.warning("%s: speakers not told apart (%s: %s)", path, type(exc).__name__, exc)
+        return []
 
 
 @dataclass

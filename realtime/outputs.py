@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from realtime.modalities import COLOURS, DIMENSION, FUSED, MODALITIES, SCORES
 from realtime.scorer import Scorer, Scores
+from realtime.speakers import colour_of
 
 if TYPE_CHECKING:
     from realtime.sources import Damage
@@ -24,9 +25,11 @@ if TYPE_CHECKING:
 CONFIDENT = (FUSED.name, *MODALITIES)
 """The scores that carry a confidence."""
 EVIDENCE = ("video_raw", *(f"{k}_confidence" for k in CONFIDENT))
-COLUMNS = ("start", "end", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present",
+COLUMNS = ("start", "end", "speaker", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present",
            *EVIDENCE)  # fmt: skip
-UTTERANCE_COLUMNS = ("start", "end", "transcript", *SCORES, "present", *EVIDENCE)
+UTTERANCE_COLUMNS = ("start", "end", "speaker", "transcript", *SCORES, "present", *EVIDENCE)
+SPEAKER_COLUMNS = ("speaker", "talk_seconds", "turns", "utterances",
+                   *(f"{k}_{stat}" for k in SCORES for stat in ("mean", "min", "max")))  # fmt: skip
 FORMATS = ("csv", "json", "png")
 
 
@@ -51,6 +54,7 @@ def row(s: Scores) -> dict:
     return {
         "start": round(s.start, 3),
         "end": round(s.end, 3),
+        "speaker": s.speaker or "",
         "transcript": s.transcript,
         **{k: _round(getattr(s, k)) for k in SCORES},
         **{f"{k}_smooth": _round(s.smooth.get(k)) for k in SCORES},
@@ -74,6 +78,7 @@ def utterance_row(s: Scores) -> dict:
     return {
         "start": round(s.start, 3),
         "end": round(s.end, 3),
+        "speaker": s.speaker or "",
         "transcript": s.transcript,
         **{k: _round(getattr(s, k)) for k in SCORES},
         "present": "+".join(s.present),
@@ -81,23 +86,49 @@ def utterance_row(s: Scores) -> dict:
     }
 
 
+def speakers(utterances: list[Scores]) -> list[dict]:
+    """One row per speaker of the utterances, in order of first speech: talk time, turns (runs of their
+    utterances), and the mean and range of each score over their utterances. Empty when no utterance has
+    a speaker."""
+    rows: dict[str, dict] = {}
+    said: dict[str, list[Scores]] = {}
+    last = None
+    for s in utterances:
+        if s.speaker:
+            r = rows.setdefault(s.speaker, {"speaker": s.speaker, "talk_seconds": 0.0, "turns": 0})
+            r["talk_seconds"] += s.end - s.start
+            r["turns"] += s.speaker != last
+            said.setdefault(s.speaker, []).append(s)
+        last = s.speaker
+    for name, r in rows.items():
+        r["utterances"], r["talk_seconds"] = len(said[name]), round(r["talk_seconds"], 3)
+        for k in SCORES:
+            values = [getattr(s, k) for s in said[name] if getattr(s, k) is not None]
+            stats = (sum(values) / len(values), min(values), max(values)) if values else (None, None, None)
+            r.update({f"{k}_{stat}": _round(v) for stat, v in zip(("mean", "min", "max"), stats, strict=True)})
+    return list(rows.values())
+
+
+def _csv(path: Path, columns: tuple[str, ...], rows) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
 def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str, ...]) -> list[Path]:
     """``result`` as the ``formats`` asked for, named after its file, into ``out_dir``; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / result.path.stem
     written = []
+    who = speakers(result.utterances)
     if "csv" in formats:
-        with stem.with_suffix(".csv").open("w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS)
-            w.writeheader()
-            w.writerows(row(s) for s in result.rows)
-        written.append(stem.with_suffix(".csv"))
-        path = stem.with_name(stem.name + ".utterances.csv")
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=UTTERANCE_COLUMNS)
-            w.writeheader()
-            w.writerows(utterance_row(s) for s in result.utterances)
-        written.append(path)
+        written.append(_csv(stem.with_suffix(".csv"), COLUMNS, (row(s) for s in result.rows)))
+        utterances = stem.with_name(stem.name + ".utterances.csv")
+        written.append(_csv(utterances, UTTERANCE_COLUMNS, (utterance_row(s) for s in result.utterances)))
+        if who:
+            written.append(_csv(stem.with_name(stem.name + ".speakers.csv"), SPEAKER_COLUMNS, who))
     if "json" in formats:
         document = {
             "file": str(result.path),
@@ -109,6 +140,7 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
             "damaged": [{"start": round(d.t, 3), "end": round(d.end, 3), "stream": d.stream} for d in result.damage],
             "windows": [{**row(s), "missing": missing(s)} for s in result.rows],
             "utterances": [{**utterance_row(s), "missing": missing(s)} for s in result.utterances],
+            "speakers": who,
         }
         stem.with_suffix(".json").write_text(
             json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -117,6 +149,21 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
     if "png" in formats:
         written.append(plot(result, stem.with_suffix(".png")))
     return written
+
+
+def _speakers(ax, tx, utterances: list[Scores]) -> None:
+    """Each speaker's utterances: their fused score as a bar over the utterance, and who spoke when as a
+    band under the transcript."""
+    seen: set[str] = set()
+    for s in utterances:
+        if not s.speaker:
+            continue
+        colour, label = colour_of(s.speaker), None if s.speaker in seen else s.speaker
+        seen.add(s.speaker)
+        if s.fused is not None:
+            ax.plot([s.start, s.end], [s.fused, s.fused], color=colour, lw=5, alpha=0.55, solid_capstyle="butt",
+                    label=label)  # fmt: skip
+        tx.axvspan(s.start, s.end, ymin=0.0, ymax=0.08, color=colour, lw=0)
 
 
 def plot(result: FileResult, out: Path) -> Path:
@@ -136,6 +183,7 @@ def plot(result: FileResult, out: Path) -> Path:
         label, style = (f"{name} (− {d.low}, + {d.high})", "--") if d else (name, "-")
         if any(v == v for v in y):
             ax.plot(t, y, color=color, lw=width, ls=style, label=label, marker="." if len(rows) < 40 else None)
+    _speakers(ax, tx, result.utterances)
     raw = [float("nan") if s.fused is None else s.fused for s in rows]
     if any(v == v for v in raw):
         ax.plot(t, raw, color=COLOURS[FUSED.name], lw=0.6, ls=":", label="fused (raw)")

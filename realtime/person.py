@@ -6,16 +6,19 @@ the person's running neutral, the median of their last :attr:`PersonOptions.memo
 the moments of real expression that the median is not). Until :attr:`PersonOptions.warmup` windows of
 their face have been seen the face counts in proportion ("learning this face" on the page). The voice has
 its own baseline in feature space (:class:`dmsil.voice.SpeakerBaseline`), carried here beside it, and
-counts in proportion likewise ("learning this voice").
+counts in proportion likewise ("learning this voice"). In a conversation each voice the speaker stage
+tells apart (:mod:`realtime.speakers`) has its own baseline; the face is the largest one in the picture,
+whoever it belongs to, so it keeps one neutral.
 
 Each stretch of time is learned once: a row that ends no later than one already learned (an utterance
 row, after the windows that covered it) is read against the neutral without moving it. Not thread-safe:
-one per person per pipeline.
+one per pipeline.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,15 +58,25 @@ class RunningNeutral:
         return value - float(np.median(self._seen)) if self._seen else 0.0
 
 
-class Person:
-    """The one person a pipeline watches and hears: their face's neutral and their voice's baseline."""
+class People:
+    """Who a pipeline watches and hears: the face's neutral, and a voice baseline per speaker (``None``: the
+    one voice of a recording whose speakers are not told apart)."""
 
-    def __init__(self, voice: SpeakerBaseline | None, options: PersonOptions | None = None):
+    def __init__(self, voice: Callable[[], SpeakerBaseline] | None, options: PersonOptions | None = None):
         options = options or PersonOptions()
         self.warmup = options.warmup
-        self.voice = voice
+        self._new_voice = voice
+        self._voices: dict[str | None, SpeakerBaseline] = {}
         self.face = RunningNeutral(options.memory, options.warmup)
         self._learned_until = -np.inf
+
+    def voice(self, speaker: str | None = None) -> SpeakerBaseline | None:
+        """The speaker's voice baseline (new on first meeting; None without a voice head)."""
+        if self._new_voice is None:
+            return None
+        if speaker not in self._voices:
+            self._voices[speaker] = self._new_voice()
+        return self._voices[speaker]
 
     def learns(self, end: float) -> bool:
         """Whether a row ending at ``end`` is new time (and from now on, that it has been learned)."""
@@ -72,12 +85,12 @@ class Person:
         self._learned_until = end
         return True
 
-    @property
-    def voice_settled(self) -> float:
-        """How far the voice's baseline has been learned (0 .. 1 over the warm-up)."""
-        return settled(self.voice.windows, self.warmup) if self.voice is not None else 0.0
+    def voice_settled(self, speaker: str | None = None) -> float:
+        """How far the speaker's voice baseline has been learned (0 .. 1 over the warm-up)."""
+        voice = self.voice(speaker)
+        return settled(voice.windows, self.warmup) if voice is not None else 0.0
 
-    def learning(self) -> tuple[str, ...]:
-        """The modalities whose neutral is still being learned."""
-        return tuple(m for m, done in ((AUDIO.name, self.voice_settled), (VIDEO.name, self.face.settled))
-                     if 0 < done < 1)  # fmt: skip
+    def learning(self, speaker: str | None = None) -> tuple[str, ...]:
+        """The modalities whose neutral is still being learned (the speaker's voice, the face)."""
+        done = ((AUDIO.name, self.voice_settled(speaker)), (VIDEO.name, self.face.settled))
+        return tuple(m for m, d in done if 0 < d < 1)

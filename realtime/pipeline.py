@@ -34,7 +34,8 @@ from realtime.modalities import MODALITIES, SOURCES, STREAM_ABSENCE, Absence, Re
 from realtime.scorer import Scorer, Scores
 from realtime.smoothing import Smoother
 from realtime.sources import AudioChunk, Damage, Frame, SourceError, SourceStatus
-from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, Stage, run_stage
+from realtime.speakers import SpeakerOptions, Turn
+from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, SpeakerStage, Stage, run_stage
 from realtime.windows import Assembler, Window, WindowOptions
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class PipelineOptions:
     (scripts/bench_utterances.py); longer ones lag into the next sentence."""
     stop_within: float = 2.0
     """Seconds every thread gets, all together, to end after a stop."""
+    speakers: SpeakerOptions | None = field(default_factory=SpeakerOptions)
+    """Tell the voices apart (:mod:`realtime.speakers`); None: everyone heard is one speaker."""
 
     def __post_init__(self) -> None:
         if self.sequential and self.live:
@@ -126,9 +129,13 @@ class Pipeline:
         with self._timer_lock:
             self._timers[stage] = self._timers.get(stage, 0.0) + seconds
 
-    def run(self, sources: Iterable, on_event: Callable[[Event], None], clock_start: float | None = None) -> Stats:
+    def run(
+        self, sources: Iterable, on_event: Callable[[Event], None], clock_start: float | None = None,
+        turns: list[Turn] | None = None,
+    ) -> Stats:  # fmt: skip
         """Process until every source ends (or :meth:`stop`), handing every event to ``on_event`` from this
-        thread; returns the statistics."""
+        thread; returns the statistics. ``turns``: who speaks when, known before (a recording diarized
+        whole); live, a speaker stage finds them as it goes."""
         sources = list(sources)
         self._clock = clock_start if clock_start is not None else time.monotonic()
         has = {"video": any(s.has_video for s in sources), "audio": any(s.has_audio for s in sources)}
@@ -138,7 +145,9 @@ class Pipeline:
             self.stats.errors, on_first=lambda stage, why: asm.note(stage, of_stage(stage) or MODALITIES, why)
         )
         self._faults = faults
-        self._person = self.scorer.person()
+        self._people = self.scorer.people()
+        if turns:
+            asm.set_turns(turns)
         stages, video_q, audio_qs = self._stages(asm, faults, has)
         threads = [
             threading.Thread(target=run_stage, args=(stage, q, asm, self._stop, faults, self._time),
@@ -177,7 +186,9 @@ class Pipeline:
         audio_qs: list[queue.Queue] = []
         wanted = {"asr": True, "acoustic": "audio" in self.scorer.needed}
         acoustic = AcousticStage(faults, block_s=1.0 if opts.live else OFFLINE_ACOUSTIC_BLOCK_S)
-        for stage in (ASRStage(opts.asr, opts.live, faults, self.load_transcriber), acoustic):
+        speakers = SpeakerStage(faults, opts.speakers)
+        wanted["speaker"] = opts.live and opts.speakers is not None
+        for stage in (ASRStage(opts.asr, opts.live, faults, self.load_transcriber), acoustic, speakers):
             if has["audio"] and wanted[stage.name]:
                 audio_qs.append(queue.Queue(maxsize=0 if opts.sequential else 200))
                 stages.append((stage, audio_qs[-1]))
@@ -287,7 +298,7 @@ class Pipeline:
         they were."""
         start = time.perf_counter()
         try:
-            scored = iter(self.scorer(ready, self._person))
+            scored = iter(self.scorer(ready, self._people))
         except Exception as exc:  # one bad batch must not end the stream: its windows say why, the next try again
             why = self._faults.report("engine", exc)
             scored = iter([Scores.failed(w, why) for w in ready])

@@ -7,8 +7,8 @@ provenance, e.g. "not trained in the default model").
 
 Where the model's own audio head is untrained and the checkpoint ships a voice head (:mod:`dmsil.voice`),
 the voice is read by that head instead: ``audio`` is its valence and ``arousal`` its arousal. Face and
-voice are measured against the person's own neutral (one :class:`~realtime.person.Person` per pipeline,
-passed in by the caller); ``video_raw`` keeps the face's absolute reading. The fused score weighs each
+voice are measured against the person's own neutral (one :class:`~realtime.person.People` per pipeline,
+passed in by the caller; a voice baseline per speaker); ``video_raw`` keeps the face's absolute reading. The fused score weighs each
 head's score by its confidence (:mod:`realtime.fusion`), and is ``None`` when no head has any: never a
 number made of zeros.
 """
@@ -29,7 +29,7 @@ from dmsil.features import normalize, require_computable, resolve_text_model
 from dmsil.voice import VoiceHead, VoiceReading
 from realtime.fusion import FusionOptions
 from realtime.modalities import ALL, AUDIO, DEFAULT_ABSENCE, FUSED, MODALITIES, TEXT, VIDEO, Absence, Reason
-from realtime.person import Person, PersonOptions
+from realtime.person import People, PersonOptions
 from realtime.windows import Window
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,14 @@ class Scores:
     """``fused`` and each scored modality -> how far its score can be trusted (0 .. 1, :mod:`realtime.fusion`)."""
     learning: tuple[str, ...] = ()
     """Scored modalities whose person's neutral is still being learned (the page says so)."""
+    speaker: str | None = None
+    """Who was speaking (``S1``, ``S2``, ... from the voices, or a transcript's names; None: not told apart)."""
 
     @classmethod
     def failed(cls, w: Window, reason: Reason) -> Scores:
         """A window that could not be scored: every modality says why."""
         return cls(w.start, w.end, w.text or w.heard, None, None, None, None, (), dict.fromkeys(MODALITIES, reason),
-                   recent=w.recent, provisional=w.provisional)  # fmt: skip
+                   recent=w.recent, provisional=w.provisional, speaker=w.speaker)  # fmt: skip
 
 
 def usable_checkpoint(ckpt_dir: str | Path | None = None) -> tuple[Path, FeatureSpec]:
@@ -125,9 +127,9 @@ class Scorer:
             return None
         return VoiceHead(self.ckpt)
 
-    def person(self) -> Person:
-        """A fresh person (face neutral, voice baseline) for one pipeline."""
-        return Person(self.voice.baseline() if self.voice is not None else None, self.person_options)
+    def people(self) -> People:
+        """Fresh neutrals (the face's, a voice baseline per speaker) for one pipeline."""
+        return People(self.voice.baseline if self.voice is not None else None, self.person_options)
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -147,50 +149,51 @@ class Scorer:
         featurizer = TextFeaturizer(TextOptions(resolve_text_model(self.spec.text_model), self.spec.text_max_length))
         return featurizer.states
 
-    def __call__(self, windows: list[Window], person: Person | None = None) -> list[Scores]:
-        """Scores for ``windows``, in time order; ``person``: who is watched and heard (:meth:`person`),
-        whose neutral learns from each new stretch of time before reading it (a fresh one when None)."""
+    def __call__(self, windows: list[Window], people: People | None = None) -> list[Scores]:
+        """Scores for ``windows``, in time order; ``people``: who is watched and heard (:meth:`people`),
+        whose neutrals learn from each new stretch of time before reading it (fresh ones when None)."""
         if not windows:
             return []
-        person = person or self.person()
-        learn = [person.learns(w.end) for w in windows]
-        voices = self._voices(windows, person, learn)
+        people = people or self.people()
+        learn = [people.learns(w.end) for w in windows]
+        voices = self._voices(windows, people, learn)
         with self._lock:
             scores = self._score(windows, voices)
         for s, w, new in zip(scores, windows, learn, strict=True):
-            self._fuse(s, w, person, new)
+            self._fuse(s, w, people, new)
         return scores
 
-    def _voices(self, windows: list[Window], person: Person, learn: list[bool]) -> list[VoiceReading | None]:
-        """The voice head's reading of each window with enough voicing (None for the rest)."""
-        if self.voice is None or person.voice is None:
+    def _voices(self, windows: list[Window], people: People, learn: list[bool]) -> list[VoiceReading | None]:
+        """The voice head's reading of each window with enough voicing (None for the rest), each measured
+        against its speaker's baseline."""
+        if self.voice is None:
             return [None] * len(windows)
         found = [self.voice.features(np.asarray(w.audio)) if w.audio is not None and len(w.audio) else None
                  for w in windows]  # fmt: skip
         have = [i for i, f in enumerate(found) if f is not None]
-        normalised = [person.voice.normalise(found[i], learn=learn[i]) for i in have]
+        normalised = [people.voice(windows[i].speaker).normalise(found[i], learn=learn[i]) for i in have]
         readings = self.voice.read(np.stack(normalised)) if have else []
         out: list[VoiceReading | None] = [None] * len(windows)
         for i, reading in zip(have, readings, strict=True):
             out[i] = reading
         return out
 
-    def _fuse(self, s: Scores, w: Window, person: Person, learn: bool) -> None:
+    def _fuse(self, s: Scores, w: Window, people: People, learn: bool) -> None:
         """The face measured from the person's neutral, each head's confidence, and the fused score."""
         confidence = {}
         if s.text is not None:
             confidence[TEXT.name] = self.fusion.text_confidence(w.word_probability, w.text)
         if s.audio is not None:
             share = self.voice.voiced_share(np.asarray(w.audio)) if self.voice is not None else 1.0
-            confidence[AUDIO.name] = share * (person.voice_settled if self.voice is not None else 1.0)
+            confidence[AUDIO.name] = share * (people.voice_settled(w.speaker) if self.voice is not None else 1.0)
         if s.video is not None:
             s.video_raw = s.video
-            s.video = person.face(s.video, learn)
+            s.video = people.face(s.video, learn)
             faces = np.asarray(w.video)[:, -1] > 0
-            confidence[VIDEO.name] = float(faces.mean()) * person.face.settled
+            confidence[VIDEO.name] = float(faces.mean()) * people.face.settled
         s.fused, confidence[FUSED.name] = self.fusion({m: getattr(s, m) for m in MODALITIES}, confidence)
         s.confidence = confidence
-        s.learning = tuple(m for m in person.learning() if getattr(s, m) is not None)
+        s.learning = tuple(m for m in people.learning(w.speaker) if getattr(s, m) is not None)
 
     def _score(self, windows: list[Window], voices: list[VoiceReading | None]) -> list[Scores]:
         use = [self._present(w, v) for w, v in zip(windows, voices, strict=True)]
@@ -250,6 +253,7 @@ class Scorer:
             recent=w.recent,
             provisional=w.provisional,
             arousal=voice.arousal if voice is not None else None,
+            speaker=w.speaker,
         )
 
     def _why_missing(self, w: Window, modality: str) -> Reason:

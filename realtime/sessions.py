@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -141,10 +142,15 @@ class LiveSession:
         seen = self.face
         return None if seen is None else overlay(seen.frame.rgb, seen.face, draw_face=draw_face)
 
-    def save(self, out_dir: Path) -> list[Path]:
-        """The session so far as offline scoring writes a file: CSV (windows, utterances), JSON, PNG."""
+    def save(self, out_dir: Path, names: dict[str, str] | None = None) -> list[Path]:
+        """The session so far as offline scoring writes a file: CSV (windows, utterances, speakers), JSON,
+        PNG; ``names``: what the viewer called the voices (``S1`` -> ``Ann``)."""
         stamp = (self.started or datetime.now()).strftime("%Y%m%d-%H%M%S")
-        result = FileResult(Path(f"session-{stamp}"), list(self.record.windows), list(self.record.utterances))
+
+        def named(rows: list[Scores]) -> list[Scores]:
+            return [replace(s, speaker=(names or {}).get(s.speaker, s.speaker)) if s.speaker else s for s in rows]
+
+        result = FileResult(Path(f"session-{stamp}"), named(self.record.windows), named(self.record.utterances))
         return write(result, self.scorer, out_dir, FORMATS)
 
 

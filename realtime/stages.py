@@ -253,3 +253,34 @@ def run_stage(
         asm.finish(stage.name)
         for _ in items(q, stop):
             pass
+
+
+class SpeakerStage:
+    """Live: who is speaking, from the voices (:class:`realtime.speakers.LiveSpeakers`); the assembler
+    attributes words and windows to the turns it is given. Offline the whole recording is diarized
+    before scoring instead (:func:`realtime.speakers.diarize_file`)."""
+
+    name = "speaker"
+
+    def __init__(self, faults: Faults, options=None):
+        self.faults, self.options = faults, options
+
+    def __enter__(self) -> SpeakerStage:
+        from realtime.speakers import LiveSpeakers, diarizer
+
+        diarizer()
+        self._speakers = LiveSpeakers(self.options)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def push(self, chunk: AudioChunk, asm: Assembler) -> None:
+        try:
+            if self._speakers.add(chunk.t, chunk.samples):
+                asm.set_turns(self._speakers.turns)
+        except Exception as exc:  # words are still scored, only not told apart
+            self.faults.report(self.name, exc)
+
+    def end(self, asm: Assembler) -> None:
+        pass

@@ -68,15 +68,16 @@ def build(sessions: Sessions, scorer: Scorer, options: PipelineOptions, browser:
     return app
 
 
-def _show(session: LiveSession, draw: bool, newest: str, shown: str) -> tuple:
-    """What the live tab's outputs show of ``session`` now: status, picture, gauges, transcript, timeline."""
-    latest = session.latest
+def _show(session: LiveSession, draw: bool, newest: str, shown: str, typed: str) -> tuple:
+    """What the live tab's outputs show of ``session`` now: status, picture, gauges (the heads', then one
+    per speaker), transcript, timeline; ``typed``: the viewer's names for the voices."""
+    latest, names = session.latest, view.parse_names(typed)
     speaking = latest if latest is not None and latest.provisional else None
     return (
         session.status(),
         view.picture(session.picture(draw)),
-        view.gauges(latest),
-        view.utterance_list(session.utterances, speaking, newest == "newest first"),
+        view.gauges(latest) + view.speakers(session.utterances, names),
+        view.utterance_list(session.utterances, speaking, newest == "newest first", names),
         view.timeline(session.windows, session.utterances, view.SPANS[shown]),
     )
 
@@ -103,7 +104,8 @@ def _live_tab(sessions: Sessions, options: PipelineOptions, browser: bool, out_r
             picture = gr.HTML(view.picture(None), elem_id="picture")
             draw_face = gr.Checkbox(True, label="draw the face reader's box and landmarks", elem_id="draw-face")
         with gr.Column(scale=1):
-            gauges = gr.HTML(view.gauges(None), elem_id="gauges")
+            gauges = gr.HTML(view.gauges(None) + view.speakers([]), elem_id="gauges")
+            names = gr.Textbox(label="name the voices", placeholder="S1=Ann, S2=Bob", elem_id="names", max_lines=1)
             utterances = gr.HTML(view.utterance_list([]), label="transcript", elem_id="utterances")
             order = gr.Radio(list(view.ORDERS), value=view.ORDERS[0], label="transcript order", elem_id="order")
     timeline = gr.HTML(view.timeline([]), elem_id="timeline")
@@ -112,27 +114,27 @@ def _live_tab(sessions: Sessions, options: PipelineOptions, browser: bool, out_r
                     elem_id="saved", visible=False)  # fmt: skip
 
     def act(do: Callable[[str], LiveSession]) -> Callable:
-        def handler(draw: bool, newest: str, shown: str, request: gr.Request) -> tuple:
-            return _show(do(request.session_hash), draw, newest, shown)
+        def handler(draw: bool, newest: str, shown: str, typed: str, request: gr.Request) -> tuple:
+            return _show(do(request.session_hash), draw, newest, shown, typed)
 
         return handler
 
-    def on_save(request: gr.Request):
+    def on_save(typed: str, request: gr.Request):
         session = sessions.get(request.session_hash)
         if not session.windows:
             gr.Warning("nothing to save yet: no window has been scored")
             return gr.update(visible=False)
-        files = session.save(Path(tempfile.mkdtemp(dir=out_root)))
+        files = session.save(Path(tempfile.mkdtemp(dir=out_root)), view.parse_names(typed))
         return gr.update(value=[str(p) for p in files], visible=True)
 
-    inputs, outputs = [draw_face, order, span], [status, picture, gauges, utterances, timeline]
+    inputs, outputs = [draw_face, order, span, names], [status, picture, gauges, utterances, timeline]
     # no progress overlay on any of them: an overlay over the page while an update is pending would take the
     # pointer from the buttons (on a busy machine, for as long as the updates queue up)
     quiet = {"inputs": inputs, "outputs": outputs, "show_progress": "hidden", "queue": False}
     gr.Timer(min(1.0, options.windows.hop)).tick(act(sessions.get), **quiet)
     start.click(act(sessions.start), **quiet)
     stop.click(act(sessions.stop), **quiet)
-    save.click(on_save, outputs=saved, show_progress="hidden")
+    save.click(on_save, inputs=names, outputs=saved, show_progress="hidden")
     if browser:
         _stream_into(sessions, webcam, mic)
 

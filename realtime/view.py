@@ -18,6 +18,7 @@ import numpy as np
 
 from realtime.modalities import COLOURS, DIMENSION, DIMENSIONS, SCORES, modality_of
 from realtime.scorer import Scores
+from realtime.speakers import colour_of
 
 if TYPE_CHECKING:
     from dmsil.features.face import FaceFrame
@@ -66,6 +67,11 @@ canvas.picture[hidden] { display: none; }
 .utt { padding: 5px 8px; margin: 3px 0; border-radius: 4px; border-left: 4px solid #999; }
 .utt .meta { font-size: 11px; color: #444; margin-right: 6px; font-variant-numeric: tabular-nums; }
 .utt.speaking { font-style: italic; border-left-style: dashed; }
+.utt .who, .speakers .who { font-weight: 600; }
+.speakers { display: flex; flex-wrap: nowrap; gap: 6px; height: 30px; overflow: hidden; margin-top: 6px;
+            font-size: 13px; align-items: center; }
+.speakers .chip { padding: 3px 8px; border-radius: 12px; border: 2px solid #999; white-space: nowrap;
+                  font-variant-numeric: tabular-nums; }
 """
 """The page's styles for this module's markup (handed to Gradio once)."""
 
@@ -187,6 +193,48 @@ def gauges(latest: Scores | None) -> str:
         '<div class="gauges" aria-label="scores on -3 (strongly negative) to +3 (strongly positive); '
         'arousal on -3 (very calm) to +3 (very excited)">' + "".join(rows) + "</div>"
     )
+
+
+# -- speakers ----------------------------------------------------------------------------------------
+
+SPEAKER_MEMORY = 5
+"""A speaker's gauge: the mean fused score of their last few utterances."""
+
+
+def parse_names(text: str) -> dict[str, str]:
+    """``"S1=Ann, S2=Bob"`` -> ``{"S1": "Ann", "S2": "Bob"}`` (what a viewer types to name the voices)."""
+    pairs = (part.split("=", 1) for part in text.split(",") if "=" in part)
+    return {k.strip(): v.strip() for k, v in pairs if k.strip() and v.strip()}
+
+
+def who(speaker: str | None, names: dict[str, str] | None = None) -> str:
+    """A speaker as the page shows them: the typed name, in the speaker's colour (empty without one)."""
+    if not speaker:
+        return ""
+    name = html.escape((names or {}).get(speaker, speaker))
+    return f'<span class="who" data-speaker="{html.escape(speaker)}" style="color:{colour_of(speaker)}">{name}</span>'
+
+
+def speakers(utterances: Sequence[Scores], names: dict[str, str] | None = None) -> str:
+    """One gauge per speaker heard so far, in order of first speech: the mean fused score of their last
+    :data:`SPEAKER_MEMORY` utterances, tinted by it. One line always, so the page does not move."""
+    said: dict[str, list[float]] = {}
+    for u in utterances:
+        if u.speaker:
+            scores = said.setdefault(u.speaker, [])
+            if u.fused is not None:
+                scores.append(u.fused)
+    if not said:
+        return '<div class="speakers">speakers: none told apart yet</div>'
+    chips = []
+    for speaker, scores in said.items():
+        mean = float(np.mean(scores[-SPEAKER_MEMORY:])) if scores else None
+        label = f"{mean:+.2f} {verdict(mean)}" if mean is not None else "not scored yet"
+        chips.append(
+            f'<span class="chip" data-speaker="{html.escape(speaker)}" data-score="{"" if mean is None else f"{mean:.3f}"}" '
+            f'style="background:{tint(mean)};border-color:{colour_of(speaker)}">{who(speaker, names)} {label}</span>'
+        )
+    return f'<div class="speakers">{"".join(chips)}</div>'
 
 
 # -- timeline ----------------------------------------------------------------------------------------
@@ -316,9 +364,13 @@ def _clock(t: float) -> str:
 # -- utterances --------------------------------------------------------------------------------------
 
 
-def utterance_list(utterances: Sequence[Scores], speaking: Scores | None = None, newest_first: bool = False) -> str:
-    """The transcript as one line per utterance, tinted by its fused score (the number and word beside it);
-    ``speaking`` is the window of a sentence still under way, shown last, untinted, as provisional."""
+def utterance_list(
+    utterances: Sequence[Scores], speaking: Scores | None = None, newest_first: bool = False,
+    names: dict[str, str] | None = None,
+) -> str:  # fmt: skip
+    """The transcript as one line per utterance, tinted by its fused score (the number and word beside it),
+    with its speaker; ``speaking`` is the window of a sentence still under way, shown last, untinted, as
+    provisional."""
     items = []
     for u in utterances:
         score = u.fused
@@ -330,7 +382,8 @@ def utterance_list(utterances: Sequence[Scores], speaking: Scores | None = None,
         items.append(
             f'<li class="utt" data-score="{"" if score is None else f"{score:.3f}"}" '
             f'style="background:{tint(score)};border-left-color:{_edge(score)}">'
-            f'<span class="meta">{_clock(u.start)}–{_clock(u.end)} · {html.escape(label)}</span>{html.escape(u.transcript)}</li>'
+            f'<span class="meta">{_clock(u.start)}–{_clock(u.end)} · {html.escape(label)}</span>'
+            f"{who(u.speaker, names) + ' ' if u.speaker else ''}{html.escape(u.transcript)}</li>"
         )
     if (
         speaking is not None

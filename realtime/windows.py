@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ import numpy as np
 from dmsil.features.asr import Word
 from realtime.events import Event, FaceRead, StatusChanged, UtteranceReady, WindowReady
 from realtime.modalities import Absence, Reason
+from realtime.speakers import Turn, speaker_at
 
 if TYPE_CHECKING:
     from dmsil.features.face import FaceFrame
@@ -93,12 +95,16 @@ class Window:
     word_probability: float | None = None
     """The recognizer's mean probability of the words heard: how clearly they were heard (None: no words
     recognised, e.g. text given as text)."""
+    speaker: str | None = None
+    """Who said the text (the last utterance's speaker), or with no words who spoke most in the window;
+    None when speakers are not told apart."""
 
 
 @dataclass
 class Utterance:
     words: list[Word]
     complete: bool = True
+    speaker: str | None = None
 
     @property
     def start(self) -> float:
@@ -113,23 +119,31 @@ class Utterance:
         return " ".join(w.text.strip() for w in self.words)
 
 
-def utterances(words: list[Word], pause: float, known_until: float, max_words: int = 60) -> list[Utterance]:
-    """``words`` (in time order) cut at pauses and sentence ends. The last is complete once words are known
-    a pause past its end (right after its end, if it ended a sentence)."""
+def utterances(
+    words: list[Word], pause: float, known_until: float, max_words: int = 60,
+    speaker_of: Callable[[Word], str | None] | None = None,
+) -> list[Utterance]:  # fmt: skip
+    """``words`` (in time order) cut at pauses, sentence ends and, with ``speaker_of``, where the speaker
+    changes (an utterance never spans two speakers). The last is complete once words are known a pause
+    past its end (right after its end, if it ended a sentence)."""
     groups: list[list[Word]] = []
+    speakers: list[str | None] = []
     for w in words:
         last = groups[-1][-1] if groups else None
+        who = speaker_of(w) if speaker_of is not None else None
         joined = (
             last is not None
             and w.start - last.end < pause
             and not last.text.rstrip().endswith(SENTENCE_END)
             and len(groups[-1]) < max_words
+            and who == speakers[-1]
         )
         if joined:
             groups[-1].append(w)
         else:
             groups.append([w])
-    out = [Utterance(g) for g in groups]
+            speakers.append(who)
+    out = [Utterance(g, speaker=who) for g, who in zip(groups, speakers, strict=True)]
     if out:
         last = out[-1].words[-1]
         ended = last.text.rstrip().endswith(SENTENCE_END) or len(out[-1].words) >= max_words
@@ -204,6 +218,9 @@ class Assembler:
         self._heard_until = -math.inf
         self._fresh = False
         self._last_end = 0.0
+        self._turns: list[Turn] = []
+        self._turn_starts: list[float] = []
+        self._longest_turn = 0.0
 
     # -- what the sources and stages report (from their threads) -----------------------------------
 
@@ -230,6 +247,24 @@ class Assembler:
                 self._fresh = True
             self._tentative, self._heard_until = list(words), heard_until
 
+    def set_turns(self, turns: list[Turn]) -> None:
+        """Who spoke when (:mod:`realtime.speakers`), replacing the turns known before: words and windows
+        are attributed to them."""
+        turns = sorted(turns, key=lambda t: t.start)
+        with self._lock:
+            self._turns, self._turn_starts = turns, [t.start for t in turns]
+            self._longest_turn = max((t.end - t.start for t in turns), default=0.0)
+
+    def speaker(self, start: float, end: float) -> str | None:
+        """Who speaks most over ``start .. end`` (None: speakers not told apart, or nobody near)."""
+        with self._lock:  # only the turns that can reach the span: a long recording has thousands
+            lo = bisect.bisect_left(self._turn_starts, start - self._longest_turn - 1.0)
+            turns = self._turns[lo : bisect.bisect_right(self._turn_starts, end + 1.0)]
+            latest = self._turns[-1] if self._turns else None
+        if self.options.live and latest is not None and start >= latest.end:
+            return latest.speaker  # live, turns lag the words by a diarization: the last voice goes on
+        return speaker_at(turns, start, end) if turns else None
+
     def add(self, stage: str, t: float, item: object) -> None:
         self.streams[stage].add(t, item)
 
@@ -243,7 +278,8 @@ class Assembler:
         self.streams[stage].advance(t, producer)
 
     def finish(self, stage: str) -> None:
-        self.streams[stage].finish()
+        if stage in self.streams:  # a stage without a stream (speakers) has nothing to finish
+            self.streams[stage].finish()
 
     def trouble(
         self, modalities: tuple[str, ...], start: float, end: float, reason: Reason, share: float = 0.0
@@ -340,7 +376,7 @@ class Assembler:
             with self._lock:
                 said = said + [w for w in self._tentative if (w.start + w.end) / 2 < until]
                 known = max(known, self._heard_until)
-        return utterances(said, opts.pause, min(known, until), opts.max_words)
+        return utterances(said, opts.pause, min(known, until), opts.max_words, lambda w: self.speaker(w.start, w.end))
 
     def _ready_utterances(self, now: float | None) -> list[UtteranceReady]:
         """Complete utterances not offered yet whose span every stream (or, live, the clock) has passed."""
@@ -395,6 +431,7 @@ class Assembler:
             heard=heard,
             provisional=bool(chosen) and not chosen[-1].complete,
             word_probability=float(np.mean([x.probability for u in chosen for x in u.words])) if chosen else None,
+            speaker=chosen[-1].speaker if chosen else self.speaker(start, end),
         )
 
     def _reasons(self, start: float, end: float) -> dict[str, Reason]:

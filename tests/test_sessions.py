@@ -69,8 +69,10 @@ def test_a_saved_session_has_the_columns_of_offline_scoring(scorer, talk, tmp_pa
     session.start()
     until(lambda: not session.running, timeout_s=120)  # the talk plays to its end at its own pace
     assert session.error is None and len(session.windows) >= 5 and session.utterances
-    files = {p.name.split(".", 1)[1]: p for p in session.save(tmp_path)}
-    assert set(files) == {"csv", "utterances.csv", "json", "png"}
+    files = {p.name.split(".", 1)[1]: p for p in session.save(tmp_path, {"S1": "Astronaut"})}
+    assert set(files) == {"csv", "utterances.csv", "speakers.csv", "json", "png"}
+    with files["speakers.csv"].open() as f:  # one voice, told apart live, under the name the viewer typed
+        assert [r["speaker"] for r in csv.DictReader(f)] == ["Astronaut"]
     with files["csv"].open() as f:
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == COLUMNS and len(rows) == len(session.windows)

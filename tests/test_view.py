@@ -86,9 +86,11 @@ def test_utterances_are_tinted_by_score_with_the_number_beside(scored):
     said = scored.utterances
     markup = view.utterance_list(said)
     items = re.findall(r'<li class="utt" data-score="([-\d.]*)" style="background:([^;]+);[^"]*">'
-                       r'<span class="meta">([^<]+)</span>([^<]+)</li>', markup)  # fmt: skip
-    assert [i[3] for i in items] == [u.transcript for u in said]
-    for (score, background, meta, _), u in zip(items, said, strict=True):
+                       r'<span class="meta">([^<]+)</span>(?:<span class="who" data-speaker="(\w+)"[^>]*>\w+</span> )?'
+                       r'([^<]+)</li>', markup)  # fmt: skip
+    assert [i[4] for i in items] == [u.transcript for u in said]
+    assert [i[3] for i in items] == [u.speaker for u in said] == ["S1"] * len(said)  # one voice: one speaker
+    for (score, background, meta, _, _), u in zip(items, said, strict=True):
         assert background == view.tint(u.fused) and float(score) == pytest.approx(u.fused, abs=1e-3)
         assert meta.endswith(f"{u.fused:+.2f} {view.verdict(u.fused)}")
     newest_first = view.utterance_list(said, newest_first=True)

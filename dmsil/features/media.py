@@ -229,6 +229,8 @@ class Streams:
     has_video: bool
     duration: float
     """Seconds, as the container declares it (0 when it does not)."""
+    text: bool = False
+    """A text file that ffmpeg would render as a video of its characters (its ``tty`` demuxer)."""
 
 
 def probe(path: str | Path) -> Streams:
@@ -237,7 +239,8 @@ def probe(path: str | Path) -> Streams:
 
     with av.open(str(path)) as container:
         streams = container.streams
-        return Streams(bool(streams.audio), bool(streams.video), float(container.duration or 0) / 1e6)
+        duration = float(container.duration or 0) / 1e6
+        return Streams(bool(streams.audio), bool(streams.video), duration, container.format.name == "tty")
 
 
 def describe_damage(path: str | Path, damage: list[Damage]) -> str:
