@@ -278,7 +278,7 @@ class SpeakerStage:
     def push(self, chunk: AudioChunk, asm: Assembler) -> None:
         try:
             if self._speakers.add(chunk.t, chunk.samples):
-                asm.set_turns(self._speakers.turns)
+                asm.set_turns(self._speakers.turns, self._speakers.until)
         except Exception as exc:  # words are still scored, only not told apart
             self.faults.report(self.name, exc)
 

@@ -121,8 +121,15 @@ NO_PICTURE = Reason(Absence.NO_VIDEO, "a transcript has no picture")
 def windows(cues: list[Cue]) -> list[Window]:
     """One window per cue, its whole text scored (short lines too: "Oh." is an answer in a conversation)."""
     return [
-        Window(c.start, c.end, c.text, reasons={"audio": NO_SOUND, "video": NO_PICTURE}, heard=c.text,
-               recent=c.text, speaker=c.speaker)  # fmt: skip
+        Window(
+            c.start,
+            c.end,
+            c.text,
+            reasons={"audio": NO_SOUND, "video": NO_PICTURE},
+            heard=c.text,
+            recent=c.text,
+            speaker=c.speaker,
+        )  # fmt: skip
         for c in cues
     ]
 

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from realtime.sources import Frame
 
 SENTENCE_END = (".", "?", "!")
+SPEAKER_WAIT = 10.0
+"""Live: seconds a complete utterance waits at most for the voices to be told apart up to its end."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,7 @@ class Assembler:
         self._turns: list[Turn] = []
         self._turn_starts: list[float] = []
         self._longest_turn = 0.0
+        self._turns_until: float | None = None
 
     # -- what the sources and stages report (from their threads) -----------------------------------
 
@@ -247,11 +250,13 @@ class Assembler:
                 self._fresh = True
             self._tentative, self._heard_until = list(words), heard_until
 
-    def set_turns(self, turns: list[Turn]) -> None:
+    def set_turns(self, turns: list[Turn], until: float | None = None) -> None:
         """Who spoke when (:mod:`realtime.speakers`), replacing the turns known before: words and windows
-        are attributed to them."""
+        are attributed to them. ``until``: live, how far the voices have been told apart; a complete
+        utterance waits for it (at most :data:`SPEAKER_WAIT` seconds), so its speaker is not a guess."""
         turns = sorted(turns, key=lambda t: t.start)
         with self._lock:
+            self._turns_until = until
             self._turns, self._turn_starts = turns, [t.start for t in turns]
             self._longest_turn = max((t.end - t.start for t in turns), default=0.0)
 
@@ -381,6 +386,10 @@ class Assembler:
     def _ready_utterances(self, now: float | None) -> list[UtteranceReady]:
         """Complete utterances not offered yet whose span every stream (or, live, the clock) has passed."""
         horizon = math.inf if self.done else (now if self.options.live and now is not None else self.watermark())
+        with self._lock:
+            told = self._turns_until
+        if self.options.live and now is not None and told is not None and not self.done:
+            horizon = min(horizon, max(told, now - SPEAKER_WAIT))
         out = []
         for u in self._utterances(math.inf):
             if u.end <= self._offered or not u.complete or u.end > horizon:

@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 
 from dmsil.features.asr import Word
-from realtime.speakers import LiveSpeakers, Names, SpeakerOptions, Turn, decode, diarize_file, speaker_at
+from realtime.speakers import (
+    LiveSpeakers,
+    Names,
+    SpeakerOptions,
+    Turn,
+    attributed,
+    decode,
+    diarization_error,
+    diarize_file,
+    speaker_at,
+)
 from realtime.windows import utterances
 
 LINES = [
@@ -29,24 +39,6 @@ def conversation(tmp_path_factory):
     return conversation(tmp_path_factory.mktemp("conversation") / "conversation.mp4", LINES)
 
 
-def attributed(turns: list[Turn], reference: list[tuple[float, float, str]]) -> tuple[float, dict[str, str]]:
-    """The share of reference speech whose found speaker is the one mapped to its true speaker (each true
-    speaker mapped to the found one that covers most of their speech), and that mapping."""
-    step = 0.01
-    cover: dict[tuple[str, str], float] = {}
-    for a, b, true in reference:
-        for t in np.arange(a, b, step):
-            found = speaker_at(turns, t, t + step, reach=0.0)
-            if found is not None:
-                cover[true, found] = cover.get((true, found), 0.0) + step
-    mapping = {}
-    for (true, found), _ in sorted(cover.items(), key=lambda kv: -kv[1]):
-        if true not in mapping and found not in mapping.values():
-            mapping[true] = found
-    right = sum(v for (true, found), v in cover.items() if mapping.get(true) == found)
-    return right / sum(b - a for a, b, _ in reference), mapping
-
-
 def test_names_keep_a_returning_voice_and_give_a_new_one_its_own():
     rng = np.random.default_rng(0)
     ann, bob, cy = (rng.normal(size=192) for _ in range(3))
@@ -62,6 +54,18 @@ def test_names_keep_a_returning_voice_and_give_a_new_one_its_own():
     assert [t.speaker for t in brief] == ["S1"]
 
 
+def test_the_diarization_error_counts_missed_false_and_confused_speech():
+    reference = [(0.0, 4.0, "a"), (4.0, 8.0, "b")]
+    perfect = diarization_error(reference, [Turn(0.0, 4.0, "x"), Turn(4.0, 8.0, "y")])
+    assert perfect["der"] == pytest.approx(0.0) and perfect["mapping"] == {"a": "x", "b": "y"}
+    # 1 s of b given to x, 1 s of a unheard, 1 s said where nobody spoke
+    wrong = diarization_error(reference, [Turn(1.0, 5.0, "x"), Turn(5.0, 9.0, "y")])
+    assert (wrong["missed"], wrong["confusion"], wrong["false_alarm"]) == pytest.approx((0.125, 0.125, 0.125))
+    assert attributed(reference, [Turn(1.0, 5.0, "x"), Turn(5.0, 9.0, "y")])[0] == pytest.approx(0.75)
+    # the collar leaves 0.25 s either side of each true boundary out
+    assert diarization_error(reference, [Turn(0.2, 4.1, "x"), Turn(4.1, 8.0, "y")], collar=0.25)["der"] == 0.0
+
+
 def test_words_are_cut_into_utterances_where_the_speaker_changes():
     turns = [Turn(0.0, 2.0, "S1"), Turn(2.05, 4.0, "S2")]
     words = [Word(0.1 + 0.35 * i, 0.4 + 0.35 * i, f"w{i}", 0.9) for i in range(11)]  # no pause, no full stop
@@ -75,16 +79,16 @@ def test_words_are_cut_into_utterances_where_the_speaker_changes():
 def test_three_voices_are_told_apart_offline_and_live(conversation):
     path, reference = conversation
     turns = diarize_file(path)
-    share, mapping = attributed(turns, reference)
+    share, mapping = attributed(reference, turns)
     assert {t.speaker for t in turns} == {"S1", "S2", "S3"}
     assert share >= 0.9, (share, mapping)
     # live: one second at a time, the names stay those it gave first (a returning voice keeps its own)
-    live = LiveSpeakers(SpeakerOptions(every=5.0))
+    live = LiveSpeakers(SpeakerOptions(every=4.0))
     audio = decode(path)
     for i in range(0, audio.size, 16000):
         live.add(i / 16000, audio[i : i + 16000])
     heard = [(a, min(b, live.until), who) for a, b, who in reference if a < live.until]  # diarized so far
-    share, mapping = attributed(live.turns, heard)
+    share, mapping = attributed(heard, live.turns)
     assert len(set(mapping.values())) == 3 and share >= 0.9, (share, mapping)
 
 
@@ -105,7 +109,7 @@ def test_a_conversation_is_scored_per_speaker(conversation, scorer, tmp_path):
     with (tmp_path / "conversation.speakers.csv").open() as f:
         rows = {r["speaker"]: r for r in csv.DictReader(f)}
     truth = {"S1": 1, "S2": -1, "S3": 1}
-    _, mapping = attributed(diarize_file(path), reference)
+    _, mapping = attributed(reference, diarize_file(path))
     for true, sign in truth.items():
         assert np.sign(float(rows[mapping[true]]["fused_mean"])) == sign, rows[mapping[true]]
     assert float(rows[mapping["S2"]]["talk_seconds"]) > float(rows[mapping["S3"]]["talk_seconds"])

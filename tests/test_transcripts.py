@@ -95,7 +95,10 @@ def test_transcripts_are_scored_by_the_command_and_other_text_is_refused(tmp_pat
     assert all(r["fused"] == r["text"] and r["audio"] == r["video"] == "" for r in rows)
     document = json.loads((out / "film.json").read_text())
     assert [(w["start"], w["end"]) for w in document["windows"]] == [(1.0, 3.5), (4.0, 6.0)]
-    assert document["windows"][0]["missing"] == {"audio": "a transcript has no sound", "video": "a transcript has no picture"}
+    assert document["windows"][0]["missing"] == {
+        "audio": "a transcript has no sound",
+        "video": "a transcript has no picture",
+    }
     with (out / "chat.speakers.csv").open() as f:
         speakers = {r["speaker"]: r for r in csv.DictReader(f)}
     assert speakers["Ross"]["turns"] == "2" and speakers["Rachel"]["utterances"] == "2"

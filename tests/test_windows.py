@@ -232,3 +232,25 @@ def test_pruning_keeps_the_words_of_an_utterance_still_open():
     feed(asm, long_one[15:], 9.0)
     utterance = said(asm.ready())
     assert len(utterance) == 1 and len(utterance[0].text.split()) == 20
+
+
+def test_an_utterance_goes_to_its_speaker_and_live_waits_until_the_voices_are_told_apart():
+    from realtime.speakers import Turn
+    from realtime.windows import SPEAKER_WAIT
+
+    asm = Assembler(WindowOptions(4.0, 1.0, live=True))
+    for w in words("i love this so much. you are wrong about it.", 0.0):  # no pause between the two speakers
+        asm.add_word(w)
+    asm.advance("asr", 4.0)
+    asm.set_turns([Turn(0.0, 1.5, "S1")], until=2.0)  # the voices are told apart up to 2 s only
+    assert [w.speaker for w in said(asm.ready(now=4.0))] == ["S1"]
+    asm.set_turns([Turn(0.0, 1.5, "S1"), Turn(1.5, 3.0, "S2")], until=4.0)
+    second = said(asm.ready(now=5.0))
+    assert [(w.speaker, w.heard) for w in second] == [("S2", "you are wrong about it.")]
+    assert asm.window(0.0, 1.4).speaker == "S1" and asm.window(2.0, 3.0).speaker == "S2"
+    # a speaker stage that stopped telling voices apart holds an utterance back SPEAKER_WAIT seconds at most
+    for w in words("and another thing here.", 5.0):
+        asm.add_word(w)
+    asm.advance("asr", 7.0)
+    assert said(asm.ready(now=8.0)) == []
+    assert [w.heard for w in said(asm.ready(now=7.0 + SPEAKER_WAIT))] == ["and another thing here."]
