@@ -63,7 +63,9 @@ def live_parser() -> argparse.ArgumentParser:
 
 def score_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m realtime score", description="Score video or audio files offline.")
-    p.add_argument("inputs", nargs="+", help="media files, transcripts (.txt, .srt, .vtt), or directories of media files")
+    p.add_argument(
+        "inputs", nargs="+", help="media files, transcripts (.txt, .srt, .vtt), or directories of media files"
+    )
     p.add_argument("--out", default="scores", help="output directory (default: ./scores)")
     p.add_argument("--format", default="csv,json,png", help="any of csv, json, png, comma-separated")
     cluster.add_argument(p)

@@ -91,7 +91,9 @@ class FileSource:
                 f"{self.path}: not a readable media file ({exc.strerror or type(exc).__name__})"
             ) from None
         if streams.text:
-            raise SourceError(f"{self.path}: a text file, not a recording (a transcript is scored as .txt, .srt or .vtt)")
+            raise SourceError(
+                f"{self.path}: a text file, not a recording (a transcript is scored as .txt, .srt or .vtt)"
+            )
         self.has_audio, self.has_video, self.duration = streams.has_audio, streams.has_video, streams.duration
         if not (self.has_audio or self.has_video):
             raise SourceError(f"{self.path}: no audio or video stream")
