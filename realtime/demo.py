@@ -70,7 +70,11 @@ def video(
     out: Path, wav: Path | None, seconds: float, with_face: bool = True, fps: int = 25, face: np.ndarray | None = None
 ) -> Path:
     """An H.264 mp4 of moving-face (or no-face) frames, with the wav as its AAC audio track if given."""
-    frames = face_frames(int(seconds * fps), with_face, face=face)
+    return mux(out, face_frames(int(seconds * fps), with_face, face=face), wav, fps)
+
+
+def mux(out: Path, frames: np.ndarray, wav: Path | None = None, fps: int = 25) -> Path:
+    """An H.264 mp4 of ``frames`` (n, 480, 640, 3 RGB), with the wav as its AAC audio track if given."""
     cmd = [
         "ffmpeg",
         "-loglevel",

@@ -109,6 +109,17 @@ def speakers(utterances: list[Scores]) -> list[dict]:
     return list(rows.values())
 
 
+FACE_COLUMNS = ("start", "end", "face", "video", "video_raw")
+
+
+def faces(rows: list[Scores]) -> list[dict]:
+    """A row per window per face in the picture; empty unless more than one face was ever seen."""
+    if len({name for s in rows for name in s.faces}) < 2:
+        return []
+    return [{"start": round(s.start, 3), "end": round(s.end, 3), "face": name, "video": _round(rel), "video_raw": _round(raw)}
+            for s in rows for name, (rel, raw) in sorted(s.faces.items())]  # fmt: skip
+
+
 def _csv(path: Path, columns: tuple[str, ...], rows) -> Path:
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns)
@@ -122,13 +133,15 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / result.path.stem
     written = []
-    who = speakers(result.utterances)
+    who, seen = speakers(result.utterances), faces(result.rows)
     if "csv" in formats:
         written.append(_csv(stem.with_suffix(".csv"), COLUMNS, (row(s) for s in result.rows)))
         utterances = stem.with_name(stem.name + ".utterances.csv")
         written.append(_csv(utterances, UTTERANCE_COLUMNS, (utterance_row(s) for s in result.utterances)))
         if who:
             written.append(_csv(stem.with_name(stem.name + ".speakers.csv"), SPEAKER_COLUMNS, who))
+        if seen:
+            written.append(_csv(stem.with_name(stem.name + ".faces.csv"), FACE_COLUMNS, seen))
     if "json" in formats:
         document = {
             "file": str(result.path),
@@ -138,7 +151,14 @@ def write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str,
             "error": result.error,
             "untrained": scorer.untrained,
             "damaged": [{"start": round(d.t, 3), "end": round(d.end, 3), "stream": d.stream} for d in result.damage],
-            "windows": [{**row(s), "missing": missing(s)} for s in result.rows],
+            "windows": [
+                {
+                    **row(s),
+                    "missing": missing(s),
+                    "faces": {k: {"video": _round(rel), "video_raw": _round(raw)} for k, (rel, raw) in s.faces.items()},
+                }
+                for s in result.rows
+            ],  # fmt: skip
             "utterances": [{**utterance_row(s), "missing": missing(s)} for s in result.utterances],
             "speakers": who,
         }

@@ -68,7 +68,16 @@ class People:
         self._new_voice = voice
         self._voices: dict[str | None, SpeakerBaseline] = {}
         self.face = RunningNeutral(options.memory, options.warmup)
+        """The neutral of the face the gauge reads (the largest in the picture)."""
+        self._faces: dict[str, RunningNeutral] = {}
+        self._options = options
         self._learned_until = -np.inf
+
+    def face_of(self, name: str) -> RunningNeutral:
+        """The neutral of one face in the picture (``F1``, ... :mod:`realtime.faces`), new on first sight."""
+        if name not in self._faces:
+            self._faces[name] = RunningNeutral(self._options.memory, self._options.warmup)
+        return self._faces[name]
 
     def voice(self, speaker: str | None = None) -> SpeakerBaseline | None:
         """The speaker's voice baseline (new on first meeting; None without a voice head)."""

@@ -66,6 +66,9 @@ class Scores:
     """Scored modalities whose person's neutral is still being learned (the page says so)."""
     speaker: str | None = None
     """Who was speaking (``S1``, ``S2``, ... from the voices, or a transcript's names; None: not told apart)."""
+    faces: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Every face in the picture (``F1``, ...) -> its valence against its own neutral, and its absolute
+    reading (the gauge's ``video`` is the largest face's)."""
 
     @classmethod
     def failed(cls, w: Window, reason: Reason) -> Scores:
@@ -159,9 +162,28 @@ class Scorer:
         voices = self._voices(windows, people, learn)
         with self._lock:
             scores = self._score(windows, voices)
-        for s, w, new in zip(scores, windows, learn, strict=True):
+            faces = self._faces(windows, scores)
+        for s, w, new, read in zip(scores, windows, learn, faces, strict=True):
+            s.faces = {name: (people.face_of(name)(v, new), v) for name, v in read.items()}
             self._fuse(s, w, people, new)
         return scores
+
+    def _faces(self, windows: list[Window], scores: list[Scores]) -> list[dict[str, float]]:
+        """Each window's faces read by the face head (absolute). A window with one face is the gauge's
+        own reading of it; only windows with several cost another engine call."""
+        out: list[dict[str, float]] = [{} for _ in windows]
+        several: list[tuple[int, str, np.ndarray]] = []
+        for i, (w, s) in enumerate(zip(windows, scores, strict=True)):
+            if len(w.faces) == 1 and s.video is not None:
+                out[i] = {next(iter(w.faces)): s.video}
+            elif len(w.faces) > 1 and VIDEO.name not in self.untrained:
+                several += [(i, name, frames) for name, frames in w.faces.items()]
+        if several:
+            alone = [Window(windows[i].start, windows[i].end, video=frames) for i, _, frames in several]
+            for (i, name, _), s in zip(several, self._score(alone, [None] * len(alone)), strict=True):
+                if s.video is not None:
+                    out[i][name] = s.video
+        return out
 
     def _voices(self, windows: list[Window], people: People, learn: list[bool]) -> list[VoiceReading | None]:
         """The voice head's reading of each window with enough voicing (None for the rest), each measured
@@ -188,9 +210,12 @@ class Scorer:
             confidence[AUDIO.name] = share * (people.voice_settled(w.speaker) if self.voice is not None else 1.0)
         if s.video is not None:
             s.video_raw = s.video
-            s.video = people.face(s.video, learn)
+            if w.face in s.faces:  # the largest face, against its own neutral (learned once, with the others)
+                s.video, settled = s.faces[w.face][0], people.face_of(w.face).settled
+            else:
+                s.video, settled = people.face(s.video, learn), people.face.settled
             faces = np.asarray(w.video)[:, -1] > 0
-            confidence[VIDEO.name] = float(faces.mean()) * people.face.settled
+            confidence[VIDEO.name] = float(faces.mean()) * settled
         s.fused, confidence[FUSED.name] = self.fusion({m: getattr(s, m) for m in MODALITIES}, confidence)
         s.confidence = confidence
         s.learning = tuple(m for m in people.learning(w.speaker) if getattr(s, m) is not None)

@@ -76,7 +76,8 @@ class Stage(Protocol):
 
 
 class FaceStage:
-    """Face Mesh vectors, one per frame; several face stages may take turns on one queue (``index``).
+    """Face Mesh vectors, one per frame (the largest face's, and every face as a sighting for
+    :mod:`realtime.faces`); several face stages may take turns on one queue (``index``).
     Live (``preview``), each frame read goes to the assembler with what was found, for the page's picture."""
 
     name = "face"
@@ -94,9 +95,15 @@ class FaceStage:
         self._extractor.__exit__(*exc)
 
     def push(self, frame: Frame, asm: Assembler) -> None:
+        from dmsil.features.face import largest
+        from realtime.faces import Sighting
+
         try:
-            found = self._extractor(frame.rgb)
+            faces = self._extractor.all(frame.rgb)
+            found = largest(faces)
             asm.add("face", frame.t, found.vector)
+            seen = [Sighting(frame.t, f.box, f.look, f.vector, f is found) for f in faces if f.present]
+            asm.add("faces", frame.t, seen)
             if self.preview:
                 asm.read_face(frame, found)
         except Exception as exc:  # one bad frame: the windows around it say why

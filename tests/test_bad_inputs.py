@@ -90,7 +90,7 @@ def test_non_ascii_and_space_in_paths(talk, tmp_path):
     proc = run_module("realtime", "score", "--quiet", str(path), "--out", str(out), check=False)
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in out.iterdir()} == {
-        f"ma présentation ✓.{x}" for x in ("csv", "utterances.csv", "json", "png")
+        f"ma présentation ✓.{x}" for x in ("csv", "utterances.csv", "speakers.csv", "json", "png")
     }
 
 

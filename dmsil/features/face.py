@@ -190,6 +190,9 @@ class FaceFrame:
     n_faces: int
     box: tuple[int, int, int, int] | None
     marks: np.ndarray | None = None
+    look: np.ndarray | None = None
+    """What the face looks like, to know it again after it left the picture: its grey crop at 24x24, less
+    its mean, unit length (compared by cosine)."""
 
 
 def _rotation_to_euler(rot: np.ndarray) -> tuple[float, float, float]:
@@ -260,6 +263,34 @@ def _face_geometry(points: np.ndarray) -> np.ndarray | None:
 _N_GEOMETRY = FACE_FEATURE_NAMES.index("expr_angry")
 
 
+def _distinct(faces: list[np.ndarray]) -> list[np.ndarray]:
+    """The faces less MediaPipe's second meshes of one face (tracking mode sometimes adds one on re-detection):
+    of two whose landmark boxes mostly cover each other (over half of the smaller), the larger is kept."""
+    boxes = [(*f[:, :2].min(axis=0), *f[:, :2].max(axis=0)) for f in faces]
+    area = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
+    kept: list[int] = []
+    for i in sorted(range(len(faces)), key=lambda i: -area[i]):
+        covered = [max(0.0, min(boxes[i][2], boxes[k][2]) - max(boxes[i][0], boxes[k][0]))
+                   * max(0.0, min(boxes[i][3], boxes[k][3]) - max(boxes[i][1], boxes[k][1])) for k in kept]  # fmt: skip
+        if all(c <= 0.5 * area[i] for c in covered):
+            kept.append(i)
+    return [faces[i] for i in sorted(kept)]
+
+
+def largest(faces: list[FaceFrame]) -> FaceFrame:
+    """The largest face read (an empty frame, ``present`` False, when none could be read)."""
+    read = [f for f in faces if f.present and f.box is not None]
+    if not read:
+        return FaceExtractor._empty(len(faces))
+    return max(read, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+
+def _look(gray: np.ndarray) -> np.ndarray:
+    small = cv2.resize(gray, (24, 24), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    small -= small.mean()
+    return small / max(float(np.linalg.norm(small)), 1e-6)
+
+
 class FaceExtractor:
     """Turns RGB video frames into FaceFrame vectors (see FACE_FEATURE_NAMES).
 
@@ -285,7 +316,16 @@ class FaceExtractor:
         self._told_several = False
 
     def __call__(self, rgb: np.ndarray) -> FaceFrame:
-        """Features of one HxWx3 uint8 RGB frame (any memory layout, e.g. a BGR->RGB slice)."""
+        """Features of the largest face of one HxWx3 uint8 RGB frame (any memory layout, e.g. a BGR->RGB
+        slice); an empty frame (``present`` False) when there is none."""
+        faces = self.all(rgb)
+        if len(faces) > 1 and not self._told_several:
+            logger.info("%d faces in a frame; the largest is the one read (told once per extractor)", len(faces))
+            self._told_several = True
+        return largest(faces)
+
+    def all(self, rgb: np.ndarray) -> list[FaceFrame]:
+        """Features of every face of one HxWx3 uint8 RGB frame (up to ``max_faces``), in MediaPipe's order."""
         if self._mesh is None:
             raise RuntimeError("FaceExtractor is closed")
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
@@ -294,20 +334,16 @@ class FaceExtractor:
         height, width = image.shape[:2]
         result = self._mesh.process(image)
         faces = result.multi_face_landmarks or []
-        if not faces:
-            return self._empty(0)
-        if len(faces) > 1 and not self._told_several:
-            logger.warning("%d faces in a frame; using the largest (told once per extractor)", len(faces))
-            self._told_several = True
-
         scale = np.array([width, height, width], dtype=np.float64)
-        candidates = [np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64) * scale for face in faces]
-        areas = [float(np.prod(np.ptp(c[:, :2], axis=0))) for c in candidates]
-        points = candidates[int(np.argmax(areas))]
+        found = [np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64) * scale for face in faces]
+        found = _distinct(found)
+        return [self._face(image, points, len(found)) for points in found]
 
+    def _face(self, image: np.ndarray, points: np.ndarray, n_faces: int) -> FaceFrame:
+        height, width = image.shape[:2]
         geometry = _face_geometry(points)
         if geometry is None or not np.all(np.isfinite(geometry)):
-            return self._empty(len(faces))
+            return self._empty(n_faces)
         x0, y0 = np.floor(points[:, :2].min(axis=0))
         x1, y1 = np.ceil(points[:, :2].max(axis=0))
         box = (
@@ -319,13 +355,12 @@ class FaceExtractor:
 
         vector = np.zeros(FACE_DIM, dtype=np.float32)
         vector[:_N_GEOMETRY] = geometry
-        if self._classifier is not None:
-            crop = self._face_crop(image, points)
-            if crop is not None:
-                vector[_N_GEOMETRY : _N_GEOMETRY + len(EXPRESSIONS)] = self._classifier(crop)
+        crop = self._face_crop(image, points)
+        if self._classifier is not None and crop is not None:
+            vector[_N_GEOMETRY : _N_GEOMETRY + len(EXPRESSIONS)] = self._classifier(crop)
         vector[-1] = 1.0
         marks = points[list(MARKS), :2].astype(np.float32)
-        return FaceFrame(vector=vector, present=True, n_faces=len(faces), box=box, marks=marks)
+        return FaceFrame(vector, True, n_faces, box, marks, _look(crop) if crop is not None else None)
 
     @staticmethod
     def _face_crop(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
