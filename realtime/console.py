@@ -74,7 +74,8 @@ class Lines:
                 )
             case UtteranceScored(s):
                 self._print(
-                    f"{s.start:5.1f}-{s.end:5.1f} utterance: text {_fmt(s.text)} fused {_fmt(s.fused)}  {s.transcript}"
+                    f"{s.start:5.1f}-{s.end:5.1f} utterance: text {_fmt(s.text)} fused {_fmt(s.fused)}  "
+                    f"{s.speaker + ': ' if s.speaker else ''}{s.transcript}"
                 )
 
     def _print(self, line: str) -> None:

@@ -9,8 +9,10 @@ gets the name of the one it looks like, or a new one. A face in a track's place 
 else (a cut, two people changing places) does not continue it. Each face then has its own valence and its own
 neutral (:class:`realtime.person.People`).
 
-Which face belongs to which voice is not decided here: the fused gauge reads the largest face, and the
-faces' own scores are reported beside it (``faces`` in the JSON, ``NAME.faces.csv``).
+:class:`FaceVoices` links a face to a voice when its mouth moves while that voice speaks and not
+otherwise; the assembler then reads the speaker's own face for the gauge, and with several voices or
+several faces, no face at all for a speaker it cannot link ("which face is S2's is not known yet").
+Every face's own score is reported beside (``faces`` in the JSON, ``NAME.faces.csv``).
 """
 
 from __future__ import annotations
@@ -144,3 +146,61 @@ class FaceTracks:
         ]
         best = max(alike, default=(-1.0, None))
         return best[1] if best[0] >= self.options.same_look else None
+
+
+@dataclass(frozen=True)
+class FaceVoiceOptions:
+    min_seconds: float = 2.0
+    """Seconds of a face seen while a voice speaks, and while it does not, before they can be linked."""
+    lift: float = 1.5
+    """How many times more a face's mouth must move while the voice speaks than while it does not."""
+
+
+class FaceVoices:
+    """Which face is whose voice: the face whose mouth moves while the voice speaks, and not otherwise.
+
+    Fed each frame's named faces with the voice speaking then (None in silence), in time order; a mouth's
+    movement is the change of its inner-lip gap (``lip_opening``) from the face's previous frame. Links
+    are one to one, strongest first. A face and a voice never linked are kept apart: the gauge does not
+    read a face it cannot tell is the speaker's."""
+
+    def __init__(self, options: FaceVoiceOptions | None = None, rate: float = 15.0):
+        from dmsil.features.face import FACE_FEATURE_NAMES
+
+        self.options, self.rate = options or FaceVoiceOptions(), rate
+        self._lip = FACE_FEATURE_NAMES.index("lip_opening")
+        self._last: dict[str, float] = {}
+        self._moved: dict[tuple[str, str | None], list[float]] = {}
+        """(face, voice speaking or None) -> [sum of mouth movement, frames]."""
+
+    def __call__(self, sightings: list[Sighting], voice: str | None) -> None:
+        for s in sightings:
+            lip = float(s.vector[self._lip])
+            before = self._last.get(s.face)
+            self._last[s.face] = lip
+            if before is not None:
+                moved = self._moved.setdefault((s.face, voice), [0.0, 0])
+                moved[0] += abs(lip - before)
+                moved[1] += 1
+
+    def links(self) -> dict[str, str]:
+        """Voice -> its face, for the pairs told apart so far."""
+        least = self.options.min_seconds * self.rate
+        faces = {f for f, _ in self._moved}
+        voices = {v for _, v in self._moved if v is not None}
+        lifts = []
+        for f in faces:
+            for v in voices:
+                speaking = self._moved.get((f, v), [0.0, 0])
+                rest = [
+                    sum(x) for x in zip(*(m for (g, w), m in self._moved.items() if g == f and w != v), strict=True)
+                ]
+                if speaking[1] >= least and rest and rest[1] >= least:
+                    lift = (speaking[0] / speaking[1]) / max(rest[0] / rest[1], 1e-6)
+                    if lift >= self.options.lift:
+                        lifts.append((lift, v, f))
+        linked: dict[str, str] = {}
+        for _, v, f in sorted(lifts, reverse=True):
+            if v not in linked and f not in linked.values():
+                linked[v] = f
+        return linked

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 CONFIDENT = (FUSED.name, *MODALITIES)
 """The scores that carry a confidence."""
 EVIDENCE = ("video_raw", *(f"{k}_confidence" for k in CONFIDENT))
-COLUMNS = ("start", "end", "speaker", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present",
+COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present",
            *EVIDENCE)  # fmt: skip
-UTTERANCE_COLUMNS = ("start", "end", "speaker", "transcript", *SCORES, "present", *EVIDENCE)
+UTTERANCE_COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, "present", *EVIDENCE)
 SPEAKER_COLUMNS = ("speaker", "talk_seconds", "turns", "utterances",
                    *(f"{k}_{stat}" for k in SCORES for stat in ("mean", "min", "max")))  # fmt: skip
 FORMATS = ("csv", "json", "png")
@@ -55,6 +55,7 @@ def row(s: Scores) -> dict:
         "start": round(s.start, 3),
         "end": round(s.end, 3),
         "speaker": s.speaker or "",
+        "face": s.face or "",
         "transcript": s.transcript,
         **{k: _round(getattr(s, k)) for k in SCORES},
         **{f"{k}_smooth": _round(s.smooth.get(k)) for k in SCORES},
@@ -79,6 +80,7 @@ def utterance_row(s: Scores) -> dict:
         "start": round(s.start, 3),
         "end": round(s.end, 3),
         "speaker": s.speaker or "",
+        "face": s.face or "",
         "transcript": s.transcript,
         **{k: _round(getattr(s, k)) for k in SCORES},
         "present": "+".join(s.present),

@@ -99,7 +99,10 @@ class People:
         voice = self.voice(speaker)
         return settled(voice.windows, self.warmup) if voice is not None else 0.0
 
-    def learning(self, speaker: str | None = None) -> tuple[str, ...]:
-        """The modalities whose neutral is still being learned (the speaker's voice, the face)."""
-        done = ((AUDIO.name, self.voice_settled(speaker)), (VIDEO.name, self.face.settled))
+    def learning(self, speaker: str | None = None, face: str | None = None) -> tuple[str, ...]:
+        """The modalities whose neutral is still being learned (the speaker's voice, the face read)."""
+        done = (
+            (AUDIO.name, self.voice_settled(speaker)),
+            (VIDEO.name, (self.face_of(face) if face else self.face).settled),
+        )
         return tuple(m for m, d in done if 0 < d < 1)

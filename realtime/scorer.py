@@ -66,6 +66,8 @@ class Scores:
     """Scored modalities whose person's neutral is still being learned (the page says so)."""
     speaker: str | None = None
     """Who was speaking (``S1``, ``S2``, ... from the voices, or a transcript's names; None: not told apart)."""
+    face: str | None = None
+    """The face ``video`` reads (``F1``, ...: the speaker's own, or the largest; None: none is read)."""
     faces: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Every face in the picture (``F1``, ...) -> its valence against its own neutral, and its absolute
     reading (the gauge's ``video`` is the largest face's)."""
@@ -169,14 +171,14 @@ class Scorer:
         return scores
 
     def _faces(self, windows: list[Window], scores: list[Scores]) -> list[dict[str, float]]:
-        """Each window's faces read by the face head (absolute). A window with one face is the gauge's
-        own reading of it; only windows with several cost another engine call."""
+        """Each window's faces read by the face head (absolute). A window whose one face is the one the
+        gauge read reuses that reading; the others cost another engine call."""
         out: list[dict[str, float]] = [{} for _ in windows]
         several: list[tuple[int, str, np.ndarray]] = []
         for i, (w, s) in enumerate(zip(windows, scores, strict=True)):
-            if len(w.faces) == 1 and s.video is not None:
-                out[i] = {next(iter(w.faces)): s.video}
-            elif len(w.faces) > 1 and VIDEO.name not in self.untrained:
+            if len(w.faces) == 1 and w.face in w.faces and s.video is not None:
+                out[i] = {w.face: s.video}
+            elif w.faces and VIDEO.name not in self.untrained:
                 several += [(i, name, frames) for name, frames in w.faces.items()]
         if several:
             alone = [Window(windows[i].start, windows[i].end, video=frames) for i, _, frames in several]
@@ -218,7 +220,9 @@ class Scorer:
             confidence[VIDEO.name] = float(faces.mean()) * settled
         s.fused, confidence[FUSED.name] = self.fusion({m: getattr(s, m) for m in MODALITIES}, confidence)
         s.confidence = confidence
-        s.learning = tuple(m for m in people.learning(w.speaker) if getattr(s, m) is not None)
+        s.learning = tuple(
+            m for m in people.learning(w.speaker, w.face if w.face in s.faces else None) if getattr(s, m) is not None
+        )
 
     def _score(self, windows: list[Window], voices: list[VoiceReading | None]) -> list[Scores]:
         use = [self._present(w, v) for w, v in zip(windows, voices, strict=True)]
@@ -279,6 +283,7 @@ class Scorer:
             provisional=w.provisional,
             arousal=voice.arousal if voice is not None else None,
             speaker=w.speaker,
+            face=w.face if "video" in use else None,
         )
 
     def _why_missing(self, w: Window, modality: str) -> Reason:

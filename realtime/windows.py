@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dmsil.features.asr import Word
+from dmsil.features.media import VIDEO_RATE
 from realtime.events import Event, FaceRead, StatusChanged, UtteranceReady, WindowReady
-from realtime.faces import FaceTracks
+from realtime.faces import FaceTracks, FaceVoices
 from realtime.modalities import Absence, Reason
 from realtime.speakers import Turn, speaker_at
 
@@ -218,6 +219,7 @@ class Assembler:
         self._sightings = Stream(face_producers)
         """Every face of every frame (:class:`realtime.faces.Sighting`), named in time order by :attr:`_faces`."""
         self._faces = FaceTracks()
+        self._face_voices = FaceVoices(rate=VIDEO_RATE)
         self._tracked_until = -math.inf
         self._absent = dict(absent or {})
         """Reasons that hold for the whole run (a file without a video stream, ...)."""
@@ -275,15 +277,16 @@ class Assembler:
             self._turns, self._turn_starts = turns, [t.start for t in turns]
             self._longest_turn = max((t.end - t.start for t in turns), default=0.0)
 
-    def speaker(self, start: float, end: float) -> str | None:
-        """Who speaks most over ``start .. end`` (None: speakers not told apart, or nobody near)."""
+    def speaker(self, start: float, end: float, reach: float = 1.0) -> str | None:
+        """Who speaks most over ``start .. end`` (None: speakers not told apart, or nobody within ``reach``
+        seconds)."""
         with self._lock:  # only the turns that can reach the span: a long recording has thousands
             lo = bisect.bisect_left(self._turn_starts, start - self._longest_turn - 1.0)
             turns = self._turns[lo : bisect.bisect_right(self._turn_starts, end + 1.0)]
             latest = self._turns[-1] if self._turns else None
         if self.options.live and latest is not None and start >= latest.end:
             return latest.speaker  # live, turns lag the words by a diarization: the last voice goes on
-        return speaker_at(turns, start, end) if turns else None
+        return speaker_at(turns, start, end, reach) if turns else None
 
     def add(self, stage: str, t: float, item: object) -> None:
         """An extracted item at ``t``: ``face`` (the largest face's vector), ``faces`` (the frame's
@@ -443,7 +446,27 @@ class Assembler:
             return
         for t, sightings in self._sightings.between(self._tracked_until, until):
             self._faces(t, sightings)
+            self._face_voices(sightings, self.speaker(t, t + 1 / VIDEO_RATE, reach=0.0))
         self._tracked_until = until
+
+    def _read_face(self, speaker: str | None, faces: dict[str, np.ndarray], largest: str | None) -> str | Reason | None:
+        """The face the gauge reads in a window whose words are ``speaker``'s: the speaker's own face when
+        their mouth has been seen moving with their voice; the one face in the window when one voice is all
+        there has been; else none, and why (a face that cannot be told to be the speaker's is not read)."""
+        if speaker is None or not faces:
+            return largest
+        linked = self._face_voices.links()
+        if speaker in linked:
+            return (
+                linked[speaker]
+                if linked[speaker] in faces
+                else Reason(Absence.NO_FACE, f"{speaker}'s face is not in the picture")
+            )
+        with self._lock:
+            voices = {t.speaker for t in self._turns}
+        if len(voices) <= 1 and len(faces) <= 1:
+            return largest
+        return Reason(Absence.NO_FACE, f"which face is {speaker}'s is not known yet")
 
     def _each_face(self, start: float, end: float) -> tuple[dict[str, np.ndarray], str | None]:
         """Each face's vectors over ``start .. end`` by name, and the face that was the largest most often."""
@@ -461,6 +484,8 @@ class Assembler:
     def _span(self, start: float, end: float, chosen: list[Utterance]) -> Window:
         faces, main = self._each_face(start, end)
         largest = self.streams["face"].take(start, end)
+        speaker = chosen[-1].speaker if chosen else self.speaker(start, end)
+        read = self._read_face(speaker, faces, main)
         acoustic = self.streams["acoustic"].take(start, end)
         heard = " ".join(u.text for u in chosen)
         reasons = self._reasons(start, end)
@@ -469,19 +494,24 @@ class Assembler:
         if 0 < n < self.options.min_words:
             scored = ""
             reasons["text"] = Reason(Absence.TOO_SHORT, f'too short to score ("{heard}")')
+        video = np.stack(largest) if largest else None
+        if isinstance(read, Reason):
+            video, reasons["video"] = None, read
+        elif read is not None and read != main:
+            video = faces[read]  # the speaker's own face, not the largest
         return Window(
             start,
             end,
             scored,
             np.stack(acoustic) if acoustic else None,
-            np.stack(largest) if largest else None,
+            video,
             reasons=reasons,
             heard=heard,
             provisional=bool(chosen) and not chosen[-1].complete,
             word_probability=float(np.mean([x.probability for u in chosen for x in u.words])) if chosen else None,
-            speaker=chosen[-1].speaker if chosen else self.speaker(start, end),
+            speaker=speaker,
             faces=faces,
-            face=main,
+            face=read if isinstance(read, str) else None,
         )
 
     def _reasons(self, start: float, end: float) -> dict[str, Reason]:
