@@ -32,6 +32,9 @@ MIN_SPAN_GAP = 5.0
 """Utterance shadings start at least this far apart (of the timeline's 1000 units): at most 200 drawn."""
 MAX_HOVER = 240
 """Points that show their words on hover, at most (evenly spaced)."""
+MIN_POINT_GAP = 9.0
+"""Hover points at least this far apart (of the timeline's 1000 units, about a point's 9 px): a newer
+result just after an older one (new words within the hop) would cover it, so the older is left out."""
 MAX_UTTERANCES = 100
 """Utterances the live transcript lists (the newest); the saved session holds them all."""
 SPANS = {"last minute": 60.0, "last 5 minutes": 300.0, "whole session": None}
@@ -312,9 +315,14 @@ def timeline(
                        f'stroke-width="{width}" vector-effect="non-scaling-stroke"/>')  # fmt: skip
     svg.append("</svg>")
     fused = [(s, v) for s in view if (v := shown(s, "fused")) is not None]
+    hover, drawn_x = [], math.inf
+    for s, v in reversed(_thin(fused, MAX_HOVER)):  # a point under a newer one could not be hovered: left out
+        if drawn_x - x(s.end) >= MIN_POINT_GAP:
+            hover.append((s, v))
+            drawn_x = x(s.end)
     points = "".join(
         f'<div class="tl-pt" style="left:{x(s.end) / W * 100:.2f}%;top:{y(v) / H * 100:.2f}%" data-tip="{_tip(s)}"></div>'
-        for s, v in _thin(fused, MAX_HOVER)
+        for s, v in reversed(hover)
     )
     labels, ticks = _axes(start, end, lambda t: x(t) / W, lambda v: y(v) / H)
     legend = "".join(f'<i style="background:{COLOURS[h]}"></i>{h}' for h in HEADS)

@@ -141,15 +141,21 @@ def check_transcript_order(page) -> None:
 
 
 def check_save(page) -> None:
-    """Save: CSV (the offline columns), JSON and PNG to download."""
+    """Save: CSV (the offline columns), JSON and PNG to download, the voice under the name typed for it."""
+    page.locator("#names textarea, #names input").first.fill("S1=Astronaut")
+    page.wait_for_function("document.querySelector('#gauges .speakers').innerText.includes('Astronaut')")
     page.click("#save")
-    page.wait_for_function("document.querySelectorAll('#saved a').length >= 4")
+    page.wait_for_function("document.querySelectorAll('#saved a').length >= 5")
     links = {href.rsplit("/", 1)[-1]: href for a in page.locator("#saved a").all() if (href := a.get_attribute("href"))}
     names = sorted(n.split(".", 1)[1] for n in links if n.startswith("session-"))
-    assert names == ["csv", "json", "png", "utterances.csv"], links
-    table = next(href for name, href in links.items() if name.endswith(".csv") and "utterances" not in name)
+    assert names == ["csv", "json", "png", "speakers.csv", "utterances.csv"], links
+    table = next(
+        href for name, href in links.items() if name.endswith(".csv") and "." not in name[len("session-") : -4]
+    )
     header = page.request.get(table).text().splitlines()[0]
     assert tuple(header.split(",")) == COLUMNS
+    speakers = next(href for name, href in links.items() if name.endswith(".speakers.csv"))
+    assert [line.split(",")[0] for line in page.request.get(speakers).text().splitlines()[1:]] == ["Astronaut"]
 
 
 def test_server_side_capture_shows_gauges_face_timeline_utterances_and_saves(talk, browser_page):

@@ -65,6 +65,10 @@ def test_timeline_draws_every_head_smoothed_and_raw_marks_utterances_and_carries
     assert len(points) == sum(view.shown(s, "fused") is not None for s in rows)
     assert all(0 <= float(x) <= 100 and 0 <= float(y) <= 100 for x, y, _ in points)
     assert any("waiter" in tip.lower() for _, _, tip in points), "hovering shows the words"
+    # live, new words bring a result just after the hop's: the older point would lie under it, unhoverable
+    close = [rows[3], dataclasses.replace(rows[3], end=rows[3].end + 0.05, recent="and newer words")]
+    tips = re.findall(r'class="tl-pt"[^>]*data-tip="([^"]*)"', view.timeline(close))
+    assert len(tips) == 1 and "and newer words" in tips[0]
     # the last minute of a long session: only its windows; a very long one is thinned, the newest kept
     shift = float(np.ceil(rows[-1].end))
     long, long_said = (
