@@ -19,7 +19,7 @@ pytest() {  # pytest's exit code 5 (nothing collected, e.g. a -k matching no tes
 for arg in "$@"; do
   if [ "$arg" = "-m" ]; then pytest -n 2 --dist loadfile "$@"; exit $?; fi
 done
-pytest -n 2 --dist loadfile -m "not browser and not live" "$@"
+pytest -n 2 --dist loadfile --durations=12 -m "not browser and not live" "$@"
 first=$?
 pytest -p no:xdist -m "browser or live" "$@"
 second=$?
