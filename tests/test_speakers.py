@@ -113,3 +113,12 @@ def test_a_conversation_is_scored_per_speaker(conversation, scorer, tmp_path):
     for true, sign in truth.items():
         assert np.sign(float(rows[mapping[true]]["fused_mean"])) == sign, rows[mapping[true]]
     assert float(rows[mapping["S2"]]["talk_seconds"]) > float(rows[mapping["S3"]]["talk_seconds"])
+
+
+@pytest.mark.slow
+def test_a_recording_beyond_full_scale_is_still_told_apart(conversation):
+    from realtime.speakers import diarize
+
+    path, _ = conversation
+    turns, _ = diarize(decode(path) * 4.0)  # peaks far past 1.0: resampling a loud recording overshoots a little
+    assert len({t.speaker for t in turns}) >= 2
