@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     scorer = Scorer()
     report: dict = {"talks": {}, "published_der": {
         "senko (its README)": {"VoxConverse": 0.135, "AISHELL-4": 0.133, "AMI-IHM": 0.265},
-        "pyannote speaker-diarization-3.1 (its model card)": {"VoxConverse": 0.113, "AISHELL-4": 0.122, "AMI-IHM": 0.188},
+        "pyannote speaker-diarization-3.1 (pyannote-audio README)": {"VoxConverse": 0.112, "AISHELL-4": 0.122, "AMI-IHM": 0.188},
     }}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
