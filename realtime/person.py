@@ -7,8 +7,8 @@ the moments of real expression that the median is not). Until :attr:`PersonOptio
 their face have been seen the face counts in proportion ("learning this face" on the page). The voice has
 its own baseline in feature space (:class:`dmsil.voice.SpeakerBaseline`), carried here beside it, and
 counts in proportion likewise ("learning this voice"). In a conversation each voice the speaker stage
-tells apart (:mod:`realtime.speakers`) has its own baseline; the face is the largest one in the picture,
-whoever it belongs to, so it keeps one neutral.
+tells apart (:mod:`realtime.speakers`) has its own baseline, and each face in the picture
+(:mod:`realtime.faces`) its own neutral.
 
 Each stretch of time is learned once: a row that ends no later than one already learned (an utterance
 row, after the windows that covered it) is read against the neutral without moving it. Not thread-safe:

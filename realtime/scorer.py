@@ -70,7 +70,7 @@ class Scores:
     """The face ``video`` reads (``F1``, ...: the speaker's own, or the largest; None: none is read)."""
     faces: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Every face in the picture (``F1``, ...) -> its valence against its own neutral, and its absolute
-    reading (the gauge's ``video`` is the largest face's)."""
+    reading (the gauge's ``video`` is the one named by :attr:`face`)."""
 
     @classmethod
     def failed(cls, w: Window, reason: Reason) -> Scores:

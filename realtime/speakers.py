@@ -16,7 +16,6 @@ Names are ``S1``, ``S2``, ... in order of first speech.
 from __future__ import annotations
 
 import logging
-import subprocess
 import threading
 import warnings
 from dataclasses import dataclass
@@ -90,25 +89,17 @@ def diarize(samples: np.ndarray) -> tuple[list[Turn], dict[str, np.ndarray]]:
 
 
 def decode(path: Path) -> np.ndarray:
-    """The file's sound as 16 kHz mono float32 (empty when it has none)."""
-    cmd = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-nostdin",
-        "-i",
-        str(path),
-        "-vn",
-        "-ac",
-        "1",
-        "-ar",
-        str(RATE),
-        "-f",
-        "f32le",
-        "-",
-    ]
-    out = subprocess.run(cmd, capture_output=True, check=False).stdout
-    return np.frombuffer(out, np.float32)
+    """The file's sound as 16 kHz mono float32 on the file's clock, as scoring reads it (the one decode
+    path, :func:`dmsil.features.media.read`: damaged packets skipped, lost audio kept as silence); empty
+    when it has none."""
+    from dmsil.features.media import AudioChunk, ReadOptions, read
+
+    chunks = [c for c in read(path, ReadOptions(video=False)) if isinstance(c, AudioChunk)]
+    out = np.zeros(max((round(c.t * RATE) + c.samples.size for c in chunks), default=0), np.float32)
+    for c in chunks:
+        start = round(c.t * RATE)
+        out[start : start + c.samples.size] = c.samples
+    return out
 
 
 def diarize_file(path: Path, options: SpeakerOptions | None = None) -> list[Turn]:

@@ -314,16 +314,7 @@ def timeline(
             svg.append(f'<path class="smooth" data-head="{h}" d="{smooth}" fill="none" stroke="{COLOURS[h]}" '
                        f'stroke-width="{width}" vector-effect="non-scaling-stroke"/>')  # fmt: skip
     svg.append("</svg>")
-    fused = [(s, v) for s in view if (v := shown(s, "fused")) is not None]
-    hover, drawn_x = [], math.inf
-    for s, v in reversed(_thin(fused, MAX_HOVER)):  # a point under a newer one could not be hovered: left out
-        if drawn_x - x(s.end) >= MIN_POINT_GAP:
-            hover.append((s, v))
-            drawn_x = x(s.end)
-    points = "".join(
-        f'<div class="tl-pt" style="left:{x(s.end) / W * 100:.2f}%;top:{y(v) / H * 100:.2f}%" data-tip="{_tip(s)}"></div>'
-        for s, v in reversed(hover)
-    )
+    points = _points(view, lambda t: x(t) / W, lambda v: y(v) / H)
     labels, ticks = _axes(start, end, lambda t: x(t) / W, lambda v: y(v) / H)
     legend = "".join(f'<i style="background:{COLOURS[h]}"></i>{h}' for h in HEADS)
     legend += "".join(f" ({d.name}: − {d.low}, + {d.high})" for d in DIMENSIONS)
@@ -332,6 +323,21 @@ def timeline(
         f'<div class="tl-area">{"".join(svg)}{points}</div>{labels}{ticks}</div>'
         f'<div class="tl-legend">{legend} &nbsp;— solid: smoothed, dotted: raw; shaded columns: utterances '
         "(tinted by their score); grey band: neutral; hover a point for its words</div>"
+    )
+
+
+def _points(rows: Sequence[Scores], fx, fy) -> str:
+    """A hover point per window with a fused score (``fx``, ``fy``: time and score -> 0..1). A point under a
+    newer one could not be hovered, so it is left out."""
+    fused = [(s, v) for s in rows if (v := shown(s, "fused")) is not None]
+    hover, drawn_x = [], math.inf
+    for s, v in reversed(_thin(fused, MAX_HOVER)):
+        if drawn_x - fx(s.end) * 1000.0 >= MIN_POINT_GAP:
+            hover.append((s, v))
+            drawn_x = fx(s.end) * 1000.0
+    return "".join(
+        f'<div class="tl-pt" style="left:{fx(s.end) * 100:.2f}%;top:{fy(v) * 100:.2f}%" data-tip="{_tip(s)}"></div>'
+        for s, v in reversed(hover)
     )
 
 

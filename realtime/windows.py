@@ -241,6 +241,8 @@ class Assembler:
         self._turn_starts: list[float] = []
         self._longest_turn = 0.0
         self._turns_until: float | None = None
+        self._voices: set[str] = set()
+        """The speakers of the turns (kept with them: every window asks how many there are)."""
 
     # -- what the sources and stages report (from their threads) -----------------------------------
 
@@ -276,6 +278,7 @@ class Assembler:
             self._turns_until = until
             self._turns, self._turn_starts = turns, [t.start for t in turns]
             self._longest_turn = max((t.end - t.start for t in turns), default=0.0)
+            self._voices = {t.speaker for t in turns}
 
     def speaker(self, start: float, end: float, reach: float = 1.0) -> str | None:
         """Who speaks most over ``start .. end`` (None: speakers not told apart, or nobody within ``reach``
@@ -463,8 +466,8 @@ class Assembler:
                 else Reason(Absence.NO_FACE, f"{speaker}'s face is not in the picture")
             )
         with self._lock:
-            voices = {t.speaker for t in self._turns}
-        if len(voices) <= 1 and len(faces) <= 1:
+            voices = len(self._voices)
+        if voices <= 1 and len(faces) <= 1:
             return largest
         return Reason(Absence.NO_FACE, f"which face is {speaker}'s is not known yet")
 

@@ -109,6 +109,8 @@ class ReadOptions:
     gap: float = 0.1
     """Audio that resumes this much later than the samples so far is preceded by silence for the gap, so
     lost audio does not pull what follows earlier."""
+    video: bool = True
+    """False: the audio stream only (the speakers of a recording are read from its sound alone)."""
 
 
 def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame | AudioChunk | Damage]:
@@ -126,7 +128,7 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame
 
     opts = options or ReadOptions()
     with av.open(str(path)) as container:
-        streams = container.streams.video[:1] + container.streams.audio[:1]
+        streams = [*(container.streams.video[:1] if opts.video else ()), *container.streams.audio[:1]]
         start = float(container.start_time or 0) / 1e6
         declared = {s.type: _declared_end(s, container) for s in streams}
         state = _ReadState(opts, [s.type for s in streams], start, max(declared.values(), default=math.inf) + 1.0)
