@@ -74,7 +74,8 @@ def score_file(
             if on_progress is not None:
                 on_progress(end, total)
 
-    turns = speakers_of(path, options) if source.has_audio else []
+    # the whole recording is diarized beside the other stages; its windows wait for the turns
+    turns = (lambda: speakers_of(path, options)) if source.has_audio and options.speakers is not None else None
     stats = Pipeline(scorer, options).run([source], on_event, turns=turns)
     bar.close()
     result.damage = source.damage

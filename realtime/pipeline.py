@@ -131,11 +131,12 @@ class Pipeline:
 
     def run(
         self, sources: Iterable, on_event: Callable[[Event], None], clock_start: float | None = None,
-        turns: list[Turn] | None = None,
+        turns: list[Turn] | Callable[[], list[Turn]] | None = None,
     ) -> Stats:  # fmt: skip
         """Process until every source ends (or :meth:`stop`), handing every event to ``on_event`` from this
-        thread; returns the statistics. ``turns``: who speaks when, known before (a recording diarized
-        whole); live, a speaker stage finds them as it goes."""
+        thread; returns the statistics. ``turns``: who speaks when, known before, or a function that finds
+        them (a recording diarized whole), run in a thread of its own beside the stages while the windows
+        wait for it; live, a speaker stage finds them as it goes."""
         sources = list(sources)
         self._clock = clock_start if clock_start is not None else time.monotonic()
         has = {"video": any(s.has_video for s in sources), "audio": any(s.has_audio for s in sources)}
@@ -146,14 +147,17 @@ class Pipeline:
         )
         self._faults = faults
         self._people = self.scorer.people()
-        if turns:
-            asm.set_turns(turns)
         stages, video_q, audio_qs = self._stages(asm, faults, has)
         threads = [
             threading.Thread(target=run_stage, args=(stage, q, asm, self._stop, faults, self._time),
                              name=f"{stage.name}-{i}", daemon=True)
             for i, (stage, q) in enumerate(stages)
         ]  # fmt: skip
+        if callable(turns):
+            asm.expect("speaker")
+            threads.append(threading.Thread(target=self._diarize, args=(turns, asm), name="speaker", daemon=True))
+        elif turns:
+            asm.set_turns(turns)
         readers = [
             threading.Thread(target=self._read, args=(s, asm, video_q, audio_qs), name=f"read-{s.name}", daemon=True)
             for s in sources
@@ -209,6 +213,17 @@ class Pipeline:
         alive = [t.name for t in threads if t.is_alive()]
         if alive:  # daemon threads: they cannot keep the process alive
             log.warning("threads still running %.1f s after stop: %s", self.options.stop_within, alive)
+
+    def _diarize(self, find: Callable[[], list[Turn]], asm: Assembler) -> None:
+        """The body of the offline speaker thread: the turns found (none when that fails: one speaker)."""
+        start = time.perf_counter()
+        try:
+            asm.set_turns(find())
+        except Exception as exc:  # words are still scored, only not told apart
+            self._faults.report("speaker", exc)
+        finally:
+            asm.finish("speaker")
+            self._time("speaker", time.perf_counter() - start)
 
     # -- producers ---------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,12 +28,15 @@ from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.data.store import pad_frames
 from dmsil.features import normalize, require_computable, resolve_text_model
 from dmsil.voice import VoiceHead, VoiceReading
+from engines.base import OUTPUTS
 from realtime.fusion import FusionOptions
 from realtime.modalities import ALL, AUDIO, DEFAULT_ABSENCE, FUSED, MODALITIES, TEXT, VIDEO, Absence, Reason
 from realtime.person import People, PersonOptions
 from realtime.windows import Window
 
 log = logging.getLogger(__name__)
+TEXT_BATCH = 16
+"""Distinct texts per text-encoder call."""
 
 
 @dataclass
@@ -79,6 +83,32 @@ class Scores:
                    recent=w.recent, provisional=w.provisional, speaker=w.speaker)  # fmt: skip
 
 
+class TextScores:
+    """The text head's raw score of each text, computed once: the head reads the words alone (Self-MM's
+    private branch), so every window over the same sentence (offline, about five per sentence; live, each
+    hop until new words come) reuses it instead of running the text encoder again. Least recently used
+    texts are forgotten beyond ``size``."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._scores: OrderedDict[str, float] = OrderedDict()
+
+    def get(self, text: str) -> float | None:
+        score = self._scores.get(text)
+        if score is not None:
+            self._scores.move_to_end(text)
+        return score
+
+    def put(self, text: str, score: float) -> None:
+        self._scores[text] = score
+        self._scores.move_to_end(text)
+        while len(self._scores) > self.size:
+            self._scores.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._scores)
+
+
 def usable_checkpoint(ckpt_dir: str | Path | None = None) -> tuple[Path, FeatureSpec]:
     """The checkpoint folder (the shipped default model when none is named) and its feature description,
     or a one-line error when this app cannot compute the features it was trained on."""
@@ -123,6 +153,8 @@ class Scorer:
         self.untrained = {m: str(r) for m, r in self._unscored.items()}
         """Modality -> why it is never scored (an untrained head's provenance, or switched off)."""
         self._text = self._text_input()
+        self.text_scores_cache = TextScores()
+        """Text head scores by text (shared by the pipelines that share this scorer)."""
         self.engine = engines.load(self.ckpt, engine, threads)
         self.engine.warmup()
         self._lock = threading.Lock()
@@ -228,22 +260,46 @@ class Scorer:
         use = [self._present(w, v) for w, v in zip(windows, voices, strict=True)]
         model_use = [u - {AUDIO.name} if self.voice is not None else u for u in use]
         texts = [w.text if "text" in u else "" for w, u in zip(windows, model_use, strict=True)]
-        text, text_mask = self._text(texts)
-        width = max(1, int(text_mask.sum(1).max()))  # dynamic padding: trailing pad tokens cost time only
-        batch = {"text": text[:, :width], "text_mask": text_mask[:, :width]}
-        for name, dim in (("audio", self.config.audio_dim), ("video", self.config.video_dim)):
-            frames = [
-                normalize(np.asarray(getattr(w, name), np.float32), self.spec.normalization.get(name))
-                if name in u
-                else np.zeros((0, dim), np.float32)
-                for w, u in zip(windows, model_use, strict=True)
-            ]
-            batch[name], batch[f"{name}_lengths"] = pad_frames(frames, dim)
-        out = self.engine(batch)
+        text_scores = self._text_head(texts)
+        frames = [w if u - {"text"} else None for w, u in zip(windows, model_use, strict=True)]
+        if any(f is not None for f in frames):  # the face (or the model's own audio head): words masked
+            out = self._run([""] * len(windows), frames, model_use)
+        else:
+            out = {k: np.zeros(len(windows), np.float32) for k in OUTPUTS}
+        out["T"] = np.array([text_scores.get(t, 0.0) for t in texts], np.float32)
         return [
             self._scores(w, u, {k: float(v[i]) for k, v in out.items()}, voice)
             for i, (w, u, voice) in enumerate(zip(windows, use, voices, strict=True))
         ]
+
+    def _text_head(self, texts: list[str]) -> dict[str, float]:
+        """The text head's raw score of each distinct non-empty text: known ones from the cache, the rest
+        in engine calls of their own (shortest first, so little padding)."""
+        wanted = {t for t in texts if t}
+        known = {t: s for t in wanted if (s := self.text_scores_cache.get(t)) is not None}
+        new = sorted(wanted - known.keys(), key=len)
+        for i in range(0, len(new), TEXT_BATCH):
+            part = new[i : i + TEXT_BATCH]
+            for t, s in zip(part, self._run(part, [None] * len(part), [{"text"}] * len(part))["T"], strict=True):
+                known[t] = float(s)
+                self.text_scores_cache.put(t, float(s))
+        return known
+
+    def _run(self, texts: list[str], frames: list[Window | None], use: list[set[str]]) -> dict[str, np.ndarray]:
+        """One engine call: ``texts`` (empty: masked), and each window's audio and video frames where
+        ``use`` names them (``frames`` None: none)."""
+        text, text_mask = self._text(texts)
+        width = max(1, int(text_mask.sum(1).max()))  # dynamic padding: trailing pad tokens cost time only
+        batch = {"text": text[:, :width], "text_mask": text_mask[:, :width]}
+        for name, dim in (("audio", self.config.audio_dim), ("video", self.config.video_dim)):
+            seqs = [
+                normalize(np.asarray(getattr(w, name), np.float32), self.spec.normalization.get(name))
+                if w is not None and name in u
+                else np.zeros((0, dim), np.float32)
+                for w, u in zip(frames, use, strict=True)
+            ]
+            batch[name], batch[f"{name}_lengths"] = pad_frames(seqs, dim)
+        return self.engine(batch)
 
     def text_scores(self, texts: list[str], batch: int = 64) -> np.ndarray:
         """The text head's score for each sentence on its own (no audio, no face), through the engine."""

@@ -305,6 +305,11 @@ class Assembler:
     def advance(self, stage: str, t: float, producer: int = 0) -> None:
         self.streams[stage].advance(t, producer)
 
+    def expect(self, stage: str) -> None:
+        """Hand nothing out until ``stage`` (one with no items of its own: ``speaker``, a recording diarized
+        whole beside the other stages) has :meth:`finish` ed."""
+        self.streams.setdefault(stage, Stream())
+
     def finish(self, stage: str) -> None:
         if stage in self.streams:  # a stage without a stream (speakers) has nothing to finish
             self.streams[stage].finish()
@@ -407,8 +412,12 @@ class Assembler:
         return utterances(said, opts.pause, min(known, until), opts.max_words, lambda w: self.speaker(w.start, w.end))
 
     def _ready_utterances(self, now: float | None) -> list[UtteranceReady]:
-        """Complete utterances not offered yet whose span every stream (or, live, the clock) has passed."""
+        """Complete utterances not offered yet whose span every stream (or, live, the clock) has passed;
+        offline, only once the windows over them have been handed out, so the events come in the same order
+        however fast each stage ran (a person's neutral learns from them in that order)."""
         horizon = math.inf if self.done else (now if self.options.live and now is not None else self.watermark())
+        if not self.options.live and not self.finished:
+            horizon = min(horizon, self._last_end)
         with self._lock:
             told = self._turns_until
         if self.options.live and now is not None and told is not None and not self.done:

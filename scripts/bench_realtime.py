@@ -1,9 +1,13 @@
 """Speed of the realtime pipeline on a generated 640x480 talk video (real face, espeak-ng speech).
 
-    .venv/bin/python scripts/bench_realtime.py [--sentences 12] [--rounds 2]
+    .venv/bin/python scripts/bench_realtime.py [--sentences 23] [--rounds 2] [--against REV] [--sequential]
 
-1. Offline real-time factor (wall time / media time) of the parallel pipeline and of the same stages run
-   one after another (read all, then faces, then ASR, then windows), interleaved in one run.
+1. Offline, side by side with an earlier version of the project (``--against``, a git revision, unpacked
+   with ``git archive``) in alternating rounds, each in a fresh process with the default model, the voice
+   and the speakers on: the whole command (``python -m realtime score``, start to exit: real-time factor
+   = wall time / media time), and, apart, the start-up (imports, models) and the processing (one
+   file's scoring, models loaded) with the time to the first result. With ``--sequential``, also the
+   pipeline's stages run one after another, the baseline its parallel speed-up is measured against.
 2. Live latency: the file played at real-time pace through the live pipeline (a file-backed camera and
    microphone); time from each window's end to its result, p50/p95, and video frames dropped.
 3. Speech-to-score delay, in the same live run: for each sentence, from the moment its last word has
@@ -19,6 +23,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +35,25 @@ import numpy as np
 from dmsil.cli import benchmark_parser, setup_logging
 from engines import KINDS
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_realtime.json"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "scripts" / "results" / "bench_realtime.json"
+PHASES = """
+import json, sys, time
+start = time.perf_counter()
+from pathlib import Path
+from realtime.offline import FileScorer, score_file
+from realtime.pipeline import PipelineOptions
+talk, out = Path(sys.argv[1]), Path(sys.argv[2])
+files = FileScorer(None, "auto", PipelineOptions(), out, ("csv", "json", "png"))
+loaded = time.perf_counter()
+first = []
+result = score_file(talk, files.scorer, files.options, out, files.formats, progress=False,
+                    on_progress=lambda end, total: first or first.append(time.perf_counter()))
+done = time.perf_counter()
+print(json.dumps({"startup_s": loaded - start, "processing_s": done - loaded,
+                  "first_result_s": first[0] - start, "windows": len(result.rows)}))
+"""
+"""Run in a version's own tree: its start-up, its processing of one file, and its first result."""
 SENTENCES = [
     "Good morning everyone, thank you for coming to this talk.",
     "I have to say the last few months were really difficult for our team.",
@@ -77,24 +100,72 @@ def speech_to_score(results: list[tuple[float, object]], ends: list[tuple[str, f
     return delays
 
 
-def offline(scorer, path: Path, sequential: bool) -> dict:
+def unpack(rev: str, into: Path) -> Path:
+    """The project at git revision ``rev`` (its shipped model's cached ONNX export shared with this tree's)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    onnx = ROOT / "dmsil" / "default_model" / "onnx"
+    if onnx.is_dir():
+        (into / "dmsil" / "default_model" / "onnx").symlink_to(onnx)
+    return into
+
+
+def command(tree: Path, talk: Path, out: Path) -> dict:
+    """``python -m realtime score`` of ``talk`` run in ``tree``: wall seconds, start to exit, and its phases
+    measured in a second process of that tree."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "realtime", "score", str(talk), "--out", str(out), "-q"],
+                   cwd=tree, env=env, check=True, capture_output=True)  # fmt: skip
+    whole = time.perf_counter() - start
+    phases = subprocess.run([sys.executable, "-c", PHASES, str(talk), str(out)], cwd=tree, env=env, check=True,
+                            capture_output=True, text=True)  # fmt: skip
+    return {"command_s": whole, **json.loads(phases.stdout.strip().splitlines()[-1])}
+
+
+def versions(trees: dict[str, Path], talk: Path, seconds: float, rounds: int, out: Path) -> dict:
+    """Each version's best of ``rounds`` alternating runs, with its real-time factors."""
+    runs: dict[str, list[dict]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            runs[name].append(command(tree, talk, out / name))
+    result = {}
+    for name, rs in runs.items():
+        best = {k: min(r[k] for r in rs) for k in ("command_s", "startup_s", "processing_s", "first_result_s")}
+        result[name] = {**best, "command_rtf": best["command_s"] / seconds,
+                        "processing_rtf": best["processing_s"] / seconds, "windows": rs[0]["windows"], "runs": rs}  # fmt: skip
+    return result
+
+
+def in_process(path: Path, seconds: float, engine: str, rounds: int) -> dict:
+    """The pipeline alone (no diarization, nothing written), its stages in parallel and one after another."""
     from realtime.events import Record
     from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.scorer import Scorer
     from realtime.sources import FileSource
 
-    record = Record()
-    start = time.perf_counter()
-    stats = Pipeline(scorer, PipelineOptions(sequential=sequential)).run([FileSource(path)], record)
-    windows = len(record.windows) + len(record.utterances)  # as counted before the events had types
-    return {"seconds": time.perf_counter() - start, "windows": windows, "stages": stats.stage_seconds}
+    scorer = Scorer(engine=engine)
+    runs: dict[str, list[dict]] = {"parallel": [], "sequential": []}
+    for _ in range(rounds):
+        for mode, rs in runs.items():
+            record, start = Record(), time.perf_counter()
+            stats = Pipeline(scorer, PipelineOptions(sequential=mode == "sequential")).run([FileSource(path)], record)
+            rs.append({"seconds": time.perf_counter() - start, "windows": len(record.windows),
+                       "stages": stats.stage_seconds})  # fmt: skip
+    best = {m: min(r["seconds"] for r in rs) for m, rs in runs.items()}
+    return {m: {"best_seconds": best[m], "rtf": best[m] / seconds, "runs": rs} for m, rs in runs.items()}
 
 
-def live(scorer, path: Path, ends: list[tuple[str, float]]) -> dict:
+def live(path: Path, ends: list[tuple[str, float]], engine: str) -> dict:
     from realtime.events import WindowScored
     from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.scorer import Scorer
     from realtime.sources import FileSource
 
     results: list[tuple[float, object]] = []
+    loading = time.monotonic()
+    scorer = Scorer(engine=engine)  # start-up to the first result counts the model's loading
     clock = time.monotonic()
     live = PipelineOptions.make(live=True)
     options = replace(live, asr=replace(live.asr, beam_size=1))  # as `python -m realtime` runs live
@@ -107,6 +178,8 @@ def live(scorer, path: Path, ends: list[tuple[str, float]]) -> dict:
     lat = np.array(stats.latencies)
     delays = np.array(speech_to_score(results, ends))
     return {
+        "startup_s": clock - loading,
+        "first_result_s": results[0][0] + clock - loading,
         "speech_to_score_p50_s": float(np.median(delays)),
         "speech_to_score_p90_s": float(np.percentile(delays, 90)),
         "sentences_seen": f"{delays.size}/{len(ends)}",
@@ -121,37 +194,35 @@ def live(scorer, path: Path, ends: list[tuple[str, float]]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = benchmark_parser(__doc__, RESULTS, KINDS)
-    p.add_argument("--sentences", type=int, default=12, help="sentences in the generated talk")
-    p.add_argument("--rounds", type=int, default=2, help="offline runs per mode (interleaved)")
+    p.add_argument("--sentences", type=int, default=23, help="sentences in the generated talk (23: about 100 s)")
+    p.add_argument("--rounds", type=int, default=2, help="offline runs per version (alternating)")
+    p.add_argument("--against", default="ee02efd", help="the earlier version (a git revision); '' for none")
+    p.add_argument("--sequential", action="store_true", help="also the stages one after another, in process")
     args = p.parse_args(argv)
     setup_logging(args, logging.WARNING)
-    from realtime.scorer import Scorer
-
-    scorer = Scorer(engine=args.engine)
     with tempfile.TemporaryDirectory() as tmp:
         path, seconds, ends = make_talk(Path(tmp), args.sentences)
-        runs: dict[str, list[dict]] = {"parallel": [], "sequential": []}
-        for _ in range(args.rounds):
-            for mode in runs:
-                runs[mode].append(offline(scorer, path, mode == "sequential"))
-        live_result = live(scorer, path, ends)
-    best = {m: min(r["seconds"] for r in rs) for m, rs in runs.items()}
-    result = {
-        "media_seconds": seconds,
-        "resolution": "640x480",
-        "engine": scorer.engine.name,
-        "cores": len(os.sched_getaffinity(0)),
-        "offline": {m: {"best_seconds": best[m], "rtf": best[m] / seconds, "runs": rs} for m, rs in runs.items()},
-        "parallel_speedup": best["sequential"] / best["parallel"],
-        "live": live_result,
-    }
+        trees = {"this": ROOT, **({args.against: unpack(args.against, Path(tmp) / "against")} if args.against else {})}
+        result = {
+            "media_seconds": seconds,
+            "resolution": "640x480",
+            "cores": len(os.sched_getaffinity(0)),
+            "versions": versions(trees, path, seconds, args.rounds, Path(tmp) / "scores"),
+        }
+        if args.sequential:
+            result["in_process"] = in_process(path, seconds, args.engine, args.rounds)
+        result["live"] = live_result = live(path, ends, args.engine)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"talk video: {seconds:.1f} s, 640x480, engine {scorer.engine.name}, {result['cores']} cores")
-    print(f"{'offline mode':<14}{'wall s':>8}{'RTF':>8}")
-    for m in runs:
-        print(f"{m:<14}{best[m]:>8.2f}{best[m] / seconds:>8.3f}")
-    print(f"parallel speed-up: {result['parallel_speedup']:.2f}x")
+    print(f"talk video: {seconds:.1f} s, 640x480, {result['cores']} cores; best of {args.rounds} alternating runs")
+    print(
+        f"{'version':<10}{'command s':>11}{'RTF':>7}{'start-up s':>12}{'processing s':>14}{'RTF':>7}{'first result s':>16}"
+    )
+    for name, v in result["versions"].items():
+        print(f"{name:<10}{v['command_s']:>11.2f}{v['command_rtf']:>7.3f}{v['startup_s']:>12.2f}"
+              f"{v['processing_s']:>14.2f}{v['processing_rtf']:>7.3f}{v['first_result_s']:>16.2f}")  # fmt: skip
+    for mode, v in result.get("in_process", {}).items():
+        print(f"in process, {mode}: {v['best_seconds']:.2f} s, RTF {v['rtf']:.3f}")
     lv = live_result
     print(
         f"live at real-time pace: {lv['windows']} windows, latency p50 {lv['latency_p50_s']:.3f} s, "
@@ -160,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"speech to score (last word said -> first result holding it): p50 {lv['speech_to_score_p50_s']:.2f} s, "
-        f"p90 {lv['speech_to_score_p90_s']:.2f} s ({lv['sentences_seen']} sentences)"
+        f"p90 {lv['speech_to_score_p90_s']:.2f} s ({lv['sentences_seen']} sentences); start-up "
+        f"{lv['startup_s']:.1f} s, first result {lv['first_result_s']:.1f} s after it began"
     )
     print(f"wrote {args.out}")
     return 0

@@ -154,21 +154,21 @@ def render_train(d: dict) -> Lines:
 
 
 def render_realtime(d: dict) -> Lines:
-    off = d["offline"]
-    rows = ([mode, off[mode]["best_seconds"], off[mode]["rtf"], off[mode]["runs"][0]["windows"]] for mode in off)
-    live = d["live"]
-    return [
-        f"A {num(d['media_seconds'])} s talk ({d['resolution']}), engine {d['engine']}, {d['cores']} cores.",
+    keys = ["command_s", "command_rtf", "startup_s", "processing_s", "processing_rtf", "first_result_s", "windows"]
+    heads = ["whole command s", "RTF", "start-up s", "processing s", "RTF", "first result s", "windows"]
+    versions = d["versions"]
+    out = [
+        f"A {num(d['media_seconds'])} s talk ({d['resolution']}), {d['cores']} cores, `realtime score` with the "
+        f"default model, the voice and the speakers; best of {len(next(iter(versions.values()))['runs'])} "
+        "alternating runs per version (`this`: the commit these results came with):",
         "",
-        "Offline:",
-        "",
-        *table(["pipeline", "seconds", "real-time factor", "windows"], rows),
-        f"Parallel speed-up over sequential: {num(d['parallel_speedup'])}x.",
-        "",
-        "Live, at real-time pace:",
-        "",
-        *table(["measure", "value"], live.items()),
+        *table(["version", *heads], ([name, *(v[k] for k in keys)] for name, v in versions.items())),
     ]
+    if "in_process" in d:
+        off = d["in_process"]
+        rows = ([m, off[m]["best_seconds"], off[m]["rtf"]] for m in off)
+        out += ["The pipeline alone, in process:", "", *table(["pipeline", "seconds", "real-time factor"], rows)]
+    return [*out, "Live, at real-time pace:", "", *table(["measure", "value"], d["live"].items())]
 
 
 def utterance_tables(models: dict) -> Lines:
@@ -512,8 +512,9 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
         render_train,
     ),
     "bench_realtime.json": (
-        "The realtime pipeline on a generated talk: offline parallel vs sequential, live latency and speech-to-score delay.",
-        f"{BENCH}realtime.py --rounds 1",
+        "The realtime pipeline on a generated talk: offline scoring beside an earlier version, live latency, "
+        "speech-to-score delay and start-up.",
+        f"{BENCH}realtime.py",
         render_realtime,
     ),
     "bench_utterances.json": (

@@ -7,12 +7,12 @@ import soundfile as sf
 from dmsil.features.asr import load_transcriber
 from dmsil.features.audio import FRAME_RATE
 from dmsil.features.media import VIDEO_RATE
-from realtime.events import Record, StatusChanged
+from realtime.events import Record, StatusChanged, UtteranceScored, WindowScored
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.scorer import Scorer
 from realtime.sources import AudioChunk, FileSource, Frame, SourceStatus
 
-PIPELINE_THREADS = ("face-", "asr", "acoustic", "read-")
+PIPELINE_THREADS = ("face-", "asr", "acoustic", "read-", "speaker")
 
 
 LIVE = PipelineOptions.make(live=True)
@@ -43,6 +43,29 @@ def test_offline_covers_the_file_and_leaves_no_threads(talk, scorer):
     smooth = [r.smooth["fused"] for r in results if r.fused is not None]
     steps = lambda v: sum(abs(b - a) for a, b in zip(v, v[1:], strict=False))  # noqa: E731
     assert steps(smooth) < steps(fused)
+    assert pipeline_threads() == []
+
+
+def test_offline_events_come_in_one_order_and_a_failed_diarization_leaves_one_speaker(talk, scorer):
+    """Offline, an utterance comes after the windows over it, however fast each stage (or the diarization
+    running beside them) was; a diarization that fails is reported and the file is scored as one voice."""
+    events = []
+
+    def fails():
+        time.sleep(1.0)  # the windows wait for it
+        raise RuntimeError("no voices here")
+
+    stats = Pipeline(scorer, PipelineOptions()).run([FileSource(talk["talk"])], events.append, turns=fails)
+    ends = [e.scores.end for e in events if isinstance(e, WindowScored)]
+    order = [
+        (isinstance(e, UtteranceScored), e.scores.end) for e in events if isinstance(e, WindowScored | UtteranceScored)
+    ]
+    said = [(i, end) for i, (utterance, end) in enumerate(order) if utterance]
+    assert said and len(ends) >= 10
+    for i, end in said:
+        assert max(e for u, e in order[:i] if not u) >= end - 1e-6  # the windows over it came first
+    assert all(e.scores.speaker is None for e in events if isinstance(e, WindowScored))
+    assert stats.errors == ["speaker failed: RuntimeError: no voices here"]
     assert pipeline_threads() == []
 
 
