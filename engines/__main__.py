@@ -88,7 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--batch", default="1,8,32", help="comma-separated batch sizes")
     b.add_argument("--seq", default="50,500,375", help="text,audio,video lengths (MOSI-sized by default)")
     b.add_argument("--repeats", type=int, default=100)
-    b.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores but one)")
+    b.add_argument(
+        "--threads",
+        type=int,
+        help="ONNX Runtime threads (default: torch's, so that the two are "
+        "compared on equal threads; the app itself leaves one core to the extractors)",
+    )
     b.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's own choice)")
     b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     add_verbosity(p)
@@ -109,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.torch_threads)
+        if args.threads is None:
+            import torch
+
+            args.threads = torch.get_num_threads()
         result = bench(args.checkpoint, batches, seq, args.repeats, args.threads)
+        result["threads"] = args.threads
     except DmsilError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -40,6 +40,10 @@ class SpeakerOptions:
     conversation of the tests: clusters of one voice 0.73-0.99, of two voices 0.46-0.61."""
     min_talk: float = 1.5
     """Seconds a new voice must speak before it gets a name of its own (a cough is not a speaker)."""
+    threads: int | None = 1
+    """torch threads while diarizing (None: torch's own). It runs beside the other stages, and a second
+    thread only contends with them for the cores: on 2 cores, scoring a 100 s talk, the CAM++ embeddings
+    took 2.6x the CPU time with two threads (scripts/bench_realtime.py, profiled with py-spy)."""
 
 
 @dataclass(frozen=True)
@@ -71,16 +75,26 @@ def diarizer():
         return _diarizer
 
 
-def diarize(samples: np.ndarray) -> tuple[list[Turn], dict[str, np.ndarray]]:
-    """Turns of 16 kHz mono ``samples`` under senko's cluster labels, and each label's centroid."""
+def diarize(samples: np.ndarray, threads: int | None = None) -> tuple[list[Turn], dict[str, np.ndarray]]:
+    """Turns of 16 kHz mono ``samples`` under senko's cluster labels, and each label's centroid;
+    ``threads``: torch's threads meanwhile (None: as they are)."""
     # a writable copy (senko hands it to torch), within [-1, 1]: resampling overshoots a loud recording's
     # peaks a little (RAVDESS clips decoded to 1.0002), and senko refuses anything beyond
     samples = np.clip(np.asarray(samples, np.float32), -1.0, 1.0)
     if samples.size < RATE:  # under a second: nothing to tell apart
         return [], {}
+    import torch
+
     d = diarizer()
     with _lock:
-        result = d.diarize_samples(samples, RATE, generate_colors=False)
+        before = d.logical_cores
+        d.logical_cores = threads or before  # senko sets torch's threads to this after its VAD
+        torch.set_num_threads(d.logical_cores)
+        try:
+            result = d.diarize_samples(samples, RATE, generate_colors=False)
+        finally:
+            d.logical_cores = before
+            torch.set_num_threads(before)
     if not result:
         return [], {}
     turns = [Turn(float(s["start"]), float(s["end"]), s["speaker"]) for s in result.get("raw_segments") or []]
@@ -104,7 +118,8 @@ def decode(path: Path) -> np.ndarray:
 
 def diarize_file(path: Path, options: SpeakerOptions | None = None) -> list[Turn]:
     """A recording's turns, named ``S1``, ``S2``, ... in order of first speech ([] without sound)."""
-    turns, centroids = diarize(decode(path))
+    options = options or SpeakerOptions()
+    turns, centroids = diarize(decode(path), options.threads)
     return Names(options)(turns, centroids)
 
 
@@ -188,7 +203,7 @@ class LiveSpeakers:
         if self._pending < self.options.every:
             return False
         self._pending = 0.0
-        turns, centroids = diarize(self._audio)
+        turns, centroids = diarize(self._audio, self.options.threads)
         named = self.names(turns, centroids, offset=self._start)
         self.turns = [t for t in self.turns if t.end <= self._start and t.end > self._start - 10 * self.options.span]
         self.turns += named  # older turns kept as they were, for a while: the windows that still need them

@@ -1,11 +1,12 @@
 """Engines side by side on this machine: eager PyTorch vs ONNX Runtime (and GPU engines where they run).
 
-    .venv/bin/python scripts/bench_engines.py [--checkpoint DIR] [--repeats 200]
+    .venv/bin/python scripts/bench_engines.py [--checkpoint DIR | --shipped] [--repeats 200] [--batch 1,8,32]
 
 Without ``--checkpoint`` a MOSI-shaped model (768-d text states, 5-d audio, 20-d video) is trained for
-one epoch on synthetic data: latency depends on shapes, not on how well the model was trained. Eager
-torch is measured with torch's default threads and with one thread, each beside ONNX Runtime (one
-thread: the other core is left to the feature extractors) in the same run.
+one epoch on synthetic data: latency depends on shapes, not on how well the model was trained;
+``--shipped``: the default model (its all-mpnet-base-v2 text encoder inside), written to
+``bench_engines_default.json``. Eager torch and ONNX Runtime are measured on equal threads, torch's
+default and one, in the same run.
 """
 
 from __future__ import annotations
@@ -38,19 +39,28 @@ def quick_checkpoint(out: Path) -> Path:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint")
+    p.add_argument("--shipped", action="store_true", help="the shipped default model")
     p.add_argument("--repeats", type=int, default=200)
-    p.add_argument("--json-out", default=str(Path(__file__).parent / "results" / "bench_engines.json"))
+    p.add_argument("--batch", default="1,8,32", help="comma-separated batch sizes")
+    p.add_argument("--json-out", help="default: results/bench_engines.json (--shipped: bench_engines_default.json)")
     add_verbosity(p)
     args = p.parse_args()
     setup_logging(args, logging.WARNING)
+    name = "bench_engines_default.json" if args.shipped else "bench_engines.json"
+    args.json_out = args.json_out or str(Path(__file__).parent / "results" / name)
+    batches = [int(b) for b in args.batch.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
+        if args.shipped:
+            from dmsil import default_checkpoint
+
+            args.checkpoint = str(default_checkpoint())
         ckpt = args.checkpoint or str(quick_checkpoint(Path(tmp) / "ckpt"))
         default_threads = torch.get_num_threads()
         report = {"machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__}}
         for label, threads in ((f"torch {default_threads} threads (default)", default_threads), ("torch 1 thread", 1)):
             torch.set_num_threads(threads)
-            result = bench(ckpt, [1, 8, 32], (50, 500, 375), args.repeats, threads=None)
-            print(f"\n== {label}; ONNX Runtime 1 thread ==")
+            result = bench(ckpt, batches, (50, 500, 375), args.repeats, threads=threads)
+            print(f"\n== {label}; ONNX Runtime {threads} thread(s) ==")
             print_table(result)
             report[label] = result
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

@@ -577,6 +577,11 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
         f"{BENCH}engines.py",
         render_engines,
     ),
+    "bench_engines_default.json": (
+        "Engines side by side on the shipped default model (all-mpnet-base-v2 inside), on equal threads.",
+        f"{BENCH}engines.py --shipped --batch 1,8 --repeats 30",
+        render_engines,
+    ),
     "bench_text_branch.json": (
         "The fusion model with a packaged text encoder, batch 1, one thread.",
         f"{BENCH}text_branch.py",
