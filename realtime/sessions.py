@@ -11,6 +11,7 @@ and a visitor beyond that is told to wait and starts as soon as a session ends.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from realtime.outputs import FORMATS, FileResult, write
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.scorer import Scorer, Scores
 from realtime.sources import BrowserSource
-from realtime.view import overlay
+from realtime.view import jpeg, overlay, timeline_data
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,15 @@ class LiveSession:
         self.note: str | None = None
         """Why the session has not started (waiting for a free place)."""
         self.started: datetime | None = None
+        self.token = secrets.token_urlsafe(16)
+        """The session's part of the addresses its picture and timeline are fetched from (unguessable:
+        with ``--browser`` a visitor's picture is their own)."""
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._jpeg: tuple[FaceRead | None, bool, bytes | None] = (None, True, None)
+        """The last frame encoded, whether drawn on, and its JPEG."""
+        self._timeline: tuple[tuple, dict] = ((), {})
+        """(record, windows, utterances, span) and the timeline's data drawn from them."""
 
     @property
     def running(self) -> bool:
@@ -142,6 +150,27 @@ class LiveSession:
         seen = self.face
         return None if seen is None else overlay(seen.frame.rgb, seen.face, draw_face=draw_face)
 
+    def picture_jpeg(self, draw_face: bool = True) -> bytes | None:
+        """:meth:`picture` as JPEG, encoded once per frame read (a page asks every update, and several
+        viewers may watch one session)."""
+        seen, (was, drawn, data) = self.face, self._jpeg
+        if seen is not was or drawn != draw_face:
+            rgb = None if seen is None else overlay(seen.frame.rgb, seen.face, draw_face=draw_face)
+            data = None if rgb is None else jpeg(rgb)
+            self._jpeg = (seen, draw_face, data)
+        return data
+
+    def timeline(self, span: float | None = None) -> dict:
+        """The timeline's data (:func:`realtime.view.timeline_data`), drawn anew only when a window or an
+        utterance has come since."""
+        record = self.record
+        windows, utterances = list(record.windows), list(record.utterances)
+        key, data = self._timeline
+        if key[:1] != (record,) or key[1:] != (len(windows), len(utterances), span):
+            data = timeline_data(windows, utterances, span)
+            self._timeline = ((record, len(windows), len(utterances), span), data)
+        return data
+
     def save(self, out_dir: Path, names: dict[str, str] | None = None) -> list[Path]:
         """The session so far as offline scoring writes a file: CSV (windows, utterances, speakers), JSON,
         PNG; ``names``: what the viewer called the voices (``S1`` -> ``Ann``)."""
@@ -180,6 +209,12 @@ class Sessions:
         if turn:
             session.start()
         return session
+
+    def by_token(self, token: str) -> LiveSession | None:
+        """The session whose :attr:`LiveSession.token` this is (None: no such session, or it has ended)."""
+        with self._lock:
+            known = [*self._sessions.values(), *([self.shared] if self.shared else [])]
+        return next((s for s in known if secrets.compare_digest(s.token, token)), None)
 
     def _running(self) -> int:
         return len({id(s) for s in self._sessions.values() if s.running})

@@ -4,7 +4,8 @@ transcript as tinted utterances, the whole session's timeline, saving, and a tab
 Two ways to capture: server-side (the pipeline owns this machine's camera and microphone; every viewer
 watches that one session) or, with ``--browser``, each visitor's own webcam and microphone streamed
 from the page into a session of their own (:mod:`realtime.sessions`). The markup is drawn by
-:mod:`realtime.view`. The page listens on 127.0.0.1 unless ``--host`` says otherwise, a public share link
+:mod:`realtime.view`; the live picture and timeline are fetched by the page script from addresses of
+their own (:func:`add_routes`), so their markup never changes and a page left open does not grow. The page listens on 127.0.0.1 unless ``--host`` says otherwise, a public share link
 exists only with ``--share``, and it reports nothing to Gradio's makers.
 """
 
@@ -70,16 +71,42 @@ def build(sessions: Sessions, scorer: Scorer, options: PipelineOptions, browser:
 
 def _show(session: LiveSession, draw: bool, newest: str, shown: str, typed: str) -> tuple:
     """What the live tab's outputs show of ``session`` now: status, picture, gauges (the heads', then one
-    per speaker), transcript, timeline; ``typed``: the viewer's names for the voices."""
+    per speaker), transcript, timeline; ``typed``: the viewer's names for the voices. The picture and the
+    timeline are the same markup all session long (their data comes by :func:`add_routes`)."""
     latest, names = session.latest, view.parse_names(typed)
     speaking = latest if latest is not None and latest.provisional else None
     return (
         session.status(),
-        view.picture(session.picture(draw)),
+        view.live_picture(f"live/{session.token}/picture.jpg?draw={int(draw)}"),
         view.gauges(latest) + view.speakers(session.utterances, names),
         view.utterance_list(session.utterances, speaking, newest == "newest first", names),
-        view.timeline(session.windows, session.utterances, view.SPANS[shown]),
+        view.live_timeline(f"live/{session.token}/timeline.json?span={view.SPANS[shown] or 0:g}"),
     )
+
+
+def add_routes(app, sessions: Sessions) -> None:
+    """The live picture (JPEG; 204 while there is none) and timeline data (JSON) of each session, at
+    ``/live/TOKEN/...``, ahead of Gradio's own routes in the page's FastAPI ``app``."""
+    from fastapi import Response
+    from fastapi.responses import JSONResponse
+    from fastapi.routing import APIRoute
+
+    fresh = {"Cache-Control": "no-store"}
+
+    def picture(token: str, draw: int = 1) -> Response:
+        session = sessions.by_token(token)
+        data = session.picture_jpeg(bool(draw)) if session is not None else None
+        return Response(data, media_type="image/jpeg", headers=fresh) if data else Response(status_code=204)
+
+    def timeline(token: str, span: float = 0.0) -> Response:
+        session = sessions.by_token(token)
+        if session is None:
+            return Response(status_code=404)
+        return JSONResponse(session.timeline(span or None), headers=fresh)
+
+    routes = [APIRoute("/live/{token}/picture.jpg", picture, methods=["GET"]),
+              APIRoute("/live/{token}/timeline.json", timeline, methods=["GET"])]  # fmt: skip
+    app.router.routes[:0] = routes
 
 
 def _live_tab(sessions: Sessions, options: PipelineOptions, browser: bool, out_root: Path) -> None:
@@ -101,14 +128,14 @@ def _live_tab(sessions: Sessions, options: PipelineOptions, browser: bool, out_r
             if browser:
                 webcam = gr.Image(sources=["webcam"], streaming=True, label="your camera", elem_id="webcam")
                 mic = gr.Audio(sources=["microphone"], streaming=True, label="your microphone", elem_id="mic")
-            picture = gr.HTML(view.picture(None), elem_id="picture")
+            picture = gr.HTML(view.live_picture(""), elem_id="picture")
             draw_face = gr.Checkbox(True, label="draw the face reader's box and landmarks", elem_id="draw-face")
         with gr.Column(scale=1):
             gauges = gr.HTML(view.gauges(None) + view.speakers([]), elem_id="gauges")
             names = gr.Textbox(label="name the voices", placeholder="S1=Ann, S2=Bob", elem_id="names", max_lines=1)
             utterances = gr.HTML(view.utterance_list([]), label="transcript", elem_id="utterances")
             order = gr.Radio(list(view.ORDERS), value=view.ORDERS[0], label="transcript order", elem_id="order")
-    timeline = gr.HTML(view.timeline([]), elem_id="timeline")
+    timeline = gr.HTML(view.live_timeline(""), elem_id="timeline")
     span = gr.Radio(list(view.SPANS), value="whole session", label="timeline shows", elem_id="span")
     saved = gr.File(label="saved session: CSV, JSON, PNG", file_count="multiple", interactive=False,
                     elem_id="saved", visible=False)  # fmt: skip
@@ -207,7 +234,9 @@ def serve(scorer: Scorer, options: PipelineOptions, make_sources: Callable[[floa
     try:
         app.queue(default_concurrency_limit=None).launch(
             server_name=page.host, server_port=page.port, share=page.share, max_file_size=MAX_UPLOAD,
-            show_error=True, quiet=False, css=view.CSS, head=view.picture_js("picture"),
+            show_error=True, quiet=False, css=view.CSS, head=view.live_js(), prevent_thread_lock=True,
         )  # fmt: skip
+        add_routes(app.app, sessions)
+        app.block_thread()
     finally:
         sessions.close()

@@ -1,10 +1,12 @@
 """What the page draws, as plain functions of the scores: gauges, the session timeline, the tinted
 utterance list, and the face reader's box on the picture.
 
-Everything here is HTML/SVG text built on the server, so the browser only swaps markup of a fixed size
-(no charting library to re-create each hop: nothing flickers), and the same functions draw the live
-page and the file tab. The camera picture is the exception: a small page script paints each frame onto
-one canvas (:func:`picture_js`). Colour always comes with words or a number beside it.
+Gauges, speakers and the transcript are HTML/SVG text built on the server, so the browser only swaps
+markup of a fixed size (no charting library to re-create each hop: nothing flickers). The live picture and
+the live timeline are the exceptions: their markup stays the same for the session, and a small page script
+(:func:`live_js`) paints the newest frame and draws the timeline's data (:func:`timeline_data`, the same
+data the file tab's SVG is drawn from) onto canvases, fetched from addresses of their own, so a page left
+open does not grow. Colour always comes with words or a number beside it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ CSS = """
 .gauge.unavailable { color: #888; }
 .gauge.unavailable .words { font-style: italic; }
 canvas.picture { display: block; width: 100%; height: auto; max-height: 480px; object-fit: contain; background: #333; }
-canvas.picture[hidden] { display: none; }
+canvas.picture[hidden], .picture.none[hidden], .tl-tip[hidden] { display: none; }
 .picture.none { height: 240px; display: flex; align-items: center; justify-content: center; background: #333; color: #ccc; }
 .tl { position: relative; height: 280px; font-size: 11px; user-select: none; }
 .tl-area { position: absolute; left: 46px; right: 10px; top: 8px; bottom: 24px; }
@@ -64,6 +66,10 @@ canvas.picture[hidden] { display: none; }
               transform: translateX(-50%); width: max-content; max-width: 340px; padding: 4px 7px;
               background: #222; color: #fff; border-radius: 4px; font-size: 12px; z-index: 10;
               white-space: pre-line; pointer-events: none; }
+.tl.live canvas.tl-canvas { position: absolute; inset: 0; width: 100%; height: 100%; }
+.tl-tip { position: absolute; transform: translate(-50%, calc(-100% - 8px)); width: max-content; max-width: 340px;
+          padding: 4px 7px; background: #222; color: #fff; border-radius: 4px; font-size: 12px; z-index: 10;
+          white-space: pre-line; pointer-events: none; }
 .tl-legend { font-size: 12px; color: #444; margin-top: 2px; }
 .tl-legend i { display: inline-block; width: 18px; height: 3px; vertical-align: middle; margin: 0 4px 0 10px; }
 .utts { list-style: none; padding: 0; margin: 0; height: 360px; overflow-y: auto; }
@@ -251,123 +257,158 @@ def _thin(rows: Sequence, most: int) -> list:
     return picked
 
 
-def _paths(rows: list[Scores], head: str, value, x, y) -> str:
-    """An SVG path through the rows' values, broken where a value is missing."""
-    parts, pen_down = [], False
+def _line(rows: list[Scores], head: str, value, fx, fy) -> list[list[tuple[float, float]]]:
+    """The rows' values as (x, y) runs in 0..1, broken where a value is missing."""
+    runs: list[list[tuple[float, float]]] = []
+    pen_down = False
     for s in rows:
         v = value(s, head)
         if v is None:
             pen_down = False
             continue
-        parts.append(f"{'L' if pen_down else 'M'}{x(s.end):.0f},{y(v):.0f}")
+        if not pen_down:
+            runs.append([])
+        runs[-1].append((round(fx(s.end), 4), round(fy(v), 4)))
         pen_down = True
-    return "".join(parts)
+    return runs
 
 
 def _tip(s: Scores) -> str:
-    """A point's hover text (plain: the page shows it with CSS, one element a point, no markup inside)."""
+    """A point's hover text, plain (each drawing escapes it its own way)."""
     values = " · ".join(f"{h} {v:+.1f}" for h in HEADS if (v := shown(s, h)) is not None)
     words = s.recent or s.transcript
     text = f"{s.end:.1f} s  {values or 'no score'}" + (f"\n“{words}”" if words else "")
-    return html.escape(text + (" (still being spoken)" if s.provisional else ""), quote=True).replace("\n", "&#10;")
+    return text + (" (still being spoken)" if s.provisional else "")
 
 
-def timeline(
+def timeline_data(
     rows: Sequence[Scores], utterances: Sequence[Scores] = (), span: float | None = None, now: float | None = None
-) -> str:
-    """The session's scores over time: every head smoothed (solid) and raw (dotted), the neutral band,
-    each utterance shaded over its span; hovering a point shows its time, scores and words.
+) -> dict:
+    """What a timeline draws, as plain data with x (time) and y (score) in 0..1: every head smoothed
+    (solid) and raw (dotted), the neutral band, each utterance's span tinted by its score, a hover point
+    per window with its words, the axes. :func:`timeline` draws it as SVG (the file tab), the live page as
+    a canvas it fetches this from (:func:`live_timeline`), so an update sends numbers, not markup.
 
     ``span`` seconds before ``now`` (the newest window's end) are shown, or everything when None."""
     end = now if now is not None else (rows[-1].end if rows else 0.0)
     start = max(0.0, end - span) if span else (rows[0].start if rows else 0.0)
     end = max(end, start + 10.0)
     view = _thin([s for s in rows if s.end >= start], MAX_POINTS)
-    W, H = 1000.0, 600.0
 
-    def x(t: float) -> float:
-        return (t - start) / (end - start) * W
+    def fx(t: float) -> float:
+        return (t - start) / (end - start)
 
-    def y(v: float) -> float:
-        return (3.0 - max(-3.0, min(3.0, v))) / 6.0 * H
+    def fy(v: float) -> float:
+        return (3.0 - max(-3.0, min(3.0, v))) / 6.0
 
-    svg = [f'<svg viewBox="0 0 {W:.0f} {H:.0f}" preserveAspectRatio="none">']
-    svg.append(
-        f'<rect x="0" y="{y(NEUTRAL):.1f}" width="{W:.0f}" height="{y(-NEUTRAL) - y(NEUTRAL):.1f}" fill="#f0f0f0"/>'
-    )
-    svg += _spans(utterances, start, x, H)
-    for v in (-2, -1, 1, 2):
-        svg.append(
-            f'<line x1="0" x2="{W:.0f}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e4e4e4" vector-effect="non-scaling-stroke"/>'
-        )
-    svg.append(
-        f'<line x1="0" x2="{W:.0f}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#999" vector-effect="non-scaling-stroke"/>'
-    )
+    lines = []
     for h in HEADS:
-        width = 2.6 if h == "fused" else 1.6
-        raw = _paths(view, h, lambda s, k: getattr(s, k), x, y)
-        smooth = _paths(view, h, shown, x, y)
+        raw, smooth = _line(view, h, lambda s, k: getattr(s, k), fx, fy), _line(view, h, shown, fx, fy)
         if raw and raw != smooth:
-            svg.append(f'<path class="raw" data-head="{h}" d="{raw}" fill="none" stroke="{COLOURS[h]}" stroke-width="1" '
-                       'stroke-dasharray="2 3" opacity="0.7" vector-effect="non-scaling-stroke"/>')  # fmt: skip
+            lines.append({"head": h, "colour": COLOURS[h], "raw": True, "width": 1.0, "runs": raw})
         if smooth:
-            svg.append(f'<path class="smooth" data-head="{h}" d="{smooth}" fill="none" stroke="{COLOURS[h]}" '
-                       f'stroke-width="{width}" vector-effect="non-scaling-stroke"/>')  # fmt: skip
+            lines.append({"head": h, "colour": COLOURS[h], "raw": False, "width": 2.6 if h == "fused" else 1.6,
+                          "runs": smooth})  # fmt: skip
+    step = next(s for s in (5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if (end - start) / s <= 10)
+    return {
+        "windows": len(view),
+        "utterances": len(utterances),
+        "band": [fy(NEUTRAL), fy(-NEUTRAL)],
+        "grid": [fy(v) for v in (-2, -1, 1, 2)],
+        "zero": fy(0.0),
+        "spans": _spans(utterances, start, fx),
+        "lines": lines,
+        "points": _points(view, fx, fy),
+        "labels": [
+            [fy(v), f"{v:+d}{' ' + w if w else ''}".replace("+0", "0")]
+            for v, w in ((3, "pos."), (2, ""), (1, ""), (0, ""), (-1, ""), (-2, ""), (-3, "neg."))
+        ],  # fmt: skip
+        "ticks": [[round(fx(t), 4), _clock(t)] for t in np.arange(math.ceil(start / step) * step, end + 1e-6, step)],
+    }
+
+
+LEGEND = (
+    "".join(f'<i style="background:{COLOURS[h]}"></i>{h}' for h in HEADS)
+    + "".join(f" ({d.name}: − {d.low}, + {d.high})" for d in DIMENSIONS)
+    + " &nbsp;— solid: smoothed, dotted: raw; shaded columns: utterances (tinted by their score); grey band: "
+    "neutral; hover a point for its words"
+)
+
+
+def timeline(
+    rows: Sequence[Scores], utterances: Sequence[Scores] = (), span: float | None = None, now: float | None = None
+) -> str:
+    """:func:`timeline_data` drawn as SVG with a hover point per window (the file tab: drawn once)."""
+    d = timeline_data(rows, utterances, span, now)
+    W, H = 1000.0, 600.0
+    svg = [f'<svg viewBox="0 0 {W:.0f} {H:.0f}" preserveAspectRatio="none">']
+    top, bottom = d["band"]
+    svg.append(f'<rect x="0" y="{top * H:.1f}" width="{W:.0f}" height="{(bottom - top) * H:.1f}" fill="#f0f0f0"/>')
+    for x0, x1, fill in d["spans"]:
+        svg.append(
+            f'<rect class="utt-span" x="{x0 * W:.0f}" y="0" width="{max(1.0, (x1 - x0) * W):.0f}" height="{H:.0f}" '
+            f'fill="{fill}"/><line class="utt-start" x1="{x0 * W:.0f}" x2="{x0 * W:.0f}" y1="0" y2="{H:.0f}"/>'
+        )
+    for y, stroke in [*((g, "#e4e4e4") for g in d["grid"]), (d["zero"], "#999")]:
+        svg.append(f'<line x1="0" x2="{W:.0f}" y1="{y * H:.1f}" y2="{y * H:.1f}" stroke="{stroke}" '
+                   'vector-effect="non-scaling-stroke"/>')  # fmt: skip
+    for line in d["lines"]:
+        path = "".join(
+            f"{'L' if i else 'M'}{x * W:.0f},{y * H:.0f}" for run in line["runs"] for i, (x, y) in enumerate(run)
+        )
+        dash = 'stroke-dasharray="2 3" opacity="0.7" ' if line["raw"] else ""
+        svg.append(f'<path class="{"raw" if line["raw"] else "smooth"}" data-head="{line["head"]}" d="{path}" '
+                   f'fill="none" stroke="{line["colour"]}" stroke-width="{line["width"]:g}" {dash}'
+                   'vector-effect="non-scaling-stroke"/>')  # fmt: skip
     svg.append("</svg>")
-    points = _points(view, lambda t: x(t) / W, lambda v: y(v) / H)
-    labels, ticks = _axes(start, end, lambda t: x(t) / W, lambda v: y(v) / H)
-    legend = "".join(f'<i style="background:{COLOURS[h]}"></i>{h}' for h in HEADS)
-    legend += "".join(f" ({d.name}: − {d.low}, + {d.high})" for d in DIMENSIONS)
+    points = "".join(
+        f'<div class="tl-pt" style="left:{x * 100:.2f}%;top:{y * 100:.2f}%" '
+        f'data-tip="{html.escape(tip, quote=True).replace(chr(10), "&#10;")}"></div>'
+        for x, y, tip in d["points"]
+    )
+    labels = "".join(f'<div class="tl-y" style="top:calc(8px + (100% - 32px) * {y:.4f})">{text}</div>'
+                     for y, text in d["labels"])  # fmt: skip
+    ticks = "".join(f'<div class="tl-x" style="left:calc(46px + (100% - 56px) * {x:.4f})">{text}</div>'
+                    for x, text in d["ticks"])  # fmt: skip
     return (
-        f'<div class="tl" data-windows="{len(view)}" data-utterances="{len(utterances)}">'
+        f'<div class="tl" data-windows="{d["windows"]}" data-utterances="{d["utterances"]}">'
         f'<div class="tl-area">{"".join(svg)}{points}</div>{labels}{ticks}</div>'
-        f'<div class="tl-legend">{legend} &nbsp;— solid: smoothed, dotted: raw; shaded columns: utterances '
-        "(tinted by their score); grey band: neutral; hover a point for its words</div>"
+        f'<div class="tl-legend">{LEGEND}</div>'
     )
 
 
-def _points(rows: Sequence[Scores], fx, fy) -> str:
-    """A hover point per window with a fused score (``fx``, ``fy``: time and score -> 0..1). A point under a
-    newer one could not be hovered, so it is left out."""
+def live_timeline(url: str) -> str:
+    """The live page's timeline: a canvas the page script (:func:`live_js`) draws from ``url`` (the
+    :func:`timeline_data` of the session now) every update. The markup stays the same for the session, so
+    Gradio leaves it alone: a page open for hours does not grow with markup re-created every second."""
+    return (
+        f'<div class="tl live" data-live-timeline="{html.escape(url, quote=True)}"><canvas class="tl-canvas"></canvas>'
+        f'<div class="tl-tip" hidden></div></div><div class="tl-legend">{LEGEND}</div>'
+    )
+
+
+def _points(rows: Sequence[Scores], fx, fy) -> list[tuple[float, float, str]]:
+    """A hover point (x, y, words) per window with a fused score. A point under a newer one could not be
+    hovered, so it is left out."""
     fused = [(s, v) for s in rows if (v := shown(s, "fused")) is not None]
     hover, drawn_x = [], math.inf
     for s, v in reversed(_thin(fused, MAX_HOVER)):
         if drawn_x - fx(s.end) * 1000.0 >= MIN_POINT_GAP:
-            hover.append((s, v))
+            hover.append((round(fx(s.end), 4), round(fy(v), 4), _tip(s)))
             drawn_x = fx(s.end) * 1000.0
-    return "".join(
-        f'<div class="tl-pt" style="left:{fx(s.end) * 100:.2f}%;top:{fy(v) * 100:.2f}%" data-tip="{_tip(s)}"></div>'
-        for s, v in reversed(hover)
-    )
+    return hover[::-1]
 
 
-def _spans(utterances: Sequence[Scores], start: float, x, height: float) -> list[str]:
-    """Each utterance shaded over its span, tinted by its score (those closer than a few pixels skipped)."""
+def _spans(utterances: Sequence[Scores], start: float, fx) -> list[tuple[float, float, str]]:
+    """Each utterance's span (x from, x to, tint by its score); those closer than a few pixels skipped."""
     out, drawn_x = [], -math.inf
     for u in utterances:
-        x0, x1 = max(0.0, x(u.start)), x(u.end)
-        if u.end < start or x0 - drawn_x < MIN_SPAN_GAP:  # a long session: utterances closer than a few pixels
+        x0, x1 = max(0.0, fx(u.start)), fx(u.end)
+        if u.end < start or (x0 - drawn_x) * 1000.0 < MIN_SPAN_GAP:  # a long session: utterances a few pixels apart
             continue
         drawn_x = x0
-        out.append(
-            f'<rect class="utt-span" x="{x0:.0f}" y="0" width="{max(1.0, x1 - x0):.0f}" height="{height:.0f}" '
-            f'fill="{tint(u.fused, 0.25)}"/><line class="utt-start" x1="{x0:.0f}" x2="{x0:.0f}" y1="0" y2="{height:.0f}"/>'
-        )
+        out.append((round(x0, 4), round(x1, 4), tint(u.fused, 0.25)))
     return out
-
-
-def _axes(start: float, end: float, fx, fy) -> tuple[str, str]:
-    """The score labels and the time ticks around the plot (``fx``, ``fy``: time and score -> 0..1)."""
-    labels = "".join(
-        f'<div class="tl-y" style="top:calc(8px + (100% - 32px) * {fy(v):.4f})">{v:+d}{" " + w if w else ""}</div>'
-        for v, w in ((3, "pos."), (2, ""), (1, ""), (0, ""), (-1, ""), (-2, ""), (-3, "neg."))
-    ).replace("+0", "0")
-    step = next(s for s in (5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if (end - start) / s <= 10)
-    ticks = "".join(
-        f'<div class="tl-x" style="left:calc(46px + (100% - 56px) * {fx(t):.4f})">{_clock(t)}</div>'
-        for t in np.arange(math.ceil(start / step) * step, end + 1e-6, step)
-    )
-    return labels, ticks
 
 
 def _clock(t: float) -> str:
@@ -423,57 +464,134 @@ def utterance_list(
 # -- the picture -------------------------------------------------------------------------------------
 
 
-def picture(rgb: np.ndarray | None, quality: int = 80) -> str:
-    """The picture as an inline JPEG for :data:`PICTURE_JS` to paint, or a placeholder while there is none.
+def live_picture(url: str) -> str:
+    """The live page's picture: a canvas the page script (:func:`live_js`) paints the newest frame onto,
+    fetched from ``url``. Not an ``<img>``: a browser keeps every decoded image it was shown under a new
+    address (measured: the page grew by a decoded frame a second, and a forced collection gave none of it
+    back). Not inline either: a frame a second in the markup grew the page about 3.5 MB a minute
+    (scripts/bench_page_memory.py), so the markup stays the same for the session."""
+    return (
+        f'<div class="picture live" data-live-picture="{html.escape(url, quote=True)}">'
+        '<canvas class="picture" hidden></canvas><div class="picture none">no picture yet</div></div>'
+    )
 
-    Not an ``<img>``: a browser keeps every decoded image it was shown under a new address (measured:
-    the page's memory grew by a decoded frame a second, and a forced collection gave none of it back),
-    so the page paints each frame onto one canvas and lets it go."""
-    import base64
 
+def jpeg(rgb: np.ndarray, quality: int = 80) -> bytes | None:
+    """An RGB picture as JPEG bytes (None when it cannot be encoded)."""
     import cv2
 
-    if rgb is None:
-        return '<div class="picture none">no picture yet</div>'
-    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        return '<div class="picture none">the picture could not be encoded</div>'
-    return f'<div class="picture-data" data-jpeg="{base64.b64encode(jpeg.tobytes()).decode()}"></div>'
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return data.tobytes() if ok else None
 
 
-def picture_js(elem_id: str) -> str:
-    """The page script that paints :func:`picture`'s frames onto one canvas in the element ``elem_id``."""
+LIVE_EVERY_MS = 1000
+"""How often the page script fetches the picture and the timeline (as often as the page's other parts
+are updated; a page in a background tab fetches nothing)."""
+
+
+def live_js() -> str:
+    """The page script: every :data:`LIVE_EVERY_MS` it paints the newest picture and draws the timeline
+    (:func:`live_picture`, :func:`live_timeline`) from their own addresses, one fetch at a time each, and
+    lets every frame and every timeline go once drawn; hovering the timeline shows a point's words."""
     return """<script>
 (() => {
-  const id = "ELEM_ID";
-  const paint = async (holder) => {
-    const b64 = holder.dataset.jpeg;
-    holder.removeAttribute("data-jpeg");
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
-    const block = document.getElementById(id);
-    if (!block) { bitmap.close(); return; }
-    let canvas = block.querySelector("canvas.picture");
-    if (!canvas) {
-      canvas = document.createElement("canvas");
-      canvas.className = "picture";
-      block.prepend(canvas);
-    }
+  const busy = new WeakSet();
+  const once = async (el, work) => {
+    if (busy.has(el)) return;
+    busy.add(el);
+    try { await work(); } catch (e) { /* the server restarting, a stopped session: the next round tries again */ }
+    busy.delete(el);
+  };
+  const paint = (box) => once(box, async () => {
+    const res = await fetch(box.dataset.livePicture, { cache: "no-store" });
+    const canvas = box.querySelector("canvas.picture"), none = box.querySelector(".picture.none");
+    if (res.status !== 200) { canvas.hidden = true; none.hidden = false; return; }
+    const bitmap = await createImageBitmap(await res.blob());
     if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
       canvas.width = bitmap.width;
       canvas.height = bitmap.height;
     }
     canvas.getContext("2d").drawImage(bitmap, 0, 0);
-    canvas.hidden = false;
     bitmap.close();
+    canvas.hidden = false;
+    none.hidden = true;
+  });
+  const M = { left: 46, right: 10, top: 8, bottom: 24 };
+  const draw = (box, d) => {
+    const canvas = box.querySelector("canvas.tl-canvas");
+    const dpr = window.devicePixelRatio || 1, W = box.clientWidth, H = box.clientHeight;
+    if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
+      canvas.width = Math.round(W * dpr);
+      canvas.height = Math.round(H * dpr);
+    }
+    const g = canvas.getContext("2d"), w = W - M.left - M.right, h = H - M.top - M.bottom;
+    const X = (x) => M.left + x * w, Y = (y) => M.top + y * h;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, W, H);
+    g.fillStyle = "#f0f0f0";
+    g.fillRect(M.left, Y(d.band[0]), w, Y(d.band[1]) - Y(d.band[0]));
+    for (const [x0, x1, fill] of d.spans) {
+      g.fillStyle = fill;
+      g.fillRect(X(x0), M.top, Math.max(1, (x1 - x0) * w), h);
+    }
+    const rule = (x0, y0, x1, y1, colour, dash) => {
+      g.beginPath(); g.setLineDash(dash); g.strokeStyle = colour; g.lineWidth = 1;
+      g.moveTo(x0, y0); g.lineTo(x1, y1); g.stroke();
+    };
+    for (const [x0] of d.spans) rule(X(x0), M.top, X(x0), M.top + h, "#9a9a9a", [4, 3]);
+    for (const y of d.grid) rule(M.left, Y(y), M.left + w, Y(y), "#e4e4e4", []);
+    rule(M.left, Y(d.zero), M.left + w, Y(d.zero), "#999", []);
+    for (const line of d.lines) {
+      g.beginPath(); g.setLineDash(line.raw ? [2, 3] : []); g.globalAlpha = line.raw ? 0.7 : 1;
+      g.strokeStyle = line.colour; g.lineWidth = line.width;
+      for (const run of line.runs) run.forEach(([x, y], i) => (i ? g.lineTo(X(x), Y(y)) : g.moveTo(X(x), Y(y))));
+      g.stroke();
+    }
+    g.globalAlpha = 1; g.setLineDash([]);
+    for (const [x, y] of d.points) {
+      g.beginPath(); g.arc(X(x), Y(y), 4, 0, 2 * Math.PI);
+      g.fillStyle = "#111"; g.fill(); g.strokeStyle = "#fff"; g.stroke();
+    }
+    g.fillStyle = "#666"; g.font = "11px sans-serif"; g.textBaseline = "middle"; g.textAlign = "right";
+    for (const [y, text] of d.labels) g.fillText(text, M.left - 6, Y(y));
+    g.textAlign = "center"; g.textBaseline = "alphabetic";
+    for (const [x, text] of d.ticks) g.fillText(text, X(x), H - 6);
+    box.dataset.windows = d.windows;
+    box.dataset.utterances = d.utterances;
+    box.dataset.spans = d.spans.length;
+    box.dataset.heads = [...new Set(d.lines.map((l) => l.head))].join(" ");
+    box.points = d.points.map(([x, y, tip]) => [X(x), Y(y), tip]);
   };
-  new MutationObserver(() => {
-    document.querySelectorAll(`#${id} [data-jpeg]`).forEach(paint);
-    const canvas = document.querySelector(`#${id} canvas.picture`);
-    if (canvas && document.querySelector(`#${id} .picture.none`)) canvas.hidden = true;
-  }).observe(document.documentElement, { childList: true, subtree: true });
+  const chart = (box) => once(box, async () => {
+    const res = await fetch(box.dataset.liveTimeline, { cache: "no-store" });
+    if (res.status === 200) draw(box, await res.json());
+    if (!box.hovering) {
+      box.hovering = true;
+      const tip = box.querySelector(".tl-tip");
+      box.addEventListener("mousemove", (e) => {
+        const r = box.getBoundingClientRect(), mx = e.clientX - r.left, my = e.clientY - r.top;
+        let best = null, near = 64;
+        for (const p of box.points || []) {
+          const d2 = (p[0] - mx) ** 2 + (p[1] - my) ** 2;
+          if (d2 < near) { near = d2; best = p; }
+        }
+        tip.hidden = !best;
+        if (best) {
+          tip.textContent = best[2];
+          tip.style.left = `${best[0]}px`;
+          tip.style.top = `${best[1]}px`;
+        }
+      });
+      box.addEventListener("mouseleave", () => { tip.hidden = true; });
+    }
+  });
+  setInterval(() => {
+    if (document.hidden) return;
+    document.querySelectorAll("[data-live-picture]:not([data-live-picture=''])").forEach(paint);
+    document.querySelectorAll("[data-live-timeline]:not([data-live-timeline=''])").forEach(chart);
+  }, LIVE_EVERY_MS);
 })();
-</script>""".replace("ELEM_ID", elem_id)
+</script>""".replace("LIVE_EVERY_MS", str(LIVE_EVERY_MS))
 
 
 def overlay(rgb: np.ndarray, face: FaceFrame | None, draw_face: bool = True) -> np.ndarray:

@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/bench_page.py [--minutes 10] [--idle 120]
 
-1. **Per update, in-process.** The markup and picture one page update carries (gauges, tinted utterances,
-   the whole-session timeline, the face overlay, the picture's inline JPEG), timed in CPU seconds
+1. **Per update, in-process.** What one page update carries (the gauges' and tinted utterances' markup,
+   the whole-session timeline's data as JSON, the face overlay and its JPEG), timed in CPU seconds
    of the calling thread over sessions of 1, 10 and 60 minutes (the scored demo talk repeated), with the
    update's size in bytes.
 2. **A live session in Chromium.** ``python -m realtime --camera LONG.mp4`` (the demo talk looped) is
@@ -69,13 +69,14 @@ def per_update(video: Path, repeats: int = 20) -> list[dict]:
         costs, encode, size = [], [], 0
         for _ in range(repeats):
             start = time.thread_time()
-            markup = (view.gauges(windows[-1]), view.utterance_list(said, speaking), view.timeline(windows, said))
+            markup = (view.gauges(windows[-1]), view.utterance_list(said, speaking),
+                      json.dumps(view.timeline_data(windows, said)))  # fmt: skip
             picture = view.overlay(frame, found)
             costs.append(time.thread_time() - start)
             start = time.thread_time()
-            inline = view.picture(picture)
+            jpeg = view.jpeg(picture) or b""
             encode.append(time.thread_time() - start)
-            size = sum(len(m.encode()) for m in (*markup, inline))
+            size = sum(len(m.encode()) for m in markup) + len(jpeg)
         table.append({
             "minutes": minutes, "windows": len(windows), "utterances": len(said),
             "markup_ms": 1000 * float(np.median(costs)), "picture_encode_ms": 1000 * float(np.median(encode)),

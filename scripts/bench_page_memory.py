@@ -1,13 +1,15 @@
-"""Which of the live page's updates makes the browser's renderer grow: the page served with parts of
-each update held constant, side by side in one run.
+"""Whether the live page grows in the browser over an hour, and which of its updates make it grow: the
+page served as shipped, or with parts of each update held constant, side by side in one run.
 
-    .venv/bin/python scripts/bench_page_memory.py [--minutes 5] [--hold none timeline picture all]
+    .venv/bin/python scripts/bench_page_memory.py [--minutes 60] [--hold none gauges,utterance_list all]
 
 For each variant, ``python -m realtime --camera LONG.mp4`` (the demo talk looped) is served with the
-named view functions (``timeline``, ``picture``, ``gauges``, ``utterance_list``; ``all``: every one)
-replaced by constant markup, which Gradio leaves alone on an update (its ``gr.HTML`` skips a value equal
-to the last). The page is opened in Debian's Chromium and the page renderer's unique memory (USS) is
-read after a forced garbage collection at the start and every minute; the slope is MB per minute.
+named view functions (``gauges``, ``utterance_list``; ``all``: both) replaced by constant markup, which
+Gradio leaves alone on an update (its ``gr.HTML`` skips a value equal to the last); the picture and the
+timeline are constant markup already, drawn by the page script from their own addresses. The page is
+opened in Debian's Chromium and the page renderer's unique memory (USS) is read after a forced garbage
+collection at the start and every minute; the slope after the first minute is MB per minute. The CPU
+time of the server and of the renderer over the run is divided by the page's updates (one a second).
 ``none`` is the page as shipped. Writes ``scripts/results/bench_page_memory.json``.
 """
 
@@ -26,13 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_page import looped, open_page, own_chromium, renderer_uss_mb  # noqa: E402
+import psutil  # noqa: E402
+from bench_page import cpu_seconds, looped, open_page, own_chromium, renderer_uss_mb  # noqa: E402
 
 from dmsil.cli import benchmark_parser, setup_logging  # noqa: E402
 from engines import KINDS  # noqa: E402
 
 RESULTS = ROOT / "scripts" / "results" / "bench_page_memory.json"
-PARTS = ("timeline", "picture", "gauges", "utterance_list")
+PARTS = ("gauges", "utterance_list")
 log = logging.getLogger("bench_page_memory")
 
 
@@ -57,6 +60,10 @@ def measure(video: Path, held: str, minutes: float) -> dict:
         with sync_playwright() as pw:
             browser, page, cdp = open_page(pw, server.url)
             page.wait_for_timeout(20_000)
+            renderer = max((p for p in own_chromium() if "--type=renderer" in p.cmdline()),
+                           key=lambda p: p.memory_full_info().uss)  # fmt: skip
+            server_proc = psutil.Process(server.proc.pid)
+            cpu0 = (cpu_seconds(server_proc), cpu_seconds(renderer))
             t0, samples = time.monotonic(), []
             while True:
                 cdp.send("HeapProfiler.collectGarbage")
@@ -68,17 +75,21 @@ def measure(video: Path, held: str, minutes: float) -> dict:
                 if samples[-1]["s"] >= minutes * 60:
                     break
                 page.wait_for_timeout(60_000)
+            elapsed = time.monotonic() - t0
+            cpu = (cpu_seconds(server_proc) - cpu0[0], cpu_seconds(renderer) - cpu0[1])
             browser.close()
     finally:
         server.close()
-    slope = np.polyfit([s["s"] / 60 for s in samples], [s["renderer_uss_mb"] for s in samples], 1)[0]
-    return {"held": held, "minutes": minutes, "samples": samples, "mb_per_min": float(slope)}
+    later = [s for s in samples if s["s"] >= 60] if minutes > 2 else samples  # after the first minute
+    slope = np.polyfit([s["s"] / 60 for s in later], [s["renderer_uss_mb"] for s in later], 1)[0]
+    return {"held": held, "minutes": minutes, "samples": samples, "mb_per_min": float(slope),
+            "server_cpu_ms_per_update": 1000 * cpu[0] / elapsed, "renderer_cpu_ms_per_update": 1000 * cpu[1] / elapsed}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     p = benchmark_parser(__doc__, RESULTS, KINDS)
-    p.add_argument("--minutes", type=float, default=5.0, help="how long each variant's page stays open")
-    p.add_argument("--hold", nargs="+", default=["none", "timeline", "picture", "all"],
+    p.add_argument("--minutes", type=float, default=60.0, help="how long each variant's page stays open")
+    p.add_argument("--hold", nargs="+", default=["none"],
                    help="variants: none, all, or comma-separated parts of " + ", ".join(PARTS))  # fmt: skip
     p.add_argument("--video", type=Path, default=ROOT / "demo.mp4")
     args = p.parse_args(argv)
@@ -90,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         long = looped(args.video, (args.minutes + 2) * 60, Path(folder) / "long.mp4")
         report = {"variants": [measure(long, held, args.minutes) for held in args.hold]}
-    print(f"{'held constant':>40} {'USS start MB':>13} {'USS end MB':>11} {'MB/min':>7}")
+    print(f"{'held constant':>30} {'USS start MB':>13} {'USS end MB':>11} {'MB/min':>7} {'server ms/update':>17} "
+          f"{'renderer ms/update':>19}")  # fmt: skip
     for v in report["variants"]:
         first, last = v["samples"][0]["renderer_uss_mb"], v["samples"][-1]["renderer_uss_mb"]
-        print(f"{v['held']:>40} {first:>13.1f} {last:>11.1f} {v['mb_per_min']:>+7.2f}")
+        print(f"{v['held']:>30} {first:>13.1f} {last:>11.1f} {v['mb_per_min']:>+7.2f} "
+              f"{v['server_cpu_ms_per_update']:>17.1f} {v['renderer_cpu_ms_per_update']:>19.1f}")  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     return 0

@@ -357,9 +357,11 @@ def render_page(d: dict) -> Lines:
 def render_page_memory(d: dict) -> Lines:
     def row(v: dict) -> list:
         uss = [s["renderer_uss_mb"] for s in v["samples"]]
-        return [v["held"], v["minutes"], uss[0], uss[-1], v["mb_per_min"]]
+        cpu = [v.get("server_cpu_ms_per_update", "-"), v.get("renderer_cpu_ms_per_update", "-")]
+        return [v["held"], v["minutes"], uss[0], uss[-1], v["mb_per_min"], *cpu]
 
-    heads = ["held constant", "minutes", "renderer USS start (MB)", "USS at the end (MB)", "slope (MB/min)"]
+    heads = ["held constant", "minutes", "renderer USS start (MB)", "USS at the end (MB)", "slope (MB/min)",
+             "server CPU ms/update", "renderer CPU ms/update"]  # fmt: skip
     return table(heads, (row(v) for v in d["variants"]))
 
 

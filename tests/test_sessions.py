@@ -52,6 +52,7 @@ def test_the_shared_camera_session_stops_when_its_last_viewer_leaves(scorer):
     sessions = Sessions(lambda: LiveSession(scorer, LIVE, lambda clock: [BrowserSource(clock)]), shared=True, limit=1)
     try:
         assert sessions.get("a") is sessions.get("b") is sessions.shared
+        assert sessions.by_token(sessions.shared.token) is sessions.shared and sessions.by_token("guess") is None
         sessions.start("a")
         assert sessions.start("b").running  # no limit on viewers of the one camera
         sessions.leave("a")
@@ -83,6 +84,12 @@ def test_a_saved_session_has_the_columns_of_offline_scoring(scorer, talk, tmp_pa
     assert document["file"].startswith("session-") and len(document["utterances"]) == len(said)
     assert files["png"].stat().st_size > 10_000
     assert session.picture(True).shape == session.picture(False).shape
+    # what the page fetches: the frame as JPEG, encoded once per frame read; the timeline, drawn once per window
+    drawn = session.picture_jpeg(True)
+    assert drawn[:2] == b"\xff\xd8" and session.picture_jpeg(True) is drawn and session.picture_jpeg(False) != drawn
+    data = session.timeline()
+    assert data["windows"] == len(session.windows) and session.timeline() is data
+    assert session.timeline(5.0)["windows"] < data["windows"]  # the last 5 s only
 
 
 def test_a_browser_session_says_which_of_its_streams_sends_nothing_and_scores_what_arrives(scorer, talk):

@@ -73,6 +73,7 @@ def picture(page):
 
     from PIL import Image
 
+    page.wait_for_function("document.querySelector('#picture canvas.picture')?.hidden === false")  # painted
     png = page.evaluate("document.querySelector('#picture canvas.picture').toDataURL('image/png')")
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(png.split(",", 1)[1]))).convert("RGB"))
 
@@ -106,25 +107,53 @@ def check_gauges_and_face_box(page) -> None:
     page.wait_for_timeout(2500)
     assert box_pixels(picture(page)) < 20
     page.locator("#draw-face input").check()
+    page.wait_for_function("document.querySelector('#picture [data-live-picture*=\"draw=1\"]')")
+
+
+def timeline_data(page) -> dict:
+    """What the live timeline's canvas is drawn from now, fetched from its own address as the page does."""
+    return page.evaluate(
+        "fetch(document.querySelector('#timeline [data-live-timeline]').dataset.liveTimeline).then(r => r.json())"
+    )
+
+
+def inked(page, selector: str) -> int:
+    """Pixels a canvas has drawn on (not transparent)."""
+    return page.evaluate(
+        f"(() => {{ const c = document.querySelector('{selector}'); "
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; "
+        "let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()"
+    )
 
 
 def check_timeline_steady_and_hover(page) -> None:
-    """Every trained head as a line; nothing changes height as updates come (the page does not jump);
+    """Every trained head as a line; nothing changes height as updates come (the page does not jump), and
+    the timeline's and picture's markup stays the same (drawn on canvases from their own addresses);
     hovering a point shows its words."""
-    assert page.locator("#timeline path.smooth[data-head=fused]").count() == 1
+    page.wait_for_function("document.querySelectorAll('#utterances li.utt[data-score]').length >= 2")
+    page.wait_for_function("(document.querySelector('#timeline .tl')?.dataset.spans || 0) >= 2")
+    assert "fused" in page.locator("#timeline .tl").get_attribute("data-heads").split()
+    assert inked(page, "#timeline canvas.tl-canvas") > 2000
+    markup = [page.locator(s).evaluate("(el) => el.outerHTML") for s in ("#timeline .tl", "#picture .picture.live")]
     for selector in ("#timeline .tl", "#gauges .gauges", "#picture canvas.picture", "#utterances .utts"):
         sizes = heights(page, selector, 20)
         assert min(sizes) == max(sizes) > 0, (selector, sizes)
-    page.wait_for_function("document.querySelectorAll('#utterances li.utt[data-score]').length >= 2")
-    assert page.locator("#timeline .utt-span").count() >= 2
-    point = page.locator("#timeline .tl-pt[data-tip*='“']").first  # a window with words (not a pause)
-    tip = "(el) => getComputedStyle(el, '::after').content"
+    after = [page.locator(s).evaluate("(el) => el.outerHTML") for s in ("#timeline .tl", "#picture .picture.live")]
+    strip = lambda m: re.sub(r' (data-(windows|utterances|spans|heads)|width|height|hidden)(="[^"]*")?', "", m)  # noqa: E731
+    assert [strip(m) for m in after] == [strip(m) for m in markup]  # only the canvases were drawn on
+    tip = page.locator("#timeline .tl-tip")
+    page.locator("#timeline .tl").scroll_into_view_if_needed()
     page.mouse.move(0, 0)
-    assert point.evaluate(tip) == "none"  # shown on hover only
-    for _ in range(5):  # the timeline is redrawn every second and its points move as the session grows
-        point.hover()
-        shown = point.evaluate(tip)
-        if shown != "none":
+    assert tip.is_hidden()  # shown on hover only
+    shown = ""
+    for _ in range(5):  # the timeline is redrawn every update and its points move as the session grows
+        data = timeline_data(page)
+        x, y, _ = next(p for p in reversed(data["points"]) if "“" in p[2])  # a window with words (not a pause)
+        area = page.locator("#timeline .tl").bounding_box()
+        left, top = area["x"] + 46, area["y"] + 8
+        page.mouse.move(left + x * (area["width"] - 56), top + y * (area["height"] - 32))
+        if tip.is_visible():
+            shown = tip.inner_text()
             break
     assert "fused" in shown and "“" in shown, shown
 
@@ -258,7 +287,7 @@ def test_browser_visitors_each_get_their_own_session_and_extra_ones_wait(talk, t
         heard = quiet.locator("#utterances").inner_text().lower()
         assert not any(w in heard for w in FILM_WORDS), heard  # the other session heard none of it
         assert "nothing from your camera" in quiet.locator("#status").inner_text()
-        assert "video" in film.locator("#timeline").inner_html()
+        assert "video" in [line["head"] for line in timeline_data(film)["lines"]]
         film.screenshot(path=str(ARTIFACTS / "ui-browser-capture.png"), full_page=True)
         film.close()  # a place frees up: the waiting visitor's session starts by itself
         third.wait_for_function("document.querySelector('#status')?.innerText.includes('running')")
