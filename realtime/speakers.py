@@ -6,8 +6,8 @@ agglomerative clustering on one 4-actor RAVDESS conversation (``scripts/bench_co
 confusion 0.09 against 0.22, at 2.5 s per minute of audio on 2 cores (the first import compiles numba
 code once: ``scripts/setup.sh`` does it).
 
-Offline, a recording is diarized whole before scoring (:func:`diarize_file`): the clustering sees every
-turn at once. Live, :class:`LiveSpeakers` diarizes the last :attr:`SpeakerOptions.span` seconds every
+Offline, a recording is diarized whole (:func:`diarize_file`, in a thread beside the other stages,
+whose windows wait for its turns): the clustering sees every turn at once. Live, :class:`LiveSpeakers` diarizes the last :attr:`SpeakerOptions.span` seconds every
 :attr:`SpeakerOptions.every` seconds; each cluster found is matched to the session's known voices by
 its centroid (:class:`Names`), so a returning voice gets its old name and a new voice a new one.
 Names are ``S1``, ``S2``, ... in order of first speech.
@@ -41,10 +41,9 @@ class SpeakerOptions:
     min_talk: float = 1.5
     """Seconds a new voice must speak before it gets a name of its own (a cough is not a speaker)."""
     threads: int | None = 1
-    """Offline, torch threads while a recording is diarized (None: torch's own). It runs beside the other
-    stages, and a second thread only contends with them for the cores: on 2 cores, scoring a 100 s talk,
-    the CAM++ embeddings took 2.6x the CPU time with two threads (scripts/bench_realtime.py, profiled with
-    py-spy). Live keeps torch's threads: each diarization of the last minute is then done sooner."""
+    """torch threads while diarizing (None: torch's own). It runs beside the other stages, and a second
+    thread only contends with them for the cores: on 2 cores, scoring a 100 s talk, the CAM++ embeddings
+    took 2.6x the CPU time with two threads (scripts/bench_realtime.py, profiled with py-spy)."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +203,7 @@ class LiveSpeakers:
         if self._pending < self.options.every:
             return False
         self._pending = 0.0
-        turns, centroids = diarize(self._audio)
+        turns, centroids = diarize(self._audio, self.options.threads)
         named = self.names(turns, centroids, offset=self._start)
         self.turns = [t for t in self.turns if t.end <= self._start and t.end > self._start - 10 * self.options.span]
         self.turns += named  # older turns kept as they were, for a while: the windows that still need them

@@ -265,7 +265,7 @@ def run_stage(
 class SpeakerStage:
     """Live: who is speaking, from the voices (:class:`realtime.speakers.LiveSpeakers`); the assembler
     attributes words and windows to the turns it is given. Offline the whole recording is diarized
-    before scoring instead (:func:`realtime.speakers.diarize_file`)."""
+    instead, in a thread beside the stages (:meth:`realtime.pipeline.Pipeline.run` ``turns=``)."""
 
     name = "speaker"
 

@@ -268,7 +268,7 @@ def _line(rows: list[Scores], head: str, value, fx, fy) -> list[list[tuple[float
             continue
         if not pen_down:
             runs.append([])
-        runs[-1].append((round(fx(s.end), 4), round(fy(v), 4)))
+        runs[-1].append((round(fx(s.end), 3), round(fy(v), 3)))
         pen_down = True
     return runs
 
@@ -323,7 +323,7 @@ def timeline_data(
             [fy(v), f"{v:+d}{' ' + w if w else ''}".replace("+0", "0")]
             for v, w in ((3, "pos."), (2, ""), (1, ""), (0, ""), (-1, ""), (-2, ""), (-3, "neg."))
         ],  # fmt: skip
-        "ticks": [[round(fx(t), 4), _clock(t)] for t in np.arange(math.ceil(start / step) * step, end + 1e-6, step)],
+        "ticks": [[round(fx(t), 3), _clock(t)] for t in np.arange(math.ceil(start / step) * step, end + 1e-6, step)],
     }
 
 
@@ -394,7 +394,7 @@ def _points(rows: Sequence[Scores], fx, fy) -> list[tuple[float, float, str]]:
     hover, drawn_x = [], math.inf
     for s, v in reversed(_thin(fused, MAX_HOVER)):
         if drawn_x - fx(s.end) * 1000.0 >= MIN_POINT_GAP:
-            hover.append((round(fx(s.end), 4), round(fy(v), 4), _tip(s)))
+            hover.append((round(fx(s.end), 3), round(fy(v), 3), _tip(s)))
             drawn_x = fx(s.end) * 1000.0
     return hover[::-1]
 
@@ -407,7 +407,7 @@ def _spans(utterances: Sequence[Scores], start: float, fx) -> list[tuple[float, 
         if u.end < start or (x0 - drawn_x) * 1000.0 < MIN_SPAN_GAP:  # a long session: utterances a few pixels apart
             continue
         drawn_x = x0
-        out.append((round(x0, 4), round(x1, 4), tint(u.fused, 0.25)))
+        out.append((round(x0, 3), round(x1, 3), tint(u.fused, 0.25)))
     return out
 
 
@@ -485,8 +485,12 @@ def jpeg(rgb: np.ndarray, quality: int = 80) -> bytes | None:
 
 
 LIVE_EVERY_MS = 1000
-"""How often the page script fetches the picture and the timeline (as often as the page's other parts
-are updated; a page in a background tab fetches nothing)."""
+"""How often the page script fetches the picture (as often as the gauges are updated; a page in a
+background tab fetches nothing)."""
+TIMELINE_EVERY = 5
+"""The timeline is fetched every this many rounds: it is the session's history (the gauges show now),
+and drawing its data every second grew Chromium's renderer about 4 MB a minute
+(scripts/bench_page_memory.py; the picture alone, every second, did not grow)."""
 
 
 def live_js() -> str:
@@ -585,13 +589,16 @@ def live_js() -> str:
       box.addEventListener("mouseleave", () => { tip.hidden = true; });
     }
   });
+  let round = 0;
   setInterval(() => {
     if (document.hidden) return;
     document.querySelectorAll("[data-live-picture]:not([data-live-picture=''])").forEach(paint);
-    document.querySelectorAll("[data-live-timeline]:not([data-live-timeline=''])").forEach(chart);
+    const charts = document.querySelectorAll("[data-live-timeline]:not([data-live-timeline=''])");
+    charts.forEach((box) => { if (round % TIMELINE_EVERY === 0 || !box.points) chart(box); });
+    round += 1;
   }, LIVE_EVERY_MS);
 })();
-</script>""".replace("LIVE_EVERY_MS", str(LIVE_EVERY_MS))
+</script>""".replace("LIVE_EVERY_MS", str(LIVE_EVERY_MS)).replace("TIMELINE_EVERY", str(TIMELINE_EVERY))
 
 
 def overlay(rgb: np.ndarray, face: FaceFrame | None, draw_face: bool = True) -> np.ndarray:

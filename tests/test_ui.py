@@ -146,12 +146,11 @@ def check_timeline_steady_and_hover(page) -> None:
     page.mouse.move(0, 0)
     assert tip.is_hidden()  # shown on hover only
     shown = ""
-    for _ in range(5):  # the timeline is redrawn every update and its points move as the session grows
-        data = timeline_data(page)
-        x, y, _ = next(p for p in reversed(data["points"]) if "“" in p[2])  # a window with words (not a pause)
+    for _ in range(5):  # the timeline is redrawn every few seconds and its points move as the session grows
+        drawn = page.locator("#timeline .tl").evaluate("(el) => el.points")  # where the canvas drew them
+        x, y, _ = next(p for p in reversed(drawn) if "“" in p[2])  # a window with words (not a pause)
         area = page.locator("#timeline .tl").bounding_box()
-        left, top = area["x"] + 46, area["y"] + 8
-        page.mouse.move(left + x * (area["width"] - 56), top + y * (area["height"] - 32))
+        page.mouse.move(area["x"] + x, area["y"] + y)
         if tip.is_visible():
             shown = tip.inner_text()
             break
