@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +50,52 @@ def serve_held(held: str, realtime_args: list[str]) -> int:
     return realtime.__main__.main(realtime_args)
 
 
+def plain(video: Path, held: str, minutes: float) -> dict:
+    """The page in Chromium as a visitor opens it, with no DevTools attached (which keeps every fetched
+    response's body in the renderer for its network panel): no forced collection, so the slope is of the
+    memory Chromium itself keeps, sampled every minute."""
+    from tests.pages import Server
+
+    server = Server("--camera", str(video), launcher=(sys.executable, __file__, "serve", held))
+    try:
+        time.sleep(20)  # models loaded, the first windows scored
+        with tempfile.TemporaryDirectory() as profile:
+            chromium = subprocess.Popen(["/usr/bin/chromium", "--headless=new", "--no-sandbox", "--window-size=1280,1100",
+                                         f"--user-data-dir={profile}", server.url],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            time.sleep(20)
+            renderer = max((p for p in own_chromium() if "--type=renderer" in p.cmdline()),
+                           key=lambda p: p.memory_full_info().uss)  # fmt: skip
+            server_proc = psutil.Process(server.proc.pid)
+            cpu0 = (cpu_seconds(server_proc), cpu_seconds(renderer))
+            t0, samples = time.monotonic(), []
+            while True:
+                samples.append(
+                    {"s": round(time.monotonic() - t0, 1), "renderer_uss_mb": renderer.memory_full_info().uss / 2**20}
+                )
+                log.info("%s (no DevTools) %s", held, samples[-1])
+                if samples[-1]["s"] >= minutes * 60:
+                    break
+                time.sleep(60)
+            elapsed = time.monotonic() - t0
+            cpu = (cpu_seconds(server_proc) - cpu0[0], cpu_seconds(renderer) - cpu0[1])
+            chromium.terminate()
+            chromium.wait(timeout=30)
+    finally:
+        server.close()
+    return summary(f"{held}, no DevTools", minutes, samples, cpu, elapsed)
+
+
+def summary(held: str, minutes: float, samples: list[dict], cpu: tuple[float, float], elapsed: float) -> dict:
+    """The slope after the first minute, and the CPU of server and renderer per update (one a second)."""
+    later = [s for s in samples if s["s"] >= 60] if minutes > 2 else samples
+    slope = np.polyfit([s["s"] / 60 for s in later], [s["renderer_uss_mb"] for s in later], 1)[0]
+    return {"held": held, "minutes": minutes, "samples": samples, "mb_per_min": float(slope),
+            "server_cpu_ms_per_update": 1000 * cpu[0] / elapsed, "renderer_cpu_ms_per_update": 1000 * cpu[1] / elapsed}  # fmt: skip
+
+
 def measure(video: Path, held: str, minutes: float) -> dict:
+    """The page in Playwright's Chromium, a forced collection before each sample."""
     from playwright.sync_api import sync_playwright
 
     from tests.pages import Server
@@ -80,10 +126,7 @@ def measure(video: Path, held: str, minutes: float) -> dict:
             browser.close()
     finally:
         server.close()
-    later = [s for s in samples if s["s"] >= 60] if minutes > 2 else samples  # after the first minute
-    slope = np.polyfit([s["s"] / 60 for s in later], [s["renderer_uss_mb"] for s in later], 1)[0]
-    return {"held": held, "minutes": minutes, "samples": samples, "mb_per_min": float(slope),
-            "server_cpu_ms_per_update": 1000 * cpu[0] / elapsed, "renderer_cpu_ms_per_update": 1000 * cpu[1] / elapsed}  # fmt: skip
+    return summary(held, minutes, samples, cpu, elapsed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold", nargs="+", default=["none"],
                    help="variants: none, all, or comma-separated parts of " + ", ".join(PARTS))  # fmt: skip
     p.add_argument("--video", type=Path, default=ROOT / "demo.mp4")
+    p.add_argument("--no-devtools", action="store_true",
+                   help="Chromium as a visitor runs it: no DevTools, so no forced collection")  # fmt: skip
     args = p.parse_args(argv)
     setup_logging(args)
     if not args.video.is_file():
@@ -100,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         demo.talk(args.video)
     with tempfile.TemporaryDirectory() as folder:
         long = looped(args.video, (args.minutes + 2) * 60, Path(folder) / "long.mp4")
-        report = {"variants": [measure(long, held, args.minutes) for held in args.hold]}
+        how = plain if args.no_devtools else measure
+        report = {"variants": [how(long, held, args.minutes) for held in args.hold]}
     print(f"{'held constant':>30} {'USS start MB':>13} {'USS end MB':>11} {'MB/min':>7} {'server ms/update':>17} "
           f"{'renderer ms/update':>19}")  # fmt: skip
     for v in report["variants"]:

@@ -155,7 +155,8 @@ def render_train(d: dict) -> Lines:
 
 def render_realtime(d: dict) -> Lines:
     keys = ["command_s", "command_rtf", "startup_s", "processing_s", "processing_rtf", "first_result_s", "windows"]
-    heads = ["whole command s", "RTF", "start-up s", "processing s", "RTF", "first result s", "windows"]
+    heads = ["whole command s", "whole command RTF", "start-up s", "processing s", "processing RTF", "first result s",
+             "windows"]  # fmt: skip
     versions = d["versions"]
     out = [
         f"A {num(d['media_seconds'])} s talk ({d['resolution']}), {d['cores']} cores, `realtime score` with the "
