@@ -41,9 +41,11 @@ class SpeakerOptions:
     min_talk: float = 1.5
     """Seconds a new voice must speak before it gets a name of its own (a cough is not a speaker)."""
     threads: int | None = 1
-    """torch threads while diarizing (None: torch's own). It runs beside the other stages, and a second
-    thread only contends with them for the cores: on 2 cores, scoring a 100 s talk, the CAM++ embeddings
-    took 2.6x the CPU time with two threads (scripts/bench_realtime.py, profiled with py-spy)."""
+    """Offline, torch threads while a recording is diarized (None: torch's own). It runs beside the other
+    stages, and a second thread only contends with them for the cores: on 2 cores, scoring a 100 s talk,
+    the CAM++ embeddings took 2.6x the CPU time with two threads (scripts/bench_realtime.py, profiled with
+    py-spy). Live keeps torch's threads: with one, on a machine busy with other work, diarization lagged
+    the talk and words waited unattributed (tests/test_score.py's live test failed in a CI run)."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ class LiveSpeakers:
         if self._pending < self.options.every:
             return False
         self._pending = 0.0
-        turns, centroids = diarize(self._audio, self.options.threads)
+        turns, centroids = diarize(self._audio)
         named = self.names(turns, centroids, offset=self._start)
         self.turns = [t for t in self.turns if t.end <= self._start and t.end > self._start - 10 * self.options.span]
         self.turns += named  # older turns kept as they were, for a while: the windows that still need them
