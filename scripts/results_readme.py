@@ -570,8 +570,8 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
         render_page,
     ),
     "bench_page_memory.json": (
-        "Which of the page's updates makes Chromium's renderer grow: parts of each update held constant.",
-        f"{BENCH}page_memory.py",
+        "Whether the live page grows in Chromium over an hour (as a visitor runs it: no DevTools).",
+        f"{BENCH}page_memory.py --minutes 60 --no-devtools",
         render_page_memory,
     ),
     "bench_features.json": ("The feature extractors on one core.", f"{BENCH}features.py", render_features),
