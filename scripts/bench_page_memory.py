@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -64,30 +65,31 @@ def plain(video: Path, held: str, minutes: float) -> dict:
                                          f"--user-data-dir={profile}", server.url],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             time.sleep(20)
-            renderer = max((p for p in own_chromium() if "--type=renderer" in p.cmdline()),
-                           key=lambda p: p.memory_full_info().uss)  # fmt: skip
-            server_proc = psutil.Process(server.proc.pid)
-            cpu0 = (cpu_seconds(server_proc), cpu_seconds(renderer))
-            t0, samples = time.monotonic(), []
-            while True:
-                samples.append(
-                    {"s": round(time.monotonic() - t0, 1), "renderer_uss_mb": renderer.memory_full_info().uss / 2**20}
-                )
-                log.info("%s (no DevTools) %s", held, samples[-1])
-                if samples[-1]["s"] >= minutes * 60:
-                    break
-                time.sleep(60)
-            elapsed = time.monotonic() - t0
-            cpu = (cpu_seconds(server_proc) - cpu0[0], cpu_seconds(renderer) - cpu0[1])
+            result = watch(server, f"{held}, no DevTools", minutes, collect=lambda: None, wait=time.sleep)
             chromium.terminate()
             chromium.wait(timeout=30)
     finally:
         server.close()
-    return summary(f"{held}, no DevTools", minutes, samples, cpu, elapsed)
+    return result
 
 
-def summary(held: str, minutes: float, samples: list[dict], cpu: tuple[float, float], elapsed: float) -> dict:
-    """The slope after the first minute, and the CPU of server and renderer per update (one a second)."""
+def watch(server, held: str, minutes: float, collect: Callable[[], None], wait: Callable[[float], None]) -> dict:
+    """The page renderer's unique memory every minute for ``minutes`` (``collect()`` before each sample),
+    then its slope after the first minute and the CPU of server and renderer per update (one a second)."""
+    renderer = max((p for p in own_chromium() if "--type=renderer" in p.cmdline()),
+                   key=lambda p: p.memory_full_info().uss)  # fmt: skip
+    server_proc = psutil.Process(server.proc.pid)
+    cpu0 = (cpu_seconds(server_proc), cpu_seconds(renderer))
+    t0, samples = time.monotonic(), []
+    while True:
+        collect()
+        samples.append({"s": round(time.monotonic() - t0, 1), "renderer_uss_mb": renderer_uss_mb(own_chromium())})
+        log.info("%s %s", held, samples[-1])
+        if samples[-1]["s"] >= minutes * 60:
+            break
+        wait(60)
+    elapsed = time.monotonic() - t0
+    cpu = (cpu_seconds(server_proc) - cpu0[0], cpu_seconds(renderer) - cpu0[1])
     later = [s for s in samples if s["s"] >= 60] if minutes > 2 else samples
     slope = np.polyfit([s["s"] / 60 for s in later], [s["renderer_uss_mb"] for s in later], 1)[0]
     return {"held": held, "minutes": minutes, "samples": samples, "mb_per_min": float(slope),
@@ -106,27 +108,16 @@ def measure(video: Path, held: str, minutes: float) -> dict:
         with sync_playwright() as pw:
             browser, page, cdp = open_page(pw, server.url)
             page.wait_for_timeout(20_000)
-            renderer = max((p for p in own_chromium() if "--type=renderer" in p.cmdline()),
-                           key=lambda p: p.memory_full_info().uss)  # fmt: skip
-            server_proc = psutil.Process(server.proc.pid)
-            cpu0 = (cpu_seconds(server_proc), cpu_seconds(renderer))
-            t0, samples = time.monotonic(), []
-            while True:
+
+            def collect() -> None:
                 cdp.send("HeapProfiler.collectGarbage")
                 page.wait_for_timeout(3_000)
-                samples.append(
-                    {"s": round(time.monotonic() - t0, 1), "renderer_uss_mb": renderer_uss_mb(own_chromium())}
-                )
-                log.info("%s %s", held, samples[-1])
-                if samples[-1]["s"] >= minutes * 60:
-                    break
-                page.wait_for_timeout(60_000)
-            elapsed = time.monotonic() - t0
-            cpu = (cpu_seconds(server_proc) - cpu0[0], cpu_seconds(renderer) - cpu0[1])
+
+            result = watch(server, held, minutes, collect, wait=lambda s: page.wait_for_timeout(s * 1000))
             browser.close()
     finally:
         server.close()
-    return summary(held, minutes, samples, cpu, elapsed)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
