@@ -493,11 +493,7 @@ and drawing its data every second grew Chromium's renderer about 4 MB a minute
 (scripts/bench_page_memory.py; the picture alone, every second, did not grow)."""
 
 
-def live_js() -> str:
-    """The page script: every :data:`LIVE_EVERY_MS` it paints the newest picture and draws the timeline
-    (:func:`live_picture`, :func:`live_timeline`) from their own addresses, one fetch at a time each, and
-    lets every frame and every timeline go once drawn; hovering the timeline shows a point's words."""
-    return """<script>
+_LIVE_JS = """<script>
 (() => {
   const busy = new WeakSet();
   const once = async (el, work) => {
@@ -598,7 +594,15 @@ def live_js() -> str:
     round += 1;
   }, LIVE_EVERY_MS);
 })();
-</script>""".replace("LIVE_EVERY_MS", str(LIVE_EVERY_MS)).replace("TIMELINE_EVERY", str(TIMELINE_EVERY))
+</script>"""
+"""The page script of :func:`live_js`, its intervals still to be filled in."""
+
+
+def live_js() -> str:
+    """The page script: every :data:`LIVE_EVERY_MS` it paints the newest picture and draws the timeline
+    (:func:`live_picture`, :func:`live_timeline`) from their own addresses, one fetch at a time each, and
+    lets every frame and every timeline go once drawn; hovering the timeline shows a point's words."""
+    return _LIVE_JS.replace("LIVE_EVERY_MS", str(LIVE_EVERY_MS)).replace("TIMELINE_EVERY", str(TIMELINE_EVERY))
 
 
 def overlay(rgb: np.ndarray, face: FaceFrame | None, draw_face: bool = True) -> np.ndarray:
