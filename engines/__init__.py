@@ -27,6 +27,7 @@ def build(kind: str, ckpt: Path, threads: int | None) -> Engine:
     if kind == "torch-compile":
         from engines.torch_engine import CompiledTorchEngine
 
+        CompiledTorchEngine.require()  # before loading: on a CPU, "auto" would build the model for nothing
         return CompiledTorchEngine(checkpoint.load(ckpt))
     from engines.onnx_export import cache_key, export, quantize
 

