@@ -19,6 +19,7 @@ import importlib.util
 import logging
 import sys
 import threading
+import types
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +67,20 @@ _ONLY_OVER_20_MIN = ("umap", "hdbscan")
 1 s of every start-up, 90 s on the first import of a fresh install)."""
 
 
+class _Deferred(types.ModuleType):
+    """Stands in ``sys.modules`` for a module not imported yet; the first attribute asked of it imports the
+    module itself (which then replaces it there). Python 3.11's ``import`` statement reads ``__spec__`` of
+    a module it finds, which makes :class:`importlib.util.LazyLoader`'s modules load at once."""
+
+    def __getattr__(self, attr: str):
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
 def _import_lazily(name: str) -> None:
-    """Put a module in ``sys.modules`` that runs its code only when first used (:class:`importlib.util.LazyLoader`)."""
-    if name in sys.modules or (spec := importlib.util.find_spec(name)) is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    if name not in sys.modules and importlib.util.find_spec(name) is not None:
+        sys.modules[name] = _Deferred(name)
 
 
 def diarizer():
