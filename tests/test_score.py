@@ -70,14 +70,27 @@ def test_scores_a_talk_into_csv_json_and_png(talk, scored_by_cli):
     assert [u["transcript"] for u in document["utterances"]] == [r["transcript"] for r in said]
 
 
-def test_missing_modalities_are_reported(talk, tmp_path):
-    proc = score(
-        talk["wav"], talk["video_only"], talk["no_face"], talk["silent"], "--out", tmp_path, "--format", "json"
-    )
-    assert proc.returncode == 0, proc.stderr
+@pytest.fixture(scope="module")
+def batch(talk, tmp_path_factory):
+    """One ``realtime score`` of a batch as users send them: files that each lack a modality, a stream
+    broken off half-way, a folder holding broken files and a good one, a path that does not exist. The
+    process and its output folder."""
+    root = tmp_path_factory.mktemp("batch")
+    folder = root / "in"
+    folder.mkdir()
+    for name in ("empty", "random", "truncated"):
+        (folder / f"{name}.mp4").write_bytes(talk[name].read_bytes())
+    (folder / "good.mp4").write_bytes(talk["video_only"].read_bytes())
+    lacking = [talk[name] for name in ("wav", "video_only", "no_face", "silent", "cut_stream")]
+    return score(*lacking, folder, root / "missing.mp4", "--out", root / "out", "--format", "csv,json"), root / "out"
+
+
+def test_missing_modalities_are_reported(batch):
+    proc, out = batch
+    assert "Traceback" not in proc.stderr, proc.stderr
 
     def windows(name):
-        return json.loads((tmp_path / f"{name}.json").read_text())["windows"]
+        return json.loads((out / f"{name}.json").read_text())["windows"]
 
     middle = windows("talk")[3]  # the audio-only wav, its first sentence whole
     assert middle["present"] == "text+audio" and middle["missing"]["video"] == "no video" and middle["video"] is None
@@ -89,24 +102,20 @@ def test_missing_modalities_are_reported(talk, tmp_path):
     assert all(w["missing"]["audio"] == "no audio" for w in windows("video_only"))
 
 
-def test_bad_files_in_a_batch(talk, tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name in ("empty", "random", "truncated", "video_only"):
-        (folder / f"{name}.mp4").write_bytes(talk[name].read_bytes())
-    proc = score(folder, tmp_path / "missing.mp4", "--out", tmp_path / "out", "--format", "csv")
+def test_bad_files_in_a_batch(batch):
+    proc, out = batch
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     errors = one_line_errors(proc.stderr)
-    assert len(errors) == 4, proc.stderr
+    assert len(errors) == 4, proc.stderr  # the broken files, each once; none for the files that lack a modality
     for name in ("empty.mp4", "random.mp4", "truncated.mp4", "missing.mp4"):
         assert sum(name in e for e in errors) == 1, (name, errors)
-    assert len(read_csv(tmp_path / "out" / "video_only.csv")) == 4
+    assert len(read_csv(out / "good.csv")) == 4
 
 
-def test_a_stream_broken_off_half_way_keeps_what_was_decoded(talk, tmp_path):
-    proc = score(talk["cut_stream"], "--out", tmp_path, "--format", "csv")
+def test_a_stream_broken_off_half_way_keeps_what_was_decoded(batch):
+    proc, out = batch
     assert "Traceback" not in proc.stderr
-    rows = read_csv(tmp_path / "cut.csv")
+    rows = read_csv(out / "cut.csv")
     assert 2 <= float(rows[-1]["end"]) < 9 and any(r["present"] for r in rows[:3])
 
 

@@ -186,34 +186,40 @@ def check_save(page) -> None:
     assert [line.split(",")[0] for line in page.request.get(speakers).text().splitlines()[1:]] == ["Astronaut"]
 
 
-def test_server_side_capture_shows_gauges_face_timeline_utterances_and_saves(talk, browser_page):
-    ARTIFACTS.mkdir(exist_ok=True)
+@pytest.fixture(scope="module")
+def capture_server(talk):
+    """The page serving the talk as its camera and microphone, for this module's tests of that mode and
+    of the file tab (one start-up of the models for both)."""
     server = Server("--camera", str(talk["talk"]))
-    try:
-        page = browser_page()
-        page.goto(server.url)
-        assert "every viewer of this page sees and hears the same camera" in page.locator("#who").inner_text()
-        wait_for_scores(page)
-        check_gauges_and_face_box(page)
-        check_timeline_steady_and_hover(page)
-        check_transcript_order(page)
-        page.screenshot(path=str(ARTIFACTS / "ui-server-side.png"), full_page=True)
-        check_save(page)
-        # stop, then restart: the file plays again and new windows arrive
-        page.click("#stop")
-        page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')")
-        page.click("#start")
-        page.wait_for_function("document.querySelector('#status')?.innerText.includes('running')")
-        wait_for_scores(page)
-        assert listening_addresses(server.port) == {"127.0.0.1"}  # nothing listens beyond the loopback interface
-        with urllib.request.urlopen(server.url + "config", timeout=30) as reply:
-            assert json.loads(reply.read())["analytics_enabled"] is False  # no usage reports to Gradio's makers
-        page.close()  # its last viewer gone, the capture stops
-        page = browser_page()
-        page.goto(server.url)
-        page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')")
-    finally:
-        server.close()
+    yield server
+    server.close()
+
+
+def test_server_side_capture_shows_gauges_face_timeline_utterances_and_saves(capture_server, browser_page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = capture_server
+    page = browser_page()
+    page.goto(server.url)
+    assert "every viewer of this page sees and hears the same camera" in page.locator("#who").inner_text()
+    wait_for_scores(page)
+    check_gauges_and_face_box(page)
+    check_timeline_steady_and_hover(page)
+    check_transcript_order(page)
+    page.screenshot(path=str(ARTIFACTS / "ui-server-side.png"), full_page=True)
+    check_save(page)
+    # stop, then restart: the file plays again and new windows arrive
+    page.click("#stop")
+    page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')")
+    page.click("#start")
+    page.wait_for_function("document.querySelector('#status')?.innerText.includes('running')")
+    wait_for_scores(page)
+    assert listening_addresses(server.port) == {"127.0.0.1"}  # nothing listens beyond the loopback interface
+    with urllib.request.urlopen(server.url + "config", timeout=30) as reply:
+        assert json.loads(reply.read())["analytics_enabled"] is False  # no usage reports to Gradio's makers
+    page.close()  # its last viewer gone, the capture stops
+    page = browser_page()
+    page.goto(server.url)
+    page.wait_for_function("document.querySelector('#status')?.innerText.includes('stopped')")
 
 
 def fake_media(video: Path, folder: Path) -> list[str]:
@@ -294,26 +300,21 @@ def test_browser_visitors_each_get_their_own_session_and_extra_ones_wait(talk, t
         server.close()
 
 
-def test_file_tab_shows_progress_then_timeline_utterances_and_downloads(talk, browser_page):
-    server = Server("--camera", "none", "--mic", "none", "--no-autostart")
-    try:
-        page = browser_page()
-        page.goto(server.url)
-        assert "no camera and no microphone" not in page.locator("#status").inner_text()  # nothing started yet
-        page.get_by_role("tab", name="Score a file").click()
-        page.locator("#upload input[type=file]").set_input_files(str(talk["talk"]))
-        page.wait_for_timeout(1000)
-        page.click("#score")
-        progress = page.get_by_text("scoring talk.mp4").first
-        progress.wait_for(timeout=60_000)
-        page.wait_for_function("document.querySelector('#file-status')?.innerText.includes('windows')", timeout=180_000)
-        progress.wait_for(state="hidden", timeout=30_000)  # the page drops it once scored (a moment after, loaded)
-        listed = page.locator("#downloads").inner_text().replace("\n", "")
-        assert all(f"talk.{kind}" in listed for kind in ("csv", "utterances.csv", "json", "png")), listed
-        assert page.locator("#file-timeline path.smooth[data-head=fused]").count() == 1
-        assert page.locator("#file-timeline .utt-span").count() >= 3
-        cells = page.locator("#file-utterances").inner_text().lower()
-        assert "waiter" in cells and "transcript" in cells
-        page.screenshot(path=str(ARTIFACTS / "ui-file-tab.png"), full_page=True)
-    finally:
-        server.close()
+def test_file_tab_shows_progress_then_timeline_utterances_and_downloads(talk, capture_server, browser_page):
+    page = browser_page()
+    page.goto(capture_server.url)
+    page.get_by_role("tab", name="Score a file").click()
+    page.locator("#upload input[type=file]").set_input_files(str(talk["talk"]))
+    page.wait_for_timeout(1000)
+    page.click("#score")
+    progress = page.get_by_text("scoring talk.mp4").first
+    progress.wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelector('#file-status')?.innerText.includes('windows')", timeout=180_000)
+    progress.wait_for(state="hidden", timeout=30_000)  # the page drops it once scored (a moment after, loaded)
+    listed = page.locator("#downloads").inner_text().replace("\n", "")
+    assert all(f"talk.{kind}" in listed for kind in ("csv", "utterances.csv", "json", "png")), listed
+    assert page.locator("#file-timeline path.smooth[data-head=fused]").count() == 1
+    assert page.locator("#file-timeline .utt-span").count() >= 3
+    cells = page.locator("#file-utterances").inner_text().lower()
+    assert "waiter" in cells and "transcript" in cells
+    page.screenshot(path=str(ARTIFACTS / "ui-file-tab.png"), full_page=True)
