@@ -223,6 +223,8 @@ def plot(result: FileResult, out: Path) -> Path:
     for i, s in enumerate(r for r in rows if r.recent):
         tx.text(s.end, 0.95 - 0.3 * (i % 3), s.recent, fontsize=7, ha="right", va="top", clip_on=True)
     tx.set_xlabel("time (s)")
-    fig.tight_layout()
+    # fixed margins that fit the labels above: tight_layout measured every transcript line's extent, a
+    # tenth of the CPU time of scoring a short file
+    fig.subplots_adjust(left=0.105, right=0.99, top=0.94, bottom=0.09, hspace=0.06)
     fig.savefig(out, dpi=110)
     return out
