@@ -1,14 +1,15 @@
 """Whether the live page grows in the browser over an hour, and which of its updates make it grow: the
 page served as shipped, or with parts of each update held constant, side by side in one run.
 
-    .venv/bin/python scripts/bench_page_memory.py [--minutes 60] [--hold none gauges,utterance_list all]
+    .venv/bin/python scripts/bench_page_memory.py [--minutes 60] [--hold none gauges,utterance_list all] [--playwright]
 
 For each variant, ``python -m realtime --camera LONG.mp4`` (the demo talk looped) is served with the
 named view functions (``gauges``, ``utterance_list``; ``all``: both) replaced by constant markup, which
 Gradio leaves alone on an update (its ``gr.HTML`` skips a value equal to the last); the picture and the
 timeline are constant markup already, drawn by the page script from their own addresses. The page is
-opened in Debian's Chromium and the page renderer's unique memory (USS) is read after a forced garbage
-collection at the start and every minute; the slope after the first minute is MB per minute. The CPU
+opened in Debian's Chromium, driven over a DevTools pipe with no domain enabled (``--playwright``: under
+Playwright, whose network domain keeps fetched bodies), and the page renderer's unique memory (USS) is
+read after a forced garbage collection at the start and every minute; the slope after the first minute is MB per minute. The CPU
 time of the server and of the renderer over the run is divided by the page's updates (one a second).
 ``none`` is the page as shipped. Writes ``scripts/results/bench_page_memory.json``.
 """
@@ -51,23 +52,76 @@ def serve_held(held: str, realtime_args: list[str]) -> int:
     return realtime.__main__.main(realtime_args)
 
 
+class PipeDevTools:
+    """Chromium driven over ``--remote-debugging-pipe`` (its fds 3 and 4: JSON messages ended by NUL) with
+    no DevTools domain enabled: only the heap's collection is asked for. Playwright enables the network
+    domain, whose panel keeps every fetched response's body in the renderer, so a page that fetches a
+    picture every second grows there for that reason alone."""
+
+    def __init__(self, url: str, profile: str):
+        import os
+
+        ours_in, theirs_out = os.pipe()  # what Chromium writes on its fd 4
+        theirs_in, ours_out = os.pipe()  # what Chromium reads on its fd 3
+
+        def as_fds_3_and_4() -> None:
+            os.dup2(theirs_in, 3)
+            os.dup2(theirs_out, 4)
+
+        self.proc = subprocess.Popen(["/usr/bin/chromium", "--headless=new", "--no-sandbox", "--window-size=1280,1100",
+                                      f"--user-data-dir={profile}", "--remote-debugging-pipe", url],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(3, 4),
+                                     preexec_fn=as_fds_3_and_4)  # fmt: skip
+        os.close(theirs_in), os.close(theirs_out)
+        self.send_to, self.read_from, self.next_id, self.buffer = ours_out, ours_in, 0, b""
+        time.sleep(5)
+        pages = [t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page"]
+        self.session = self.call("Target.attachToTarget", targetId=pages[0]["targetId"], flatten=True)["sessionId"]
+
+    def call(self, method: str, session: str | None = None, **params) -> dict:
+        """Send one command and return its result (events that come meanwhile are dropped)."""
+        import os
+
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self.send_to, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self.buffer:
+                chunk = os.read(self.read_from, 1 << 16)
+                if not chunk:
+                    raise RuntimeError("Chromium closed its DevTools pipe")
+                self.buffer += chunk
+            raw, self.buffer = self.buffer.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def collect(self) -> None:
+        self.call("HeapProfiler.collectGarbage", session=self.session)
+        time.sleep(3)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 def plain(video: Path, held: str, minutes: float) -> dict:
-    """The page in Chromium as a visitor opens it, with no DevTools attached (which keeps every fetched
-    response's body in the renderer for its network panel): no forced collection, so the slope is of the
-    memory Chromium itself keeps, sampled every minute."""
+    """The page in Chromium with no DevTools domain enabled (:class:`PipeDevTools`), a forced collection
+    before each sample."""
     from tests.pages import Server
 
     server = Server("--camera", str(video), launcher=(sys.executable, __file__, "serve", held))
     try:
         time.sleep(20)  # models loaded, the first windows scored
         with tempfile.TemporaryDirectory() as profile:
-            chromium = subprocess.Popen(["/usr/bin/chromium", "--headless=new", "--no-sandbox", "--window-size=1280,1100",
-                                         f"--user-data-dir={profile}", server.url],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            time.sleep(20)
-            result = watch(server, f"{held}, no DevTools", minutes, collect=lambda: None, wait=time.sleep)
-            chromium.terminate()
-            chromium.wait(timeout=30)
+            chromium = PipeDevTools(server.url, profile)
+            time.sleep(15)
+            result = watch(server, f"{held}, DevTools pipe", minutes, collect=chromium.collect, wait=time.sleep)
+            chromium.close()
     finally:
         server.close()
     return result
@@ -126,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold", nargs="+", default=["none"],
                    help="variants: none, all, or comma-separated parts of " + ", ".join(PARTS))  # fmt: skip
     p.add_argument("--video", type=Path, default=ROOT / "demo.mp4")
-    p.add_argument("--no-devtools", action="store_true",
-                   help="Chromium as a visitor runs it: no DevTools, so no forced collection")  # fmt: skip
+    p.add_argument("--playwright", action="store_true",
+                   help="Chromium under Playwright, which enables DevTools' network domain (its panel keeps "
+                   "fetched bodies); default: a DevTools pipe with no domain enabled")  # fmt: skip
     args = p.parse_args(argv)
     setup_logging(args)
     if not args.video.is_file():
@@ -136,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.talk(args.video)
     with tempfile.TemporaryDirectory() as folder:
         long = looped(args.video, (args.minutes + 2) * 60, Path(folder) / "long.mp4")
-        how = plain if args.no_devtools else measure
+        how = measure if args.playwright else plain
         report = {"variants": [how(long, held, args.minutes) for held in args.hold]}
     print(f"{'held constant':>30} {'USS start MB':>13} {'USS end MB':>11} {'MB/min':>7} {'server ms/update':>17} "
           f"{'renderer ms/update':>19}")  # fmt: skip

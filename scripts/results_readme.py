@@ -570,8 +570,9 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
         render_page,
     ),
     "bench_page_memory.json": (
-        "Whether the live page grows in Chromium over an hour (as a visitor runs it: no DevTools).",
-        f"{BENCH}page_memory.py --minutes 60 --no-devtools",
+        "Whether the live page grows in Chromium over an hour (a forced collection before each sample; no "
+        "DevTools domain enabled, which would keep fetched bodies).",
+        f"{BENCH}page_memory.py --minutes 60",
         render_page_memory,
     ),
     "bench_features.json": ("The feature extractors on one core.", f"{BENCH}features.py", render_features),
