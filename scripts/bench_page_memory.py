@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -59,8 +60,6 @@ class PipeDevTools:
     picture every second grows there for that reason alone."""
 
     def __init__(self, url: str, profile: str):
-        import os
-
         ours_in, theirs_out = os.pipe()  # what Chromium writes on its fd 4
         theirs_in, ours_out = os.pipe()  # what Chromium reads on its fd 3
 
@@ -80,8 +79,6 @@ class PipeDevTools:
 
     def call(self, method: str, session: str | None = None, **params) -> dict:
         """Send one command and return its result (events that come meanwhile are dropped)."""
-        import os
-
         self.next_id += 1
         message = {"id": self.next_id, "method": method, "params": params}
         if session:
