@@ -224,6 +224,36 @@ def scored_talk(talk, scorer, tmp_path_factory):
     return score_file(talk["talk"], scorer, PipelineOptions(), out, FORMATS, progress=False)
 
 
+@pytest.fixture(scope="session")
+def scored_batch(talk, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One ``realtime score`` of a batch as users send them, run once for every test that reads what the
+    command wrote (the model loads once): the talk; files that each lack a modality; a stream broken off
+    half-way; a folder holding broken files and a good one; a path that does not exist. The process (its
+    exit status and output) and the output folder, in all formats."""
+
+    def build(root: Path) -> None:
+        folder = root / "in"
+        folder.mkdir()
+        for name in ("empty", "random", "truncated"):
+            (folder / f"{name}.mp4").write_bytes(talk[name].read_bytes())
+        (folder / "good.mp4").write_bytes(talk["video_only"].read_bytes())
+        shutil.copy(talk["wav"], root / "voice.wav")  # the talk's sound alone, under a stem of its own
+        files = [
+            talk["talk"],
+            root / "voice.wav",
+            *(talk[n] for n in ("video_only", "no_face", "silent", "cut_stream")),
+        ]
+        proc = run_module("realtime", "score", "--quiet", *map(str, files), str(folder), str(root / "missing.mp4"),
+                          "--out", str(root / "out"), check=False)  # fmt: skip
+        for stream in ("stdout", "stderr"):
+            (root / f"{stream}.txt").write_text(getattr(proc, stream))
+        (root / "returncode.txt").write_text(str(proc.returncode))
+
+    root = made_once(tmp_path_factory, "scored_batch", build)
+    read = {s: (root / f"{s}.txt").read_text() for s in ("stdout", "stderr", "returncode")}
+    return subprocess.CompletedProcess([], int(read["returncode"]), read["stdout"], read["stderr"]), root / "out"
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Slow tests first: with two workers the long ones then overlap the many short ones instead of running
     alone at the end of the run (the order within each group is kept)."""

