@@ -95,16 +95,24 @@ def find_clip(raw_dir: Path, row: dict) -> Path:
 
 
 class ClipProcessor:
-    """All extractors, built once per worker process, applied to one clip at a time."""
+    """All extractors, built once per worker process, applied to one clip at a time. Each is built when a
+    clip first needs it: a re-run whose only clips left are broken ones loads no model."""
 
     def __init__(self, options: PrepareOptions):
+        self.options = options
+        self._asr = None
+
+    @functools.cached_property
+    def acoustic(self):
         from dmsil.features.audio import AcousticExtractor
+
+        return AcousticExtractor()
+
+    @functools.cached_property
+    def text(self):
         from dmsil.features.text import TextFeaturizer, TextOptions
 
-        self.options = options
-        self.acoustic = AcousticExtractor()
-        self.text = TextFeaturizer(TextOptions(options.text_model, options.text_max_length))
-        self._asr = None
+        return TextFeaturizer(TextOptions(self.options.text_model, self.options.text_max_length))
 
     def transcribe(self, audio: np.ndarray | None) -> str:
         if audio is None:
