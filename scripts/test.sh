@@ -21,6 +21,6 @@ for arg in "$@"; do
 done
 pytest -n 2 --dist loadfile --durations=12 -m "not browser and not live" "$@"
 first=$?
-pytest -p no:xdist -m "browser or live" "$@"
+pytest -p no:xdist --durations=6 -m "browser or live" "$@"
 second=$?
 [ $first -eq 0 ] && [ $second -eq 0 ]
