@@ -9,7 +9,6 @@ labels exactly on a SIMS edge such as 0.1 fall where MMSA puts them).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
 
 MOSI_KEYS = ("Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score", "Mult_acc_5", "Mult_acc_7", "MAE", "Corr")
 SIMS_KEYS = ("Mult_acc_2", "Mult_acc_3", "Mult_acc_5", "F1_score", "MAE", "Corr")
@@ -25,6 +24,25 @@ def _rounded_accuracy(pred: np.ndarray, true: np.ndarray, bound: float) -> float
     return float(np.mean(np.round(np.clip(pred, -bound, bound)) == np.round(np.clip(true, -bound, bound))))
 
 
+def _accuracy(true: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean(np.asarray(true) == np.asarray(pred)))
+
+
+def _weighted_f1(true: np.ndarray, pred: np.ndarray) -> float:
+    """scikit-learn's ``f1_score(average="weighted")`` (a class never predicted scores 0), written out: its
+    import costs every training and evaluation run 2 s of start-up."""
+    true, pred = np.asarray(true), np.asarray(pred)
+    labels = np.union1d(true, pred)
+    support = np.array([np.sum(true == c) for c in labels], np.float64)
+    f1 = []
+    for c in labels:
+        tp = np.sum((true == c) & (pred == c))
+        predicted, actual = np.sum(pred == c), np.sum(true == c)
+        denominator = predicted + actual  # F1 = 2 tp / (2 tp + fp + fn)
+        f1.append(2.0 * tp / denominator if denominator else 0.0)
+    return float(np.sum(np.array(f1) * support) / support.sum()) if support.sum() else 0.0
+
+
 def _corr(pred: np.ndarray, true: np.ndarray) -> float:
     if np.std(pred) == 0 or np.std(true) == 0:
         return float("nan")
@@ -38,10 +56,10 @@ def mosi_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     has0_true, has0_pred = true >= 0, pred >= 0
     non0_true, non0_pred = true[non0] > 0, pred[non0] > 0
     return {
-        "Has0_acc_2": float(accuracy_score(has0_true, has0_pred)),
-        "Has0_F1_score": float(f1_score(has0_true, has0_pred, average="weighted")),
-        "Non0_acc_2": float(accuracy_score(non0_true, non0_pred)) if non0.any() else float("nan"),
-        "Non0_F1_score": float(f1_score(non0_true, non0_pred, average="weighted")) if non0.any() else float("nan"),
+        "Has0_acc_2": _accuracy(has0_true, has0_pred),
+        "Has0_F1_score": _weighted_f1(has0_true, has0_pred),
+        "Non0_acc_2": _accuracy(non0_true, non0_pred) if non0.any() else float("nan"),
+        "Non0_F1_score": _weighted_f1(non0_true, non0_pred) if non0.any() else float("nan"),
         "Mult_acc_5": _rounded_accuracy(pred, true, 2.0),
         "Mult_acc_7": _rounded_accuracy(pred, true, 3.0),
         "MAE": float(np.mean(np.abs(mae_pred - mae_true))),
@@ -61,7 +79,7 @@ def sims_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     """CH-SIMS: 2/3/5-class accuracy on fixed bins, weighted F1 of the 2 classes, MAE and r after clipping."""
     pred, true = np.clip(pred, -1.0, 1.0), np.clip(true, -1.0, 1.0)
     result = {f"Mult_acc_{k}": float(np.mean(sims_class(pred, k) == sims_class(true, k))) for k in (2, 3, 5)}
-    result["F1_score"] = float(f1_score(sims_class(true, 2), sims_class(pred, 2), average="weighted"))
+    result["F1_score"] = _weighted_f1(sims_class(true, 2), sims_class(pred, 2))
     pred, true = pred.astype(np.float64), true.astype(np.float64)
     result["MAE"] = float(np.mean(np.abs(pred - true)))
     result["Corr"] = _corr(pred, true)

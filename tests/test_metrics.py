@@ -44,6 +44,17 @@ def test_mosi_weighted_f1_matches_definition():
     assert m["Non0_F1_score"] == pytest.approx(3 / 5 * 2 / 3 + 2 / 5 * 1 / 2)
 
 
+def test_weighted_f1_is_scikit_learns():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    for n, classes in ((7, 2), (50, 2), (40, 3), (9, 5)):
+        true, pred = rng.integers(0, classes, n), rng.integers(0, classes, n)
+        pred[pred == classes - 1] = 0  # a class in the truth that is never predicted
+        assert metrics._weighted_f1(true, pred) == pytest.approx(f1_score(true, pred, average="weighted"), abs=1e-12)
+    assert metrics._weighted_f1(np.ones(4, bool), np.zeros(4, bool)) == f1_score([1] * 4, [0] * 4, average="weighted")
+
+
 def test_rounding_is_half_to_even_like_mmsa():
     # np.round(0.5) == 0 and np.round(1.5) == 2: a prediction of 0.5 is class 0, of 1.5 class 2.
     m = metrics.compute([0.5, 1.5], [0.0, 2.0], "mosi")
