@@ -254,6 +254,15 @@ def scored_batch(talk, tmp_path_factory) -> tuple[subprocess.CompletedProcess, P
     return subprocess.CompletedProcess([], int(read["returncode"]), read["stdout"], read["stderr"]), root / "out"
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread_per_worker():
+    """Each test starts at its worker's thread count: a library that changes torch's (numba's OpenMP layer,
+    first started by openai-whisper's word timing, sets every core) would slow the worker's later tests by
+    spinning waits on the busy cores (training in-process took 58 s instead of 10 that way)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Slow tests first: with two workers the long ones then overlap the many short ones instead of running
     alone at the end of the run (the order within each group is kept)."""

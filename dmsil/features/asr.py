@@ -159,16 +159,22 @@ class OpenAIWhisperTranscriber:
             return []
         if self.options.vad and not has_speech(x):
             return []
+        import torch
+
         language = "en" if self._english_only else self.options.language
-        result = self._model.transcribe(
-            x,
-            language=language,
-            word_timestamps=True,
-            fp16=False,
-            beam_size=self.options.beam_size if self.options.beam_size > 1 else None,
-            condition_on_previous_text=False,
-            verbose=None,
-        )
+        threads = torch.get_num_threads()
+        try:
+            result = self._model.transcribe(
+                x,
+                language=language,
+                word_timestamps=True,
+                fp16=False,
+                beam_size=self.options.beam_size if self.options.beam_size > 1 else None,
+                condition_on_previous_text=False,
+                verbose=None,
+            )
+        finally:  # the first word timing starts numba's OpenMP layer, which sets torch's threads to every core
+            torch.set_num_threads(threads)
         return _clean(
             Word(w["start"], w["end"], w["word"], w.get("probability", 1.0))
             for s in result["segments"]
