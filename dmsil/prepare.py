@@ -100,7 +100,6 @@ class ClipProcessor:
 
     def __init__(self, options: PrepareOptions):
         self.options = options
-        self._asr = None
 
     @functools.cached_property
     def acoustic(self):
@@ -114,16 +113,18 @@ class ClipProcessor:
 
         return TextFeaturizer(TextOptions(self.options.text_model, self.options.text_max_length))
 
+    @functools.cached_property
+    def asr(self):
+        from dmsil.features.asr import load_transcriber
+
+        return load_transcriber(self.options.asr)
+
     def transcribe(self, audio: np.ndarray | None) -> str:
         if audio is None:
             return ""
-        if self._asr is None:
-            from dmsil.features.asr import load_transcriber
-
-            self._asr = load_transcriber(self.options.asr)
         from dmsil.features.audio import SAMPLE_RATE
 
-        return " ".join(w.text for w in self._asr.transcribe(audio, SAMPLE_RATE))
+        return " ".join(w.text for w in self.asr.transcribe(audio, SAMPLE_RATE))
 
     def __call__(self, path: Path, text: str) -> dict[str, np.ndarray]:
         from dmsil.features.face import FACE_DIM, FaceExtractor
