@@ -35,11 +35,8 @@ def connect(address: str) -> int:
         # count (a sentence came back as two, one thread against two): workers keep this process's count,
         # so --ray transcribes what the local path transcribes
         threads = os.environ.get("OMP_NUM_THREADS") or str(len(os.sched_getaffinity(0)))
-        # a cluster started here starts its workers when work asks for them: Ray's default starts one per
-        # core at once, and an actor (one per core in `realtime score`) starts another process of its own
-        local = {"_system_config": {"enable_worker_prestart": False}} if address == LOCAL else {}
         ray.init(None if address == LOCAL else address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": threads}}, **local)  # fmt: skip
+                 configure_logging=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": threads}})  # fmt: skip
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
