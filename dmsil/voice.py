@@ -34,12 +34,19 @@ FULL_VOICED = 100
 PITCH = "F0semitoneFrom27.5Hz_sma3nz"
 LOUDNESS = "Loudness_sma3"
 SPREAD = (PITCH, LOUDNESS)
+"""Descriptors whose range (20th to 80th percentile) is kept too: how much pitch and loudness move."""
 CLIP = 3.0
 """Population spreads beyond which a functional's difference from the speaker's baseline is clipped."""
-"""Descriptors whose range (20th to 80th percentile) is kept too: how much pitch and loudness move."""
 
 
 PERCENTILES = (10, 50, 90)
+
+
+CONTOUR = ("pitch_slope", "pitch_skew", "loudness_skew", "voiced_run_mean", "voiced_run_std", "pitch_trend",
+           "loudness_peak")  # fmt: skip
+"""The shape of the window's melody and rhythm (:func:`_contour`): falling or rising pitch, peaks of loudness,
+how long voiced stretches last. Added because they lifted happy vs sad and 8-class accuracy on held-out
+RAVDESS actors at two seeds (the model card's figures)."""
 
 
 def functional_names(names: Sequence[str]) -> list[str]:
@@ -47,7 +54,7 @@ def functional_names(names: Sequence[str]) -> list[str]:
     out = [f"{n}_mean" for n in names] + [f"{n}_std" for n in names]
     out += [f"{n}_range" for n in SPREAD] + [f"{n}_delta" for n in SPREAD] + ["voiced_share"]
     out += [f"{n}_change" for n in names] + [f"{n}_p{p}" for n in SPREAD for p in PERCENTILES]
-    return out + ["voicing_onsets"]
+    return out + ["voicing_onsets", *CONTOUR]
 
 
 def functionals(frames: np.ndarray, names: Sequence[str]) -> np.ndarray | None:
@@ -56,7 +63,7 @@ def functionals(frames: np.ndarray, names: Sequence[str]) -> np.ndarray | None:
     voiced, each descriptor's mean change from one active frame to the next, and voicing onsets per
     second of speech (a syllable rate). Voicing-only descriptors (``*_sma3nz``, zero where unvoiced) are
     taken over voiced frames, the rest over active ones (loudness above a quarter of the window's 95th
-    percentile), so pauses do not count as calm. None when the window holds fewer than
+    percentile), so pauses do not count as calm; then :data:`CONTOUR`. None when the window holds fewer than
     :data:`MIN_VOICED` voiced frames."""
     x = np.asarray(frames, np.float64)
     if x.ndim != 2 or len(x) == 0:
@@ -82,7 +89,27 @@ def functionals(frames: np.ndarray, names: Sequence[str]) -> np.ndarray | None:
     change = np.abs(np.diff(x[active], axis=0)).mean(0) if active.sum() > 1 else np.zeros(len(names))
     levels = [np.percentile(x[voiced if n.endswith("_sma3nz") else active, col[n]], PERCENTILES) for n in SPREAD]
     onsets = np.sum(np.diff(voiced.astype(int)) == 1) / max(1, active.sum()) * 100
-    return np.concatenate([mean, std, spread, delta, [share], change, *levels, [onsets]]).astype(np.float32)
+    contour = _contour(x[:, col[PITCH]], voiced, loud[active])
+    return np.concatenate([mean, std, spread, delta, [share], change, *levels, [onsets], contour]).astype(np.float32)
+
+
+def _contour(pitch: np.ndarray, voiced: np.ndarray, loudness: np.ndarray) -> list[float]:
+    """:data:`CONTOUR` for a window: pitch's slope (semitones a second) and skew over voiced frames,
+    loudness's skew over active frames, voiced stretches' mean and spread of length (seconds), the voiced
+    pitch of the second half less the first's, loudness's 99th percentile less its median."""
+    f0, seconds = pitch[voiced], np.flatnonzero(voiced) / 100.0
+    slope = float(np.polyfit(seconds, f0, 1)[0]) if len(f0) > 2 and np.ptp(seconds) > 0 else 0.0
+    edges = np.diff(np.r_[0, voiced.astype(int), 0])
+    runs = (np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)) / 100.0
+    half = len(f0) // 2
+    trend = float(f0[half:].mean() - f0[:half].mean()) if half > 2 else 0.0
+    peak = float(np.percentile(loudness, 99) - np.median(loudness))
+    return [slope, _skew(f0), _skew(loudness), float(runs.mean()), float(runs.std()), trend, peak]
+
+
+def _skew(v: np.ndarray) -> float:
+    s = v.std()
+    return float(((v - v.mean()) ** 3).mean() / s**3) if s > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +127,11 @@ class VoiceConfig:
     dropout: float = 0.2
     members: int = 5
     """Networks trained from different seeds whose readings are averaged (steadier on unseen voices)."""
+    positions: list[list[float]] = field(default_factory=list)
+    """Each emotion's mean (valence, arousal) label in training: the networks' valence and arousal are averaged
+    with the emotion probabilities' expected position (held-out happy vs sad AUC 0.85 against 0.84 for the
+    regression alone, at two seeds), so the two readings of one network check each other. Empty: regression
+    alone."""
     centre: list[float] = field(default_factory=lambda: [0.0, 0.0])
     """(valence, arousal) the networks give a voice exactly at its speaker's baseline: subtracted, so a
     speaker's usual voice reads 0 and what is reported is the change from it."""
@@ -139,17 +171,24 @@ class VoiceNet(nn.Module):
 
 
 class VoiceEnsemble(nn.ModuleList):
-    """:class:`VoiceNet` members averaged: emotion probabilities and (valence, arousal)."""
+    """:class:`VoiceNet` members averaged: emotion probabilities and (valence, arousal), the latter averaged
+    with the probabilities' expected position when ``positions`` (emotions x 2) are given."""
+
+    def __init__(self, members, positions: Sequence[Sequence[float]] = ()):
+        super().__init__(members)
+        self.register_buffer("positions", torch.tensor(positions, dtype=torch.float32).reshape(-1, 2), persistent=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outs = [net(x) for net in self]
         probs = torch.stack([torch.softmax(logits, -1) for logits, _ in outs]).mean(0)
-        return probs, torch.stack([dims for _, dims in outs]).mean(0)
+        dims = torch.stack([dims for _, dims in outs]).mean(0)
+        return probs, (dims + probs @ self.positions) / 2 if len(self.positions) else dims
 
 
 def ensemble(config: VoiceConfig) -> VoiceEnsemble:
     return VoiceEnsemble(
-        VoiceNet(config.dim, len(config.emotions), config.hidden, config.dropout) for _ in range(config.members)
+        (VoiceNet(config.dim, len(config.emotions), config.hidden, config.dropout) for _ in range(config.members)),
+        config.positions,
     )
 
 

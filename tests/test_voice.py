@@ -53,6 +53,16 @@ def test_functionals_read_speech_and_leave_pauses_out(tmp_path, extractor):
     assert abs(w[loudness] - v[loudness]) < 0.1 * v[loudness], "three seconds of silence do not make it calm"
 
 
+def test_the_melody_reads_a_statement_falling_and_a_question_less_so(tmp_path, extractor):
+    names = list(extractor.names)
+    slope = functional_names(names).index("pitch_slope")
+    said = {end: functionals(extractor(_speak(tmp_path, f"q{i}", "You are coming home tonight" + end)), names)
+            for i, end in enumerate(".?")}  # fmt: skip
+    assert said["."][slope] < -1.0 < said["?"][slope], "espeak-ng lowers a statement's pitch, a question's less"
+    backwards = functionals(extractor(_speak(tmp_path, "b", "You are coming home tonight.")[::-1].copy()), names)
+    assert backwards[slope] == pytest.approx(-said["."][slope], rel=0.2), "the statement played backwards rises"
+
+
 def test_a_speakers_baseline_moves_from_the_population_to_their_own_voice(tmp_path, extractor):
     head = VoiceHead(default_checkpoint())
     sentences = ["The meeting moved to the second floor.", "Bring the forms you filled in.",

@@ -196,10 +196,12 @@ def at_every_stage(table: Table, config: VoiceConfig, seed: int) -> tuple[np.nda
 
 def fit(train: Table, val: Table, names: list[str], opts: VoiceOptions) -> tuple[VoiceEnsemble, VoiceConfig]:
     """A head trained on ``train``'s actors (``opts.members`` networks from consecutive seeds, each stopped
-    by ``val``'s loss); population statistics from ``train``; its centre measured at the baseline."""
+    by ``val``'s loss); population statistics and each emotion's mean label from ``train``; its centre
+    measured at the baseline."""
     mean, std = population(train.x)
+    positions = [train.target[train.emotion == i].mean(0).tolist() for i in range(len(EMOTIONS))]
     config = VoiceConfig(names, list(EMOTIONS), mean.tolist(), std.tolist(), opts.hidden, opts.dropout, opts.members,
-                         source="RAVDESS speech, actors " + _actors(train.actor), licence=LICENCE)  # fmt: skip
+                         positions, source="RAVDESS speech, actors " + _actors(train.actor), licence=LICENCE)  # fmt: skip
     (xt, train), (xv, val) = (at_every_stage(t, config, opts.seed) for t in (train, val))
     net = ensemble(config)
     for i, member in enumerate(net):
