@@ -30,19 +30,20 @@ from realtime.modalities import AUDIO, TEXT, VIDEO
 
 @dataclass(frozen=True)
 class FusionOptions:
-    """The rule's constants. The weights are the best worst case of a 486-rule grid on the conflicting-cue
-    benchmark (ties broken by live agreement); the face's two were not exercised there, since a face held in
-    one expression reads 0 against its own neutral."""
+    """The rule's constants. The weights are the best worst case of a 324-rule grid on the conflicting-cue
+    benchmark, ties broken by live agreement (``scripts/bench_fusion.py``); the face's gain was not exercised
+    there, since a face held in one expression reads 0 against its own neutral."""
 
-    text: float = 0.5
+    text: float = 1.0
     """Base weight of confident words (their weight at text 0)."""
     text_gain: float = 3.0
     """Weight the words gain per point of ``|text|`` (-3 .. 3)."""
-    voice: float = 0.5
-    """Base weight of a confident voice (the grid preferred no gain with its distance from neutral)."""
-    voice_gain: float = 0.0
-    face: float = 0.25
-    """Base weight of a confident face at its person's neutral (it dilutes the others little)."""
+    voice: float = 0.25
+    """Base weight of a confident voice."""
+    voice_gain: float = 0.5
+    face: float = 1.0
+    """Base weight of a confident face at its person's neutral: it holds the gauge near 0 when words and
+    voice say little (live, where a sentence's first words are few, this gave the best agreement)."""
     face_gain: float = 1.0
     unsure: float = 0.5
     """Mean word probability at or below which the words count for nothing: espeak-ng speaking German,
