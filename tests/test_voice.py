@@ -4,6 +4,8 @@ the shipped head's readings, and the recipe that trains it (on a corpus laid out
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,19 @@ import pytest
 import soundfile as sf
 
 from dmsil import default_checkpoint
+from dmsil.errors import DmsilError
 from dmsil.features.audio import SAMPLE_RATE, AcousticExtractor, to_mono_16k
-from dmsil.voice import CLIP, MIN_VOICED, SpeakerBaseline, VoiceHead, functional_names, functionals
+from dmsil.voice import (
+    CLIP,
+    CONFIG,
+    CONTOUR,
+    MIN_VOICED,
+    WEIGHTS,
+    SpeakerBaseline,
+    VoiceHead,
+    functional_names,
+    functionals,
+)
 from realtime.demo import speech
 from tests.conftest import require_program
 
@@ -56,11 +69,20 @@ def test_functionals_read_speech_and_leave_pauses_out(tmp_path, extractor):
 def test_the_melody_reads_a_statement_falling_and_a_question_less_so(tmp_path, extractor):
     names = list(extractor.names)
     slope = functional_names(names).index("pitch_slope")
-    said = {end: functionals(extractor(_speak(tmp_path, f"q{i}", "You are coming home tonight" + end)), names)
-            for i, end in enumerate(".?")}  # fmt: skip
+    audio = {end: _speak(tmp_path, f"q{i}", "You are coming home tonight" + end) for i, end in enumerate(".?")}
+    said = {end: functionals(extractor(a), names) for end, a in audio.items()}
     assert said["."][slope] < -1.0 < said["?"][slope], "espeak-ng lowers a statement's pitch, a question's less"
-    backwards = functionals(extractor(_speak(tmp_path, "b", "You are coming home tonight.")[::-1].copy()), names)
+    backwards = functionals(extractor(audio["."][::-1].copy()), names)
     assert backwards[slope] == pytest.approx(-said["."][slope], rel=0.2), "the statement played backwards rises"
+
+
+def test_a_head_for_other_functionals_is_refused_in_one_line(tmp_path):
+    shutil.copy(default_checkpoint() / WEIGHTS, tmp_path)
+    older = json.loads((default_checkpoint() / CONFIG).read_text())  # as written before the contour functionals
+    older["mean"], older["std"] = older["mean"][: -len(CONTOUR)], older["std"][: -len(CONTOUR)]
+    (tmp_path / CONFIG).write_text(json.dumps(older))
+    with pytest.raises(DmsilError, match=r"voice\.json: a voice head for 126 functionals, this version computes 133"):
+        VoiceHead(tmp_path)
 
 
 def test_a_speakers_baseline_moves_from_the_population_to_their_own_voice(tmp_path, extractor):
