@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dmsil.features.asr import Word
+from dmsil.features.asr import SENTENCE_END, Word
 from dmsil.features.media import VIDEO_RATE
 from realtime.events import Event, FaceRead, StatusChanged, UtteranceReady, WindowReady
 from realtime.faces import FaceTracks, FaceVoices
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from dmsil.features.face import FaceFrame
     from realtime.sources import Frame
 
-SENTENCE_END = (".", "?", "!")
 SPEAKER_WAIT = 10.0
 """Live: seconds a complete utterance waits at most for the voices to be told apart up to its end."""
 

@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--live-voice", default="en-us", help="voice whose talk is also played live ('' for none)")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--live-rows", type=Path, help="also write the live run's raw rows and the sentences here (JSON)")
     add_verbosity(p)
     args = p.parse_args(argv)
     setup_logging(args, logging.INFO)
@@ -277,8 +278,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.live_voice:
             path, said, seconds = talks[voices.index(args.live_voice)]
             log.info("live, %s, %.0f s at real-time pace", args.live_voice, seconds)
+            live = live_windows(path, models[0])
             report["live"] = {"voice": args.live_voice, "asr_model": models[0], "seconds": seconds,
-                              "windows": all_metrics(live_windows(path, models[0]), said)}  # fmt: skip
+                              "windows": all_metrics(live, said)}  # fmt: skip
+            if args.live_rows:
+                args.live_rows.write_text(json.dumps({"rows": live, "sentences": said}) + "\n")
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print_tables(report)
     print(f"wrote {args.out}", file=sys.stderr)

