@@ -18,7 +18,8 @@ recognizer. Against each sentence's known span and polarity:
 * **live** (``--live-voice``, the default recognizer): the first voice's talk played at real-time pace
   through the live pipeline, where the utterance being spoken is scored as it grows: the same window
   metrics over every result shown, raw and smoothed with each time constant (the smoothing default is
-  chosen here, where it matters).
+  chosen here, where it matters); the utterance metrics of its utterance rows; and the live recognizer
+  alone, its talk's audio pushed as fast as it decodes (``incremental_wer``: the same words, without the clock).
 
 Writes ``scripts/results/bench_utterances.json`` and prints the tables.
 """
@@ -151,11 +152,12 @@ def smoothed(windows: list[dict], tau: float) -> list[dict]:
     return out
 
 
-def live_windows(path: Path, asr_model: str) -> list[dict]:
-    """Every window result of ``path`` played at real-time pace through the live pipeline, raw (unsmoothed)."""
+def live_windows(path: Path, asr_model: str) -> tuple[list[dict], list[dict]]:
+    """Every window result of ``path`` played at real-time pace through the live pipeline, raw (unsmoothed),
+    and its utterance rows."""
     from dmsil.features.asr import ASROptions
     from realtime.events import Record
-    from realtime.outputs import row
+    from realtime.outputs import row, utterance_row
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.scorer import Scorer
     from realtime.sources import FileSource
@@ -166,7 +168,21 @@ def live_windows(path: Path, asr_model: str) -> list[dict]:
         WindowOptions(live=True), smooth=0.0, asr=ASROptions(model=asr_model, beam_size=1, threads=1)
     )
     Pipeline(Scorer(), options).run([FileSource(path, pace=True)], record)
-    return [row(s) for s in record.windows]
+    return [row(s) for s in record.windows], [utterance_row(s) for s in record.utterances]
+
+
+def incremental_wer(wav: Path, sentences: list[dict], asr_model: str) -> float:
+    """Word error rate of the words the live recognizer gives out (:class:`dmsil.features.asr.IncrementalTranscriber`,
+    beam 1, one thread) when ``wav`` is pushed in 0.5 s pieces, as fast as it decodes: the live recognizer
+    alone, without the clock."""
+    import soundfile as sf
+
+    from dmsil.features.asr import ASROptions, IncrementalTranscriber, load_transcriber
+
+    audio, sr = sf.read(str(wav), dtype="float32")
+    live = IncrementalTranscriber(load_transcriber(ASROptions(model=asr_model, beam_size=1, threads=1)))
+    heard = [w for i in range(0, len(audio), sr // 2) for w in live.push(audio[i : i + sr // 2], sr)] + live.flush()
+    return wer([w for s in sentences for w in words(s["text"])], [w for x in heard for w in words(x.text)])
 
 
 def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:
@@ -232,6 +248,10 @@ def print_tables(report: dict) -> None:
         print(
             f"{model:10s} {u['wer']:6.3f} {u['one_row_per_sentence']:8.3f} {u['opinion_sign_accuracy']:10.3f} {e['rtf']:6.3f} {e['startup_s']:11.1f}"
         )
+    if "live" in report and "utterances" in report["live"]:
+        u = report["live"]["utterances"]
+        print(f"{'live ' + report['live']['asr_model']:10s} {u['wer']:6.3f} {u['one_row_per_sentence']:8.3f} {u['opinion_sign_accuracy']:10.3f}"
+              f"   (recognizer alone, without the clock: WER {report['live']['incremental_wer']:.3f})")  # fmt: skip
     print(
         f"\n{'recognizer':10s} {'score':22s} {'plain agree':>12s} {'neg/contr. agree':>17s} {'flips':>7s} {'neutral in +-1':>15s}"
     )
@@ -278,9 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.live_voice:
             path, said, seconds = talks[voices.index(args.live_voice)]
             log.info("live, %s, %.0f s at real-time pace", args.live_voice, seconds)
-            live = live_windows(path, models[0])
+            live, spoken = live_windows(path, models[0])
             report["live"] = {"voice": args.live_voice, "asr_model": models[0], "seconds": seconds,
-                              "windows": all_metrics(live, said)}  # fmt: skip
+                              "windows": all_metrics(live, said), "utterances": utterance_metrics(spoken, said),
+                              "incremental_wer": incremental_wer(tmp / f"talk-{args.live_voice}.wav", said, models[0])}  # fmt: skip
             if args.live_rows:
                 args.live_rows.write_text(json.dumps({"rows": live, "sentences": said}) + "\n")
     args.out.write_text(json.dumps(report, indent=1) + "\n")

@@ -212,6 +212,12 @@ def render_utterances(d: dict) -> Lines:
             "",
             *window_table(live["windows"]),
         ]
+        if "utterances" in live:
+            u = live["utterances"]
+            rows = [["utterance rows' word error rate", u["wer"]], ["one utterance row per sentence", u["one_row_per_sentence"]],
+                    ["opinion sign accuracy", u["opinion_sign_accuracy"]],
+                    ["the live recognizer alone, without the clock: word error rate", live["incremental_wer"]]]  # fmt: skip
+            out += ["Live utterance rows:", "", *table(["measure", "value"], rows)]
     return out
 
 
