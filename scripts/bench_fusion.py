@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.live:
         played = args.work / "live.json"  # the heads' scores and confidences: any rule re-fuses them
         if not played.is_file():
-            played.write_text(json.dumps(live_windows(args.work / "spoken-smiling.mp4", "tiny.en")))
+            played.write_text(json.dumps(live_windows(args.work / "spoken-smiling.mp4", "tiny.en")[0]))
         rows = json.loads(played.read_text())
         sentences = sets["faces"]["smiling"][1]
         report["live"] = {
