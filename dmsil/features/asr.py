@@ -208,7 +208,8 @@ class IncrementalTranscriber:
     ends ``patience_s`` before the buffer's end; it is returned once, in stream time. The words after the
     last final one are :attr:`tentative`. Once a final word ends a sentence, the buffer starts after it:
     Whisper hears the next sentence from its start, not from the middle of the last one. The buffer is
-    also cut back when it grows past ``max_buffer_s``, which bounds the decoding cost.
+    also cut back when it grows past ``max_buffer_s``, which bounds the decoding cost. With no tentative
+    words, :attr:`done_until` stays ``settle_s`` behind the buffer's end (a word may be starting there).
 
     On the spoken benchmark's 209 s talk (``tiny.en``, beam 1) the words given out had a word error rate of
     0.175 when final meant "ended a second before the buffer's end" and the buffer was cut only at 8 s;
@@ -230,7 +231,7 @@ class IncrementalTranscriber:
         self.done_until = 0.0
         """Stream time up to which every word is final."""
         self.tentative: list[Word] = []
-        """The last decode's words after the horizon: what is being said, not yet confirmed (stream time)."""
+        """The last decode's words after the last final one: what is being said, not yet confirmed (stream time)."""
         self.heard_until = 0.0
         """Stream time up to which audio has been decoded at all."""
 
