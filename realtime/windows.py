@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dmsil.features.asr import SENTENCE_END, Word
+from dmsil.features.asr import Word
 from dmsil.features.media import VIDEO_RATE
 from realtime.events import Event, FaceRead, StatusChanged, UtteranceReady, WindowReady
 from realtime.faces import FaceTracks, FaceVoices
@@ -141,7 +141,7 @@ def utterances(
         joined = (
             last is not None
             and w.start - last.end < pause
-            and not last.text.rstrip().endswith(SENTENCE_END)
+            and not last.ends_sentence
             and len(groups[-1]) < max_words
             and who == speakers[-1]
         )
@@ -153,7 +153,7 @@ def utterances(
     out = [Utterance(g, speaker=who) for g, who in zip(groups, speakers, strict=True)]
     if out:
         last = out[-1].words[-1]
-        ended = last.text.rstrip().endswith(SENTENCE_END) or len(out[-1].words) >= max_words
+        ended = last.ends_sentence or len(out[-1].words) >= max_words
         out[-1].complete = known_until >= last.end + (0.0 if ended else pause)
     return out
 

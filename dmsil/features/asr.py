@@ -39,6 +39,11 @@ class Word:
     text: str
     probability: float
 
+    @property
+    def ends_sentence(self) -> bool:
+        """The recognizer punctuated it as a sentence's last word."""
+        return self.text.rstrip().endswith(SENTENCE_END)
+
 
 @dataclass(frozen=True)
 class ASROptions:
@@ -269,7 +274,7 @@ class IncrementalTranscriber:
         new, self.tentative = heard[:n], heard[n:]
         for w in new:
             self._committed = w.end
-            if w.text.rstrip().endswith(SENTENCE_END):
+            if w.ends_sentence:
                 self._sentence_end = w.end
         free = self.tentative[0].start if self.tentative else end - (0.0 if final else self.settle_s)
         self.done_until = max(self.done_until, self._committed, free)
