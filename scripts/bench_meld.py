@@ -18,7 +18,6 @@ Writes ``scripts/results/bench_meld.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 from pathlib import Path
@@ -30,20 +29,17 @@ from dmsil.cli import add_verbosity, setup_logging
 
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).parent / "results" / "bench_meld.json"
-LABELS = {"negative": -1, "neutral": 0, "positive": 1}
 BANDS = np.round(np.arange(0.0, 2.01, 0.05), 2)
 SHARES = np.round(np.arange(0.0, 1.01, 0.1), 2)
 
 
 def read(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Texts, labels (-1, 0, 1) and each utterance's previous turn index in its dialogue (-1: none)."""
-    with path.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    texts = [" ".join(r["Utterance"].split()) for r in rows]
-    labels = np.array([LABELS[r["Sentiment"]] for r in rows])
-    previous = np.array([i - 1 if i and rows[i - 1]["Dialogue_ID"] == r["Dialogue_ID"] else -1
-                         for i, r in enumerate(rows)])  # fmt: skip
-    return texts, labels, previous
+    from scripts.default_model.sentences import meld_lines
+
+    rows = meld_lines(path)
+    previous = [i - 1 if i and rows[i - 1].dialogue == r.dialogue else -1 for i, r in enumerate(rows)]
+    return [r.text for r in rows], np.array([r.label for r in rows]), np.array(previous)
 
 
 def classes(scores: np.ndarray, band: float) -> np.ndarray:

@@ -92,3 +92,27 @@ def test_held_out_slices_are_test_split_only_and_anchor_subsets_are_fixed(rated)
     assert slices["rotten-tomatoes"] and all(s.binary for s in slices["rotten-tomatoes"])
     pick = sentences.anchor_subset(slices["vader-nyt"])
     assert len(pick) == sentences.ANCHOR_N and pick == sentences.anchor_subset(list(slices["vader-nyt"]))
+
+
+MELD_HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
+
+
+def test_meld_lines_become_graded_sentences_and_the_test_file_is_never_read(tmp_path):
+    (tmp_path / "train_sent_emo.csv").write_text(
+        MELD_HEADER + '1,"Oh,   that is   wonderful!",A,joy,positive,0,0,1,1,a,b\n'
+        "2,I can't believe you did that.,B,anger,negative,0,1,1,1,a,b\n"
+        "3,  ,B,neutral,neutral,0,2,1,1,a,b\n"
+        "4,Where are the keys?,C,neutral,neutral,1,0,1,1,a,b\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "dev_sent_emo.csv").write_text(MELD_HEADER + "1,Yeah. Right.,A,disgust,negative,7,0,2,1,a,b\n")
+    rows = sentences.meld_sentences(tmp_path)  # no test_sent_emo.csv here: it must not be needed
+    assert [(r.text, r.target, r.split, r.group) for r in rows] == [
+        ("Oh, that is wonderful!", sentences.MELD_TARGET, "train", "dialogue 0"),
+        ("I can't believe you did that.", -sentences.MELD_TARGET, "train", "dialogue 0"),
+        ("Where are the keys?", 0.0, "train", "dialogue 1"),
+        ("Yeah. Right.", -sentences.MELD_TARGET, "valid", "dialogue 7"),
+    ]
+    (tmp_path / "dev_sent_emo.csv").write_text("Utterance,Emotion\nhello,joy\n")
+    with pytest.raises(sentences.DataError, match="dev_sent_emo.csv: not a MELD"):
+        sentences.meld_sentences(tmp_path)

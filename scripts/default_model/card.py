@@ -23,7 +23,7 @@ from dmsil.cli import add_verbosity, setup_logging
 from scripts.default_model import voice
 from scripts.default_model.options import DefaultOptions
 from scripts.default_model.packaged import VALENCE, VALENCE_SCALE
-from scripts.default_model.sentences import ROTTEN_TOMATOES_TARGET
+from scripts.default_model.sentences import MELD_TARGET, ROTTEN_TOMATOES_TARGET
 
 log = logging.getLogger(__name__)
 TEMPLATE = Path(__file__).with_name("MODEL_CARD.template.md")
@@ -47,7 +47,29 @@ TARGETS = {
     "teacher": "LLM teacher's expected label",
     "fragment": "the sentence's target x words kept / words",
     "asr": "spoken copy (espeak-ng, then the app's recognizer): the written sentence's target",
+    "meld": f"a Friends line's sentiment class (MELD train): +-{MELD_TARGET:g}, neutral 0",
 }
+MELD_LICENCE = """
+**The text head learned from GPL-3.0 data.** Its training lines include MELD's (Poria et al., ACL 2019;
+declare-lab/MELD on GitHub, GPL-3.0), read from a folder named with `--meld`; none of MELD is in this
+repository. Whether weights learned from data carry the data's licence is not settled; a text head free of it
+is trained without `--meld` (and without `--warm-start` from this model).
+"""
+
+
+def stages(m: dict, opts: dict) -> str:
+    """The sentence on where a warm-started run began ("" for a run from the packaged encoder)."""
+    first = m.get("warm_start")
+    if not first:
+        return ""
+    extra = f" and {m['sources']['train'].get('meld', 0):,} MELD lines" if opts.get("meld") else ""
+    replay = f"{opts['replay']:,}" if opts.get("replay") else "all"
+    return (
+        f" That run began from an earlier default model (`--warm-start`), trained from the packaged encoder on "
+        f"{first['sentences']:,} sentences ({first['epochs']} epochs, {first['minutes']:g} min, best epoch "
+        f"{first['best_epoch']}), and showed it {replay} of those sentences again (`--replay`)"
+        f"{extra}."
+    )
 
 
 def _number(value: float, spec: str) -> str:
@@ -116,6 +138,9 @@ def render(ckpt: Path) -> str:
     video = h.get("video_vs_teacher", {})
     return Template(TEMPLATE.read_text()).substitute(
         seed=opts["seed"],
+        stages=stages(m, opts),
+        origin="data that packages carry" + (", and MELD's train lines (below)" if opts.get("meld") else " only"),
+        meld_licence=MELD_LICENCE if opts.get("meld") else "",
         epochs=len(m["history"]),
         minutes=f"{sum(e['seconds'] for e in m['history']) / 60:.1f}",
         best_epoch=m["best_epoch"],

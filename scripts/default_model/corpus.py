@@ -9,6 +9,7 @@ text head the recognizer's errors.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -70,13 +71,17 @@ def corpus(opts: DefaultOptions) -> tuple[dict[str, list[Sentence]], dict]:
         rows += sentences.sample([s for s in trec if s.split == name], cap_questions, opts.seed)
         split[name] = rows
     order = rng.permutation(len(split["train"]))
-    split["train"] = [split["train"][i] for i in order][: opts.limit or None]
+    split["train"] = [split["train"][i] for i in order][: opts.limit or (opts.replay if opts.warm_start else 0) or None]
     if opts.limit:
         split["valid"] = sentences.sample(split["valid"], max(opts.limit // 8, 200), opts.seed)
     split["train"] += fragments(
         split["train"], opts.fragments if not opts.limit else opts.limit // 10, opts.fragment_weight, rng
     )
     split["valid"] += fragments(split["valid"], opts.fragments // 10, opts.fragment_weight, rng)
+    if opts.meld:  # after the fragments: a conversational line is short by nature, not a sentence cut short
+        meld = sentences.meld_sentences(Path(opts.meld))
+        for name in ("train", "valid"):
+            split[name] += [s for s in meld if s.split == name]
     split["spoken"] = (
         SpokenCopies(SPOKEN_COPIES).sentences(split["train"], opts.spoken_weight) if opts.spoken_weight else []
     )

@@ -238,7 +238,8 @@ def fit_model(
 ) -> tuple[LoopState, dict[str, Calibration]]:
     """Train from the cached frozen states, resuming after the last finished epoch; the run and its calibration."""
     data, key = training_data(opts, split, clips, stats, model)
-    run_dir = opts.work / "runs" / f"{key}-{opts.seed}-{opts.lr_text:g}-{opts.train_layers}"
+    warm = "-warm" if opts.warm_start else ""
+    run_dir = opts.work / "runs" / f"{key}-{opts.seed}-{opts.lr_text:g}-{opts.train_layers}{warm}"
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe = DefaultRecipe(opts, model, data, run_dir)
     state = load_resume(run_dir / "resume", model, recipe.optimizer) or LoopState()

@@ -44,5 +44,14 @@ class DefaultOptions:
     threads: int = 2
     limit: int = 0
     """Use only the first N training sentences after shuffling (0 = all): quick checks and comparisons."""
+    meld: str = ""
+    """Folder with MELD's ``train_sent_emo.csv`` and ``dev_sent_emo.csv`` (``data/MELD`` of declare-lab/MELD,
+    GPL-3.0): conversational lines join training and validation. "" leaves MELD out."""
+    warm_start: str = ""
+    """A checkpoint whose weights start the run instead of the packaged encoder alone (the shipped model, to add
+    a corpus without 45 minutes of training from scratch). Its face head is kept: no face clips are shown."""
+    replay: int = 0
+    """With ``warm_start``: training sentences of the original corpus shown again beside the new ones, so what
+    the model knew is kept (0 = all)."""
     save: bool = True
     """Write the checkpoint to ``out`` (off for encoder comparisons)."""

@@ -85,6 +85,11 @@ CROWD_SCALE = 1.5
 """Rating of a tweet every rater called positive (about the VADER tweets' strongly rated ones)."""
 NEUTRAL_BAND = 0.5
 """|score| below this counts as neutral in three-class metrics."""
+MELD_LABELS = {"negative": -1, "neutral": 0, "positive": 1}
+MELD_FILES = {"train": "train_sent_emo.csv", "valid": "dev_sent_emo.csv", "test": "test_sent_emo.csv"}
+MELD_TARGET = ROTTEN_TOMATOES_TARGET
+"""A MELD line's sentiment is a class (the majority of its emotion labels), on the footing of a Rotten
+Tomatoes verdict: +-1.35, and 0 for neutral."""
 
 
 @dataclass
@@ -99,6 +104,31 @@ class Sentence:
     weight: float = 1.0
     binary: int = 0
     """Rotten Tomatoes verdict, +1 fresh / -1 rotten; 0 for other sources."""
+
+
+@dataclass(frozen=True)
+class MeldLine:
+    text: str
+    label: int
+    """-1 negative, 0 neutral, +1 positive."""
+    dialogue: str
+
+
+def meld_lines(path: Path) -> list[MeldLine]:
+    """One MELD file's utterances in order (spacing folded), or a one-line :class:`DataError`."""
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            return [MeldLine(" ".join(r["Utterance"].split()), MELD_LABELS[r["Sentiment"]], r["Dialogue_ID"])
+                    for r in csv.DictReader(f)]  # fmt: skip
+    except (OSError, UnicodeDecodeError, KeyError, csv.Error) as exc:
+        raise DataError(f"{path}: not a MELD *_sent_emo.csv file ({type(exc).__name__}: {exc})") from None
+
+
+def meld_sentences(folder: Path) -> list[Sentence]:
+    """MELD's train lines (split ``train``) and dev lines (``valid``) as graded sentences; the test file is
+    never read here, so MELD test stays a test (``scripts/bench_meld.py``)."""
+    return [Sentence(line.text, MELD_TARGET * line.label, "meld", split, f"dialogue {line.dialogue}")
+            for split in ("train", "valid") for line in meld_lines(folder / MELD_FILES[split]) if line.text]  # fmt: skip
 
 
 def download(dest: Path) -> dict[str, Path]:

