@@ -66,7 +66,7 @@ def stages(m: dict, opts: dict) -> str:
     replay = f"{opts['replay']:,}" if opts.get("replay") else "all"
     return (
         f" That run began from an earlier default model (`--warm-start`), trained from the packaged encoder on "
-        f"{first['sentences']:,} sentences ({first['epochs']} epochs, {first['minutes']:g} min, best epoch "
+        f"{first['sentences']:,} sentences ({first['epochs']} epochs, {first['minutes']:g} min in all, best epoch "
         f"{first['best_epoch']}), and showed it {replay} of those sentences again (`--replay`)"
         f"{extra}."
     )

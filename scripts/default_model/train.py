@@ -98,8 +98,12 @@ def build_model(opts: DefaultOptions) -> tuple[DMSIL, FeatureSpec]:
 
 
 def warm_start(model: DMSIL, ckpt: Path) -> dict:
-    """Load ``ckpt``'s weights into ``model`` (the same architecture); returns its face normalization."""
+    """Load ``ckpt``'s weights into ``model`` (the same architecture) and freeze its face branch, which no
+    face clip will train (AdamW's weight decay would otherwise wear it down); returns its face normalization."""
     model.load_state_dict(checkpoint.load(ckpt).state_dict())
+    for part in (model.video_encoder, model.heads["V"], model.alignment.projections["V"] if model.alignment else None):
+        if part is not None:
+            part.requires_grad_(False)
     return checkpoint.read_config(ckpt)["features"]["normalization"]["video"]
 
 
