@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from dmsil.cli import add_verbosity, setup_logging
+from scripts.default_model.sentences import meld_lines
 
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).parent / "results" / "bench_meld.json"
@@ -35,8 +36,6 @@ SHARES = np.round(np.arange(0.0, 1.01, 0.1), 2)
 
 def read(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Texts, labels (-1, 0, 1) and each utterance's previous turn index in its dialogue (-1: none)."""
-    from scripts.default_model.sentences import meld_lines
-
     rows = meld_lines(path)
     previous = [i - 1 if i and rows[i - 1].dialogue == r.dialogue else -1 for i, r in enumerate(rows)]
     return [r.text for r in rows], np.array([r.label for r in rows]), np.array(previous)

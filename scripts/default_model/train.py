@@ -49,7 +49,7 @@ from dmsil.model import DMSIL
 from dmsil.train import LoopState, seed_everything
 from scripts.default_model import card
 from scripts.default_model.corpus import corpus
-from scripts.default_model.faces import PRESENT, FaceClip, cached_face_clips
+from scripts.default_model.faces import PRESENT, cached_face_clips
 from scripts.default_model.fit import fit_model
 from scripts.default_model.held_out import held_out, int8_gate
 from scripts.default_model.options import ENCODERS, DefaultOptions
@@ -107,6 +107,23 @@ def warm_start(model: DMSIL, ckpt: Path) -> dict:
     return checkpoint.read_config(ckpt)["features"]["normalization"]["video"]
 
 
+def kept_from_start(ckpt: Path) -> dict:
+    """What a warm-started run carries over from its start, read once: the face head's held-out figures and
+    test faces (the face head is not trained again), and the record of the run that trained from scratch."""
+    start = json.loads((ckpt / checkpoint.METRICS).read_text())
+    return {
+        "video_vs_teacher": start["held_out"].get("video_vs_teacher"),
+        "test_faces": json.loads((ckpt / "held_out.json").read_text())["test_faces"],
+        "warm_start": start.get("warm_start")
+        or {
+            "epochs": len(start["history"]),
+            "minutes": start["train_minutes"],
+            "best_epoch": start["best_epoch"],
+            "sentences": start["sizes"]["train"] + start["sizes"].get("spoken", 0),
+        },
+    }
+
+
 def metrics_document(
     opts: DefaultOptions,
     split: dict[str, list[Sentence]],
@@ -136,7 +153,7 @@ def metrics_document(
 
 def save(
     opts: DefaultOptions, model: DMSIL, spec: FeatureSpec, stats: dict, metrics_doc: dict, test: list[Sentence],
-    test_clips: list[FaceClip], maps: dict,
+    test_faces: list[str], maps: dict,
 ) -> None:  # fmt: skip
     """The checkpoint with each head's provenance, ``held_out.json``, the runtime section, the INT8 verdict, the card."""
     w = opts.video_weight
@@ -165,8 +182,7 @@ def save(
     held = {
         "rule": SPLIT_RULE,
         "test_movies": sorted({s.group for s in test if s.binary}),
-        "test_faces": sorted({c.face for c in test_clips})
-        or json.loads((Path(opts.warm_start) / "held_out.json").read_text())["test_faces"],
+        "test_faces": test_faces,
         "test_counts": {s: sum(r.source == s for r in test) for s in sorted({r.source for r in test})},
     }
     (opts.out / "held_out.json").write_text(json.dumps(held, indent=1) + "\n")
@@ -186,21 +202,17 @@ def run(opts: DefaultOptions) -> dict:
     model, spec = build_model(opts)
     if opts.warm_start:
         clips_by, stats = {s: [] for s in ("train", "valid", "test")}, warm_start(model, Path(opts.warm_start))
+        kept = kept_from_start(Path(opts.warm_start))
+        info["warm_start"] = kept["warm_start"]
     else:
         clips = cached_face_clips(opts)
         clips_by = {s: [c for c in clips if c.split == s] for s in ("train", "valid", "test")}
         stats = frame_stats([c.frames[c.frames[:, PRESENT] > 0] for c in clips_by["train"]], FACE_DIM)
     state, maps = fit_model(opts, split, clips_by, stats, model)
     results = held_out(model, split["test"], clips_by["test"], stats, opts.seed, maps)
-    if opts.warm_start:  # the face head was not trained: its held-out figures are the start's
-        started_from = json.loads((Path(opts.warm_start) / checkpoint.METRICS).read_text())
-        results["video_vs_teacher"] = started_from["held_out"].get("video_vs_teacher")
-        info["warm_start"] = started_from.get("warm_start") or {
-            "epochs": len(started_from["history"]),
-            "minutes": started_from["train_minutes"],
-            "best_epoch": started_from["best_epoch"],
-            "sentences": started_from["sizes"]["train"] + started_from["sizes"].get("spoken", 0),
-        }
+    if opts.warm_start:
+        results["video_vs_teacher"] = kept["video_vs_teacher"]
+    test_faces = kept["test_faces"] if opts.warm_start else sorted({c.face for c in clips_by["test"]})
     minutes = (time.perf_counter() - started) / 60
     metrics_doc = metrics_document(opts, split, state, maps, results, info, minutes)
     log.info("held-out: %s", json.dumps({k: v for k, v in results.items() if k != "reliability"})[:2000])
@@ -209,7 +221,7 @@ def run(opts: DefaultOptions) -> dict:
         out.write_text(json.dumps(metrics_doc, indent=1))
         log.info("wrote %s", out)
         return metrics_doc
-    save(opts, model, spec, stats, metrics_doc, split["test"], clips_by["test"], maps)
+    save(opts, model, spec, stats, metrics_doc, split["test"], test_faces, maps)
     log.info("wrote %s in %.1f min", opts.out, (time.perf_counter() - started) / 60)
     return metrics_doc
 
