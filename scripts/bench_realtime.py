@@ -1,6 +1,6 @@
 """Speed of the realtime pipeline on a generated 640x480 talk video (real face, espeak-ng speech).
 
-    .venv/bin/python scripts/bench_realtime.py [--sentences 23] [--rounds 2] [--against REV] [--sequential]
+    .venv/bin/python -m scripts.bench_realtime [--sentences 23] [--rounds 2] [--against REV] [--sequential]
 
 1. Offline, side by side with an earlier version of the project (``--against``, a git revision, unpacked
    with ``git archive``) in alternating rounds, each in a fresh process with the default model, the voice
@@ -13,6 +13,10 @@
 3. Speech-to-score delay, in the same live run: for each sentence, from the moment its last word has
    been said (the sentence's end in the generated audio) to the first result whose scored text holds
    that word -- what a person watching the gauge waits.
+4. The face rate offline: the face head's window scores with faces read at ``VIDEO_RATE`` and at the
+   offline ``face_rate`` (each reading held for the frames until the next), on a video that cuts between
+   the packaged face photos every 2 s, beside two runs at the full rate (the face threads take turns on
+   the frames, so two runs differ a little): how far the cheaper reading moves what the gauge shows.
 
 Writes scripts/results/bench_realtime.json.
 """
@@ -192,14 +196,60 @@ def live(path: Path, ends: list[tuple[str, float]], engine: str) -> dict:
     }
 
 
+def face_rate(folder: Path, engine: str, seconds_per_face: float = 2.0, fps: int = 25) -> dict:
+    """Per-window face head scores (absolute) at the full and the offline face rate, and a second full-rate run."""
+    from dmsil.features.face import FaceExtractor
+    from dmsil.features.media import VIDEO_RATE
+    from realtime import demo
+    from realtime.events import Record
+    from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.scorer import Scorer
+    from realtime.sources import FileSource
+    from scripts.default_model.packaged import face_images
+
+    extractor, n = FaceExtractor(), int(seconds_per_face * fps)
+    found = [image for _, image in face_images() if extractor(demo.face_frames(1, face=image)[0]).present]
+    extractor.close()
+    frames = np.concatenate([demo.face_frames(n, seed=i, face=image) for i, image in enumerate(found[:30])])
+    path = demo.mux(folder / "faces.mp4", frames, fps=fps)
+    scorer, options = Scorer(engine=engine, voice=False), PipelineOptions(speakers=None)
+    runs = {}
+    for name, rate in (("full", VIDEO_RATE), ("offline", options.face_rate), ("full again", VIDEO_RATE)):
+        record = Record()
+        Pipeline(scorer, options).run([FileSource(path, video_rate=rate)], record)
+        runs[name] = np.array([np.nan if w.video_raw is None else w.video_raw for w in record.windows])
+
+    def moved(other: str) -> dict:
+        a, b = runs["full"], runs[other]
+        both = ~np.isnan(a) & ~np.isnan(b)
+        d = np.abs(a[both] - b[both])
+        return {"windows": int(both.sum()), "r": float(np.corrcoef(a[both], b[both])[0, 1]),
+                "mean_abs_diff": float(d.mean()), "max_abs_diff": float(d.max()),
+                "sign_agree": float(np.mean(np.sign(a[both]) == np.sign(b[both])))}  # fmt: skip
+
+    full = runs["full"][~np.isnan(runs["full"])]
+    return {"faces": len(found[:30]), "video_s": len(frames) / fps, "full_rate": VIDEO_RATE,
+            "offline_rate": options.face_rate, "windows_sd": float(full.std()), "offline_vs_full": moved("offline"),
+            "full_vs_full": moved("full again")}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     p = benchmark_parser(__doc__, RESULTS, KINDS)
     p.add_argument("--sentences", type=int, default=23, help="sentences in the generated talk (23: about 100 s)")
     p.add_argument("--rounds", type=int, default=2, help="offline runs per version (alternating)")
     p.add_argument("--against", default="ee02efd", help="the earlier version (a git revision); '' for none")
     p.add_argument("--sequential", action="store_true", help="also the stages one after another, in process")
+    p.add_argument("--only-face-rate", action="store_true", help="only part 4 (the face rate), kept with the rest")
     args = p.parse_args(argv)
     setup_logging(args, logging.WARNING)
+    if args.only_face_rate:
+        with tempfile.TemporaryDirectory() as tmp:
+            kept = json.loads(args.out.read_text()) if args.out.is_file() else {}
+            kept["face_rate"] = face_rate(Path(tmp), args.engine)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(kept, indent=2) + "\n")
+        print_face_rate(kept["face_rate"])
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         path, seconds, ends = make_talk(Path(tmp), args.sentences)
         trees = {"this": ROOT, **({args.against: unpack(args.against, Path(tmp) / "against")} if args.against else {})}
@@ -212,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.sequential:
             result["in_process"] = in_process(path, seconds, args.engine, args.rounds)
         result["live"] = live_result = live(path, ends, args.engine)
+        result["face_rate"] = face_rate(Path(tmp), args.engine)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"talk video: {seconds:.1f} s, 640x480, {result['cores']} cores; best of {args.rounds} alternating runs")
@@ -234,8 +285,24 @@ def main(argv: list[str] | None = None) -> int:
         f"p90 {lv['speech_to_score_p90_s']:.2f} s ({lv['sentences_seen']} sentences); start-up "
         f"{lv['startup_s']:.1f} s, first result {lv['first_result_s']:.1f} s after it began"
     )
+    print_face_rate(result["face_rate"])
     print(f"wrote {args.out}")
     return 0
+
+
+def print_face_rate(f: dict) -> None:
+    print(
+        f"face head per window, {f['faces']} photos cut every 2 s ({f['video_s']:.0f} s; scores' sd {f['windows_sd']:.2f}):"
+    )
+    for name, rate in (
+        ("offline_vs_full", f"{f['offline_rate']:g} held"),
+        ("full_vs_full", f"{f['full_rate']:g} again"),
+    ):
+        m = f[name]
+        print(
+            f"  {rate:>10} vs {f['full_rate']:g}/s: r {m['r']:.3f}, mean |diff| {m['mean_abs_diff']:.3f}, "
+            f"max {m['max_abs_diff']:.3f}, same sign {m['sign_agree']:.3f} ({m['windows']} windows)"
+        )
 
 
 if __name__ == "__main__":

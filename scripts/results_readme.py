@@ -169,7 +169,31 @@ def render_realtime(d: dict) -> Lines:
         off = d["in_process"]
         rows = ([m, off[m]["best_seconds"], off[m]["rtf"]] for m in off)
         out += ["The pipeline alone, in process:", "", *table(["pipeline", "seconds", "real-time factor"], rows)]
-    return [*out, "Live, at real-time pace:", "", *table(["measure", "value"], d["live"].items())]
+    out += ["Live, at real-time pace:", "", *table(["measure", "value"], d["live"].items())]
+    if "face_rate" in d:
+        f = d["face_rate"]
+        rows = (
+            [
+                name,
+                f[key]["r"],
+                f[key]["mean_abs_diff"],
+                f[key]["max_abs_diff"],
+                f[key]["sign_agree"],
+                f[key]["windows"],
+            ]
+            for name, key in (
+                (f"{num(f['offline_rate'])}/s held", "offline_vs_full"),
+                ("full rate again", "full_vs_full"),
+            )
+        )
+        out += [
+            f"The face head's window scores with faces read at {num(f['offline_rate'])} a second offline (each reading "
+            f"held for the frames until the next) against {num(f['full_rate'])} a second, on {f['faces']} face photos "
+            f"cut every 2 s ({num(f['video_s'])} s; the windows' scores spread sd {num(f['windows_sd'])}):",
+            "",
+            *table(["reading", "r", "mean abs change", "max abs change", "same sign", "windows"], rows),
+        ]
+    return out
 
 
 def utterance_tables(models: dict) -> Lines:
@@ -522,8 +546,8 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
     ),
     "bench_realtime.json": (
         "The realtime pipeline on a generated talk: offline scoring beside an earlier version, live latency, "
-        "speech-to-score delay and start-up.",
-        f"{BENCH}realtime.py",
+        "speech-to-score delay and start-up; what reading faces at half the rate offline changes.",
+        f"{PY} -m scripts.bench_realtime",
         render_realtime,
     ),
     "bench_utterances.json": (

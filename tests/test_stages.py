@@ -5,11 +5,14 @@ import math
 import queue
 import threading
 
+import numpy as np
+
 from dmsil.features.asr import ASROptions
 from dmsil.features.audio import FRAME_RATE
+from dmsil.features.media import VIDEO_RATE, Frame
 from realtime.events import StatusChanged, WindowReady
 from realtime.sources import AudioChunk, FileSource
-from realtime.stages import END, AcousticStage, ASRStage, Faults, run_stage
+from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, run_stage
 from realtime.windows import Assembler
 
 
@@ -43,6 +46,24 @@ def test_the_acoustic_stage_adds_frames_on_the_stream_clock_and_finishes(talk):
     frames = stream.take(0.0, math.inf)
     assert abs(len(frames) - 2.55 * FRAME_RATE) <= 3 * 3  # 25 ms windows: a few frames lost per 1 s block
     assert stream.take(1.0, 1.1) and stream.times[-1] < 2.55
+
+
+def test_faces_read_at_half_the_rate_stand_for_the_frames_between(talk):
+    """Offline the faces are read at half the video head's rate; each reading fills the frame after it, so
+    the windows hold as many face frames as at the full rate, each the latest reading."""
+    read = {}
+    for rate in (VIDEO_RATE, VIDEO_RATE / 2):
+        asm, faults = Assembler(), Faults()
+        frames = [
+            item for item in FileSource(talk["talk"], video_rate=rate) if isinstance(item, Frame) and item.t < 2.0
+        ]
+        run(FaceStage(faults, hold=round(VIDEO_RATE / rate)), frames, asm, faults)
+        assert faults.errors == [] and asm.streams["face"].until == math.inf
+        read[rate] = asm.streams["face"].take(0.0, 2.0)
+    full, half = read[VIDEO_RATE], read[VIDEO_RATE / 2]
+    assert abs(len(half) - len(full)) <= 1 and all(v[-1] == 1.0 for v in full + half)  # a face in every frame
+    assert all(np.array_equal(a, b) for a, b in zip(half[::2], half[1::2], strict=False))  # each held once
+    assert np.abs(np.mean(half, axis=0) - np.mean(full, axis=0)).max() < 0.1 * np.abs(np.mean(full, axis=0)).max()
 
 
 def test_a_stage_that_cannot_load_says_why_in_its_modalities_once(talk, caplog):

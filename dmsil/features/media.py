@@ -71,6 +71,8 @@ def sampled_rgb(frame, max_side: int) -> np.ndarray:
     """A decoded frame as upright RGB, scaled down (to even sides) so its longer side is at most ``max_side``."""
     scale = min(1.0, max_side / max(frame.width, frame.height))
     width, height = int(round(frame.width * scale / 2) * 2), int(round(frame.height * scale / 2) * 2)
+    if (width, height) == (frame.width, frame.height):  # asking for the size it has costs 4x (PyAV 18, 640x480)
+        return upright_rgb(frame)
     return upright_rgb(frame, width, height)
 
 

@@ -93,18 +93,47 @@ def packaged_text_model(name: str) -> str:
 
 def tokenize(texts: list[str], model_dir: str | Path, max_length: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, max_length) int64 ids and float32 mask from the tokenizer stored with a local encoder."""
+    return encode(load_tokenizer(model_dir), texts, max_length)
+
+
+def load_tokenizer(model_dir: str | Path):
+    """The tokenizer stored with a local encoder: its ``tokenizer.json`` run by the ``tokenizers`` library
+    itself where there is one (transformers' fast tokenizers are that same file; importing transformers
+    to reach it was over a second of each start-up), else transformers' own."""
+    folder = Path(model_dir)
+    if (folder / "tokenizer.json").is_file():
+        import json
+
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        config = folder / "tokenizer_config.json"
+        pad = (json.loads(config.read_text()) if config.is_file() else {}).get("pad_token") or "[PAD]"
+        pad = pad["content"] if isinstance(pad, dict) else pad
+        if tokenizer.token_to_id(pad) is not None:
+            tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad), pad_token=pad)
+            return tokenizer
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    return encode(tokenizer, texts, max_length)
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
 def encode(tokenizer, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and mask padded to ``max_length``; a text with no words gets an all-zero mask (text missing)."""
-    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="np")
-    mask = enc["attention_mask"].astype(np.float32)
+    """Ids and mask padded to ``max_length``; a text with no words gets an all-zero mask (text missing).
+    ``tokenizer``: :func:`load_tokenizer`'s, or any transformers tokenizer."""
+    if hasattr(tokenizer, "encode_batch"):  # tokenizers' own: as transformers calls it for these arguments
+        if (tokenizer.truncation or {}).get("max_length") != max_length:
+            pad = tokenizer.padding
+            tokenizer.enable_truncation(max_length)
+            tokenizer.enable_padding(pad_id=pad["pad_id"], pad_token=pad["pad_token"], length=max_length)
+        done = tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in done], np.int64).reshape(len(texts), max_length)
+        mask = np.array([e.attention_mask for e in done], np.float32).reshape(len(texts), max_length)
+    else:
+        enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="np")
+        ids, mask = enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.float32)
     mask[[not t.strip() for t in texts]] = 0.0
-    return enc["input_ids"].astype(np.int64), mask
+    return ids, mask
 
 
 @dataclass(frozen=True)
