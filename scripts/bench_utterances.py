@@ -271,7 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--live-voice", default="en-us", help="voice whose talk is also played live ('' for none)")
     p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--live-rows", type=Path, help="also write the live run's raw rows and the sentences here (JSON)")
+    p.add_argument(
+        "--rows",
+        type=Path,
+        help="also write every window (offline per recognizer, and live) and the "
+        "sentences here (JSON): what scripts/bench_fusion.py --spoken re-fuses by other rules",
+    )
     add_verbosity(p)
     args = p.parse_args(argv)
     setup_logging(args, logging.INFO)
@@ -279,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 
     voices, models = args.voices.split(","), args.asr_models.split(",")
     report: dict = {"voices": voices, "taus": TAUS, "models": {}}
+    kept: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         talks = [make_talk(tmp, v, args.seed + i) for i, v in enumerate(voices)]
@@ -294,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 "windows": all_metrics(windows, sentences),
             }
             report["models"][model] = entry
+            kept["offline " + model] = {"rows": windows, "sentences": sentences}
             log.info("%s: %s", model, json.dumps(entry)[:400])
         if args.live_voice:
             path, said, seconds = talks[voices.index(args.live_voice)]
@@ -302,8 +309,9 @@ def main(argv: list[str] | None = None) -> int:
             report["live"] = {"voice": args.live_voice, "asr_model": models[0], "seconds": seconds,
                               "windows": all_metrics(live, said), "utterances": utterance_metrics(spoken, said),
                               "incremental_wer": incremental_wer(tmp / f"talk-{args.live_voice}.wav", said, models[0])}  # fmt: skip
-            if args.live_rows:
-                args.live_rows.write_text(json.dumps({"rows": live, "sentences": said}) + "\n")
+            kept["live " + models[0]] = {"rows": live, "sentences": said}
+    if args.rows:
+        args.rows.write_text(json.dumps(kept) + "\n")
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print_tables(report)
     print(f"wrote {args.out}", file=sys.stderr)

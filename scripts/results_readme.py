@@ -271,6 +271,15 @@ def render_fusion(d: dict) -> Lines:
         heads = [f"{k}: {c.replace('_', ' ')}" for k, c in cols]
         live = [[name, *(m[k][c] for k, c in cols)] for name, m in d["live"].items()]
         out += ["", "Live, the smiling-face talk at real-time pace:", "", *table(["fused by", *heads], live)]
+    if "spoken" in d:
+        keep = sum(r["keeps_spoken"] for r in d["grid"])
+        other = next((r for r in d["grid"] if not r["keeps_spoken"]), None)
+        cols = ["plain_agree", "negation_contrast_agree", "flips", "neutral_within_1"]
+        rules = [("shipped rule", d["spoken"])] + ([(f"grid {kv(other['rule'])}", other["spoken"])] if other else [])
+        rows = [[name, talks, *(m[c] for c in cols)] for name, s in rules for talks, m in s.items()]
+        out += ["", f"The spoken benchmark's windows re-fused by each rule (smoothed 1 s): {keep} of {len(d['grid'])} "
+                "rules no worse than the shipped one (within 0.01); the best of the others on the conflicting cues:",
+                "", *table(["rule", "talks", *(c.replace("_", " ") for c in cols)], rows)]  # fmt: skip
     return out
 
 
@@ -552,7 +561,7 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
     ),
     "bench_utterances.json": (
         "Whole talks of the spoken benchmark's sentences: windows, utterance rows, smoothing, recognizers, live.",
-        f"{BENCH}utterances.py",
+        f"{PY} -m scripts.bench_utterances --rows ROWS.json",
         render_utterances,
     ),
     "bench_utterances_context2.json": (
@@ -564,7 +573,7 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
     "bench_fusion.json": (
         "Conflicting cues: spoken sentences over faces held in one expression, held-out RAVDESS voices over "
         "neutral words; the fusion rule chosen from a grid of weights.",
-        f"{PY} -m scripts.bench_fusion --ravdess DIR --live",
+        f"{PY} -m scripts.bench_fusion --ravdess DIR --live --spoken ROWS.json",
         render_fusion,
     ),
     "bench_conversation.json": (
