@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 SPEAKER_WAIT = 10.0
 """Live: seconds a complete utterance waits at most for the voices to be told apart up to its end."""
+MIN_FACE_FRAMES = 2
+"""Frames a face must be in for a window to read it (:meth:`Assembler._each_face`)."""
 
 
 @dataclass(frozen=True)
@@ -480,7 +482,9 @@ class Assembler:
         return Reason(Absence.NO_FACE, f"which face is {speaker}'s is not known yet")
 
     def _each_face(self, start: float, end: float) -> tuple[dict[str, np.ndarray], str | None]:
-        """Each face's vectors over ``start .. end`` by name, and the face that was the largest most often."""
+        """Each face's vectors over ``start .. end`` by name, and the face that was the largest most often. A
+        face in one frame only is left out: a glimpse, or, offline, a reading held one frame past the window's
+        edge when faces are read at half the rate (:attr:`realtime.pipeline.PipelineOptions.face_rate`)."""
         self._track(end)
         frames: dict[str, list[np.ndarray]] = {}
         largest: dict[str, int] = {}
@@ -489,7 +493,8 @@ class Assembler:
                 if s.face is not None:  # live, a frame read after its window was named: not in any face's row
                     frames.setdefault(s.face, []).append(s.vector)
                     largest[s.face] = largest.get(s.face, 0) + s.largest
-        main = max(largest, key=largest.__getitem__) if largest else None
+        frames = {name: v for name, v in frames.items() if len(v) >= MIN_FACE_FRAMES}
+        main = max((f for f in largest if f in frames), key=largest.__getitem__, default=None)
         return {name: np.stack(v) for name, v in frames.items()}, main
 
     def _span(self, start: float, end: float, chosen: list[Utterance]) -> Window:
