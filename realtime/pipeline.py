@@ -56,9 +56,9 @@ class PipelineOptions:
     """Offline, frames a second the faces are read at (:func:`realtime.offline.score_file`'s source); each
     reading stands for the frames until the next, so the video head still sees ``VIDEO_RATE`` a second.
     Face Mesh is the slowest stage. At half the rate, on 30 face photos cut every 2 s, the face head's window
-    scores kept r 0.991 with the full rate's, mean change 0.07, at most 1.0 beside a cut (two runs at the
-    full rate: 0.999, 0.04, 0.2; the windows spread sd 1.1; scripts/bench_realtime.py). Live reads every
-    frame the camera gives."""
+    scores kept r 0.991-0.994 with the full rate's, mean change 0.07, at most 0.6-1.0 beside a cut (two runs
+    at the full rate: r 0.998-0.999, 0.04, 0.2-0.4; the windows spread sd 1.1; two runs of
+    scripts/bench_realtime.py). Live reads every frame the camera gives."""
     face_workers: int = 0
     """Face threads taking turns on the frames (each with its own tracker). 0: one live (15 frames/s
     need a fraction of a core), one per core offline (faces are the slowest stage)."""
