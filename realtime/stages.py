@@ -100,21 +100,18 @@ class FaceStage:
         from dmsil.features.face import largest
         from realtime.faces import Sighting
 
+        times = [frame.t + k / VIDEO_RATE for k in range(self.hold)]  # the frames this reading stands for
         try:
             faces = self._extractor.all(frame.rgb)
             found = largest(faces)
-            for t in self._times(frame.t):
+            for t in times:
                 asm.add("face", t, found.vector)
                 asm.add("faces", t, [Sighting(t, f.box, f.look, f.vector, f is found) for f in faces if f.present])
             if self.preview:
                 asm.read_face(frame, found)
         except Exception as exc:  # one bad frame: the windows around it say why
             asm.trouble(("video",), frame.t, frame.t + self.hold / VIDEO_RATE, self.faults.report("face", exc))
-        asm.advance("face", self._times(frame.t)[-1], self.index)
-
-    def _times(self, t: float) -> list[float]:
-        """The frames one reading at ``t`` stands for."""
-        return [t + k / VIDEO_RATE for k in range(self.hold)]
+        asm.advance("face", times[-1], self.index)
 
     def end(self, asm: Assembler) -> None:
         asm.advance("face", math.inf, self.index)

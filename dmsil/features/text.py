@@ -110,8 +110,9 @@ def load_tokenizer(model_dir: str | Path):
         config = folder / "tokenizer_config.json"
         pad = (json.loads(config.read_text()) if config.is_file() else {}).get("pad_token") or "[PAD]"
         pad = pad["content"] if isinstance(pad, dict) else pad
-        if tokenizer.token_to_id(pad) is not None:
-            tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad), pad_token=pad)
+        pad_id = tokenizer.token_to_id(pad)
+        if pad_id is not None:
+            tokenizer.enable_padding(pad_id=pad_id, pad_token=pad)
             return tokenizer
     from transformers import AutoTokenizer
 
