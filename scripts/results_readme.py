@@ -622,7 +622,7 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
     ),
     "bench_engines_default.json": (
         "Engines side by side on the shipped default model (all-mpnet-base-v2 inside), on equal threads.",
-        f"{BENCH}engines.py --shipped --batch 1,8 --repeats 30",
+        f"{BENCH}engines.py --shipped --batch 1,8 --repeats 100",
         render_engines,
     ),
     "bench_text_branch.json": (

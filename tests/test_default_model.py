@@ -1,5 +1,7 @@
 """The shipped default model: loads offline, says which heads are trained, and understands negation."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -37,7 +39,6 @@ def test_provenance_marks_the_model_audio_branch_untrained_and_the_voice_head_li
 
 
 def test_held_out_movies_were_not_trained_on():
-    import json
 
     recorded = json.loads((default_checkpoint() / "held_out.json").read_text())
     train_movies = {s.movie for s in rotten_tomatoes() if s.split == "train"}
@@ -104,3 +105,19 @@ def test_model_card_is_its_template_rendered_from_the_checkpoint_files():
     from scripts.default_model import card
 
     assert card.render(default_checkpoint()) == (default_checkpoint() / card.CARD).read_text()
+
+
+def test_the_int8_verdict_is_the_gate_applied_to_two_different_graphs():
+    """metrics.json's INT8 check compares the INT8 graph with the float one (a scorer that remembered the float
+    graph's scores once compared the float graph with itself), and config.json follows its verdict."""
+    from scripts.default_model.held_out import int8_holds
+
+    check = json.loads((default_checkpoint() / "metrics.json").read_text())["int8_check"]
+    assert any(v["int8"] != v["fp32"] for v in check["slices"].values())
+    assert check["holds"] == int8_holds(check["slices"])
+    assert checkpoint.read_config(default_checkpoint())["runtime"]["onnx_int8"] == check["holds"]
+    # r is not defined on all-neutral questions and is not compared there; a loss of 0.02 of r anywhere fails
+    within = {"trec": {"fp32": {"r": float("nan"), "acc3": 0.99}, "int8": {"r": float("nan"), "acc3": 0.985}},
+              "rotten-tomatoes": {"fp32": {"auc": 0.953}, "int8": {"auc": 0.949}}}  # fmt: skip
+    assert int8_holds(within)
+    assert not int8_holds({**within, "nyt": {"fp32": {"r": 0.81, "acc3": 0.76}, "int8": {"r": 0.79, "acc3": 0.76}}})
