@@ -313,6 +313,9 @@ def render_conversation(d: dict) -> Lines:
                     None,
                 ]
             )
+    stage = d.get("ravdess live speaker stage") or {}
+    rows += [[f"RAVDESS {group}", "live speaker stage", r["voices_found"], None, None, r["attributed"], None, None]
+             for group, r in stage.items() if isinstance(r, dict)]  # fmt: skip
     headers = ["talk", "by", "voices found", "DER", "DER, 0.25 s collar", "speech to the right speaker",
                "utterances inside one turn", "speakers of the right sign"]  # fmt: skip
     published = [[who, kv(v)] for who, v in d.get("published_der", {}).items()]

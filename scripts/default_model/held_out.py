@@ -3,7 +3,7 @@
 The metrics are :mod:`dmsil.metrics`'; the text-only scores are :func:`dmsil.evaluate.score_texts`.
 :func:`int8_gate` measures the INT8 ONNX graph beside the float one and records in ``config.json``
 whether the app may run it; ``python -m scripts.default_model.held_out --int8`` runs it again on a saved
-checkpoint (its test sentences rebuilt from the same corpus and seed) and rewrites ``metrics.json`` and the card.
+checkpoint (its test sentences rebuilt from the same corpus, their counts checked) and rewrites ``metrics.json`` and the card.
 """
 
 from __future__ import annotations
@@ -122,12 +122,21 @@ def int8_holds(report: dict) -> bool:
     )
 
 
+def held_out_counts(test: list[Sentence]) -> dict[str, int]:
+    """Held-out sentences per source, as ``held_out.json`` records them."""
+    return {s: sum(r.source == s for r in test) for s in sorted({r.source for r in test})}
+
+
 def recheck_int8(opts: DefaultOptions) -> dict:
     """The INT8 gate again on the checkpoint in ``opts.out``; its verdict and figures replace the old ones."""
     from scripts.default_model import card
     from scripts.default_model.corpus import corpus
 
     split, _ = corpus(opts)
+    counts = held_out_counts(split["test"])
+    recorded = json.loads((opts.out / "held_out.json").read_text())["test_counts"]
+    if counts != recorded:  # another corpus (archives, teacher labels): not the sentences the checkpoint held out
+        raise SystemExit(f"{opts.out}: the rebuilt test sentences {counts} are not the recorded {recorded}")
     check = int8_gate(opts.out, split["test"], opts.seed)
     path = opts.out / checkpoint.METRICS
     document = json.loads(path.read_text())

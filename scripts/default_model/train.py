@@ -51,7 +51,7 @@ from scripts.default_model import card
 from scripts.default_model.corpus import corpus
 from scripts.default_model.faces import PRESENT, cached_face_clips
 from scripts.default_model.fit import fit_model
-from scripts.default_model.held_out import held_out, int8_gate
+from scripts.default_model.held_out import held_out, held_out_counts, int8_gate
 from scripts.default_model.options import ENCODERS, DefaultOptions
 from scripts.default_model.sentences import Sentence
 
@@ -183,7 +183,7 @@ def save(
         "rule": SPLIT_RULE,
         "test_movies": sorted({s.group for s in test if s.binary}),
         "test_faces": test_faces,
-        "test_counts": {s: sum(r.source == s for r in test) for s in sorted({r.source for r in test})},
+        "test_counts": held_out_counts(test),
     }
     (opts.out / "held_out.json").write_text(json.dumps(held, indent=1) + "\n")
     checkpoint.set_runtime(opts.out, calibration=maps)
