@@ -141,7 +141,7 @@ def recheck_int8(opts: DefaultOptions) -> dict:
     path = opts.out / checkpoint.METRICS
     document = json.loads(path.read_text())
     document["int8_check"] = check
-    path.write_text(json.dumps(document, indent=1))
+    path.write_text(json.dumps(document, indent=2) + "\n")  # as train.py writes it
     card.write(opts.out)
     return check
 
