@@ -12,6 +12,11 @@ right." takes its sentiment from what it answers. VADER's compound score, with i
 the baseline when ``vaderSentiment`` is importable. Published: the MELD paper's text-only CNN, weighted F1
 0.6673 on test (its Table 6, sentiment).
 
+``--probe`` (a diagnosis, not the product) asks how much of MELD's sentiment the text head's input holds: a
+logistic regression on the model's pooled text representation, trained on MELD train (``C`` chosen on dev),
+as a three-class classifier and collapsed to one score, P(positive) - P(negative), read through a band
+chosen on dev as the head's score is.
+
 Writes ``scripts/results/bench_meld.json``.
 """
 
@@ -70,10 +75,57 @@ def report(dev, test, shares=(0.0,)) -> dict:
             "test_weighted_f1": weighted_f1(labels, with_context(scores, previous, share), band)}  # fmt: skip
 
 
+PROBE_C = (0.01, 0.1, 1.0)
+
+
+def text_features(ckpt: str | None, texts: list[str]) -> np.ndarray:
+    """The model's pooled text representation of each text: what its text head reads."""
+    import torch
+
+    from dmsil import checkpoint, default_checkpoint
+    from dmsil.features.text import encode, load_tokenizer
+
+    model = checkpoint.load(ckpt or default_checkpoint()).eval()
+    ids, mask = encode(load_tokenizer(model.config.text_model), texts, model.config.text_max_length)
+    order = np.argsort(mask.sum(1), kind="stable")  # batches of similar length: little padding
+    out = np.zeros((len(texts), model.text_encoder.out_dim), np.float32)
+    with torch.no_grad():
+        for start in range(0, len(texts), 128):
+            idx = order[start : start + 128]
+            width = max(1, int(mask[idx].sum(1).max()))
+            out[idx] = model.text_encoder(
+                torch.from_numpy(ids[idx, :width]), torch.from_numpy(mask[idx, :width])
+            ).numpy()
+    return out
+
+
+def probe(folder: Path, ckpt: str | None, sets: dict) -> dict:
+    """The text head's input probed on MELD: three classes, and one score read through a dev-chosen band."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels, _ = read(folder / "train_sent_emo.csv")
+    features = {"train": text_features(ckpt, texts)}
+    for split in ("dev", "test"):
+        features[split] = text_features(ckpt, read(folder / f"{split}_sent_emo.csv")[0])
+    fits = {c: LogisticRegression(C=c, max_iter=3000).fit(features["train"], labels) for c in PROBE_C}
+    c, clf = max(
+        fits.items(), key=lambda kv: f1_score(sets["dev"][0], kv[1].predict(features["dev"]), average="weighted")
+    )
+    three = {s: float(f1_score(sets[s][0], clf.predict(features[s]), average="weighted")) for s in ("dev", "test")}
+    positive, negative = list(clf.classes_).index(1), list(clf.classes_).index(-1)
+    one = {}
+    for split in ("dev", "test"):
+        p = clf.predict_proba(features[split])
+        one[split] = (sets[split][0], p[:, positive] - p[:, negative], sets[split][2])
+    return {"train_utterances": len(texts), "C": c, "three_classes": {f"{s}_weighted_f1": v for s, v in three.items()},
+            "one_score": report(one["dev"], one["test"])}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m scripts.bench_meld", description=__doc__.split("\n")[0])
     p.add_argument("--meld", type=Path, required=True, help="folder with dev_sent_emo.csv and test_sent_emo.csv")
     p.add_argument("--checkpoint", help="model directory (default: the shipped default model)")
+    p.add_argument("--probe", action="store_true", help="also probe the text head's input (needs train_sent_emo.csv)")
     add_verbosity(p)
     args = p.parse_args(argv)
     setup_logging(args)
@@ -101,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             texts, labels, previous = read(args.meld / f"{split}_sent_emo.csv")
             graded[split] = (labels, 3 * np.array([vader.polarity_scores(t)["compound"] for t in texts]), previous)
         out["VADER"] = report(graded["dev"], graded["test"])
+    if args.probe:
+        out["probe of the text head's input (diagnosis)"] = probe(args.meld, args.checkpoint, sets)
     RESULTS.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
