@@ -61,30 +61,36 @@ def predict(model: DMSIL, batcher: Batcher, batch_size: int = 64) -> dict[str, n
     )
 
 
+def text_batches(
+    model: DMSIL, texts: list[str], batch_size: int = 64
+) -> list[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+    """``texts`` tokenized for a model with its own text encoder, in batches of similar length (little
+    padding), each cut to its longest text: (the texts' positions, ids, mask) per batch."""
+    from dmsil.features.text import encode, load_tokenizer
+
+    ids, mask = encode(load_tokenizer(model.config.text_model), texts, model.config.text_max_length)
+    order = np.argsort(mask.sum(1), kind="stable")
+    batches = []
+    for start in range(0, len(texts), batch_size):
+        idx = order[start : start + batch_size]
+        width = max(1, int(mask[idx].sum(1).max()))
+        batches.append((idx, torch.from_numpy(ids[idx, :width]), torch.from_numpy(mask[idx, :width])))
+    return batches
+
+
 def score_texts(model: DMSIL, texts: list[str], batch_size: int = 64) -> dict[str, np.ndarray]:
     """Text-only scores of the four heads (no audio, no face) for raw sentences, in order."""
-    from transformers import AutoTokenizer
+    c = model.config
 
-    from dmsil.features.text import encode
+    def text_only(batch: tuple[np.ndarray, torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        _, ids, mask = batch
+        n = len(ids)
+        return model(ids, mask, torch.zeros(n, 1, c.audio_dim), torch.zeros(n, dtype=torch.long),
+                     torch.zeros(n, 1, c.video_dim), torch.zeros(n, dtype=torch.long))  # fmt: skip
 
-    tokenizer = AutoTokenizer.from_pretrained(model.config.text_model, local_files_only=True)
-    ids, mask = encode(tokenizer, texts, model.config.text_max_length)
-    order = np.argsort(mask.sum(1), kind="stable")  # batches of similar length: little padding
-
-    def text_only(idx: np.ndarray) -> dict[str, torch.Tensor]:
-        width, n = max(1, int(mask[idx].sum(1).max())), len(idx)
-        c = model.config
-        return model(
-            torch.from_numpy(ids[idx, :width]),
-            torch.from_numpy(mask[idx, :width]),
-            torch.zeros(n, 1, c.audio_dim),
-            torch.zeros(n, dtype=torch.long),
-            torch.zeros(n, 1, c.video_dim),
-            torch.zeros(n, dtype=torch.long),
-        )
-
-    chunks = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-    scores = gather(model, text_only, chunks)
+    batches = text_batches(model, texts, batch_size)
+    scores = gather(model, text_only, batches)
+    order = np.concatenate([idx for idx, _, _ in batches]) if batches else np.zeros(0, np.int64)
     out = {h: np.zeros(len(texts), np.float32) for h in HEADS}
     for h in HEADS:
         out[h][order] = scores[h]

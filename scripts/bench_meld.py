@@ -83,19 +83,13 @@ def text_features(ckpt: str | None, texts: list[str]) -> np.ndarray:
     import torch
 
     from dmsil import checkpoint, default_checkpoint
-    from dmsil.features.text import encode, load_tokenizer
+    from dmsil.evaluate import text_batches
 
     model = checkpoint.load(ckpt or default_checkpoint()).eval()
-    ids, mask = encode(load_tokenizer(model.config.text_model), texts, model.config.text_max_length)
-    order = np.argsort(mask.sum(1), kind="stable")  # batches of similar length: little padding
     out = np.zeros((len(texts), model.text_encoder.out_dim), np.float32)
     with torch.no_grad():
-        for start in range(0, len(texts), 128):
-            idx = order[start : start + 128]
-            width = max(1, int(mask[idx].sum(1).max()))
-            out[idx] = model.text_encoder(
-                torch.from_numpy(ids[idx, :width]), torch.from_numpy(mask[idx, :width])
-            ).numpy()
+        for idx, ids, mask in text_batches(model, texts, 128):
+            out[idx] = model.text_encoder(ids, mask).numpy()
     return out
 
 

@@ -37,3 +37,20 @@ def test_evaluate_refuses_mismatched_features(trained_dir, tmp_path):
     )
     proc = run_module("dmsil.evaluate", str(trained_dir / "seed-1111"), "--data", str(other), check=False)
     assert proc.returncode == 1 and "do not match the checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sentences_scored_together_get_the_scores_each_gets_alone():
+    """score_texts batches sentences by length and cuts each batch to its longest: every sentence must still
+    get back its own score, in the order given."""
+    import numpy as np
+
+    from dmsil import checkpoint, default_checkpoint
+    from dmsil.evaluate import score_texts
+
+    model = checkpoint.load(default_checkpoint())
+    texts = ["The waiter was rude and the food was cold.", "Lovely!", "", "I did not expect to enjoy it, but I did.",
+             "The meeting has been moved to Wednesday.", "Awful."]  # fmt: skip
+    together = score_texts(model, texts, batch_size=4)
+    alone = [score_texts(model, [t])["T"][0] for t in texts]
+    assert np.allclose(together["T"], alone, atol=1e-4), (together["T"], alone)
+    assert together["T"][0] < 0 < together["T"][1]

@@ -24,7 +24,7 @@ from dmsil.data.store import pad_frames
 from dmsil.evaluate import gather
 from dmsil.features import normalize
 from dmsil.features.face import FACE_DIM
-from dmsil.features.text import encode
+from dmsil.features.text import encode, load_tokenizer
 from dmsil.losses import total_loss, weighted_mse
 from dmsil.model import DMSIL
 from dmsil.train import EarlyStopping, LoopState, Recipe, build_optimizer, fit, run_epoch
@@ -213,9 +213,7 @@ def training_data(
     opts: DefaultOptions, split: dict[str, list[Sentence]], clips: dict[str, list[FaceClip]], stats: dict, model: DMSIL
 ) -> tuple[TrainingData, str]:
     """The sentences' frozen states, built once (or read back) per corpus and encoder; and the cache's key."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model.config.text_model, local_files_only=True)
+    tokenizer = load_tokenizer(model.config.text_model)
     name = ENCODERS[opts.encoder]
     parts, keys = [], []
     # written sentences and their spoken copies are cached apart: adding copies keeps the big part's states
