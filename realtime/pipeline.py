@@ -52,16 +52,19 @@ class PipelineOptions:
     overall than CTranslate2's own thread count (scripts/bench_realtime.py)."""
     video_queue: int = 8
     """Frames waiting for the face workers; live drops the oldest beyond this, offline waits."""
-    face_rate: float = VIDEO_RATE / 2
+    face_rate: float = VIDEO_RATE / 3
     """Offline, frames a second the faces are read at (:func:`realtime.offline.score_file`'s source); each
     reading stands for the frames until the next, so the video head still sees ``VIDEO_RATE`` a second.
-    Face Mesh is the slowest stage. At half the rate, on 30 face photos cut every 2 s, the face head's window
-    scores kept r 0.991-0.994 with the full rate's, mean change 0.07, at most 0.6-1.0 beside a cut (two runs
-    at the full rate: r 0.998-0.999, 0.04, 0.2-0.4; the windows spread sd 1.1; two runs of
-    scripts/bench_realtime.py). Live reads every frame the camera gives."""
-    face_workers: int = 0
-    """Face threads taking turns on the frames (each with its own tracker). 0: one live (15 frames/s
-    need a fraction of a core), one per core offline (faces are the slowest stage)."""
+    Face Mesh is the slowest stage. On 30 face photos cut every 2 s (windows spread sd 1.1), one face worker,
+    the face head's window scores against the full rate's: at 7.5/s r 0.998, mean change 0.051, at most 0.30;
+    at 5/s r 0.998, 0.060, 0.26; at 3.75/s r 0.996, 0.067, 0.32 (``scripts/bench_realtime.py
+    --only-face-rate``); a third of the rate saves a third of Face Mesh's time. Live reads every frame the
+    camera gives."""
+    face_workers: int = 1
+    """Face threads taking turns on the frames, each with its own Face Mesh and tracker (0: one per core).
+    One: Face Mesh runs a thread pool of its own, and a second worker only added threads contending for 2
+    cores (scoring a 100 s talk: 10.8-10.9 s against 11.1-11.3 s warm, 13.3 s against 13.9 s for the first
+    file) while each tracker saw every other frame."""
     batch: int = 16
     """Offline windows scored per engine call."""
     sequential: bool = False
@@ -122,7 +125,7 @@ class Pipeline:
         self.queues: dict[str, queue.Queue] = {}
         """The stage input queues, by name (their ``qsize()`` shows a stage falling behind)."""
         self._stop = threading.Event()
-        workers = self.options.face_workers or (1 if self.options.live else len(os.sched_getaffinity(0)))
+        workers = self.options.face_workers or len(os.sched_getaffinity(0))
         self._face_workers = max(1, workers)
         self._smoother = Smoother(self.options.smooth)
         self._timers: dict[str, float] = {}
@@ -148,7 +151,7 @@ class Pipeline:
         self._clock = clock_start if clock_start is not None else time.monotonic()
         has = {"video": any(s.has_video for s in sources), "audio": any(s.has_audio for s in sources)}
         absent = {m: Reason(STREAM_ABSENCE[k]) for k, there in has.items() if not there for m in of_stream(k)}
-        asm = Assembler(self.options.windows, self._face_workers, absent)
+        asm = Assembler(self.options.windows, self._face_workers, absent, face_hold=self._hold(sources))
         faults = Faults(
             self.stats.errors, on_first=lambda stage, why: asm.note(stage, of_stage(stage) or MODALITIES, why)
         )
@@ -191,8 +194,7 @@ class Pipeline:
         video_q: queue.Queue | None = queue.Queue(maxsize=size) if has["video"] else None
         stages: list[tuple[Stage, queue.Queue]] = []
         if video_q is not None:
-            rate = min(getattr(s, "video_rate", VIDEO_RATE) for s in sources if s.has_video)
-            hold = max(1, round(VIDEO_RATE / rate))
+            hold = self._hold(sources)
             stages += [(FaceStage(faults, i, opts.live, hold), video_q) for i in range(self._face_workers)]
         else:
             asm.finish("face")
@@ -209,6 +211,12 @@ class Pipeline:
                 asm.finish(stage.name)
         self.queues = {**({"video": video_q} if video_q else {}), **{f"audio-{i}": q for i, q in enumerate(audio_qs)}}
         return stages, video_q, audio_qs
+
+    @staticmethod
+    def _hold(sources: list) -> int:
+        """Frames of ``VIDEO_RATE`` each face reading stands for: the sources' slowest video rate."""
+        rates = [getattr(s, "video_rate", VIDEO_RATE) for s in sources if s.has_video]
+        return max(1, round(VIDEO_RATE / min(rates))) if rates else 1
 
     def _end(self, sources: list, threads: list[threading.Thread]) -> None:
         """Stop the sources and every thread, against one deadline for all (never a wait per thread)."""

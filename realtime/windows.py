@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 SPEAKER_WAIT = 10.0
 """Live: seconds a complete utterance waits at most for the voices to be told apart up to its end."""
 MIN_FACE_FRAMES = 2
-"""Frames a face must be in for a window to read it (:meth:`Assembler._each_face`)."""
+"""Frames a face must be in for a window to read it (:meth:`Assembler._each_face`), or, when each reading
+stands for several frames, one whole reading."""
 
 
 @dataclass(frozen=True)
@@ -194,10 +195,11 @@ class Stream:
         with self.lock:
             return self.values[bisect.bisect_left(self.times, start) : bisect.bisect_left(self.times, end)]
 
-    def between(self, after: float, before: float) -> list[tuple[float, object]]:
-        """``(t, item)`` at ``after < t < before``, in time order."""
+    def between(self, start: float, end: float) -> list[tuple[float, object]]:
+        """``(t, item)`` at ``start <= t < end``, in time order (as :meth:`take`: an item at a window's end is
+        the next window's)."""
         with self.lock:
-            lo, hi = bisect.bisect_right(self.times, after), bisect.bisect_left(self.times, before)
+            lo, hi = bisect.bisect_left(self.times, start), bisect.bisect_left(self.times, end)
             return list(zip(self.times[lo:hi], self.values[lo:hi], strict=True))
 
     def prune(self, before: float) -> None:
@@ -213,9 +215,15 @@ class Assembler:
     """Streams of the three stages -> ready windows and utterances (see the module docstring)."""
 
     def __init__(
-        self, options: WindowOptions | None = None, face_producers: int = 1, absent: dict[str, Reason] | None = None
+        self,
+        options: WindowOptions | None = None,
+        face_producers: int = 1,
+        absent: dict[str, Reason] | None = None,
+        face_hold: int = 1,
     ):
         self.options = options or WindowOptions()
+        self._min_face_frames = max(MIN_FACE_FRAMES, face_hold)
+        """``face_hold``: frames each face reading stands for (offline faces are read at a fraction of the rate)."""
         self.streams = {"face": Stream(face_producers), "asr": Stream(), "acoustic": Stream()}
         self._sightings = Stream(face_producers)
         """Every face of every frame (:class:`realtime.faces.Sighting`), named in time order by :attr:`_faces`."""
@@ -483,8 +491,8 @@ class Assembler:
 
     def _each_face(self, start: float, end: float) -> tuple[dict[str, np.ndarray], str | None]:
         """Each face's vectors over ``start .. end`` by name, and the face that was the largest most often. A
-        face in one frame only is left out: a glimpse, or, offline, a reading held one frame past the window's
-        edge when faces are read at half the rate (:attr:`realtime.pipeline.PipelineOptions.face_rate`)."""
+        face in one frame only is left out: a glimpse, or, offline, a reading held a frame or two past the
+        window's edge when faces are read at a fraction of the rate (:attr:`realtime.pipeline.PipelineOptions.face_rate`)."""
         self._track(end)
         frames: dict[str, list[np.ndarray]] = {}
         largest: dict[str, int] = {}
@@ -493,7 +501,7 @@ class Assembler:
                 if s.face is not None:  # live, a frame read after its window was named: not in any face's row
                     frames.setdefault(s.face, []).append(s.vector)
                     largest[s.face] = largest.get(s.face, 0) + s.largest
-        frames = {name: v for name, v in frames.items() if len(v) >= MIN_FACE_FRAMES}
+        frames = {name: v for name, v in frames.items() if len(v) >= self._min_face_frames}
         main = max((f for f in largest if f in frames), key=largest.__getitem__, default=None)
         return {name: np.stack(v) for name, v in frames.items()}, main
 

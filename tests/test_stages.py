@@ -11,6 +11,7 @@ from dmsil.features.asr import ASROptions
 from dmsil.features.audio import FRAME_RATE
 from dmsil.features.media import VIDEO_RATE, Frame
 from realtime.events import StatusChanged, WindowReady
+from realtime.pipeline import PipelineOptions
 from realtime.sources import AudioChunk, FileSource
 from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, run_stage
 from realtime.windows import Assembler
@@ -48,11 +49,13 @@ def test_the_acoustic_stage_adds_frames_on_the_stream_clock_and_finishes(talk):
     assert stream.take(1.0, 1.1) and stream.times[-1] < 2.55
 
 
-def test_faces_read_at_half_the_rate_stand_for_the_frames_between(talk):
-    """Offline the faces are read at half the video head's rate; each reading fills the frame after it, so
-    the windows hold as many face frames as at the full rate, each the latest reading."""
-    read = {}
-    for rate in (VIDEO_RATE, VIDEO_RATE / 2):
+def test_faces_read_at_the_offline_rate_stand_for_the_frames_between(talk):
+    """Offline the faces are read at a fraction of the video head's rate; each reading fills the frames
+    after it, so the windows hold as many face frames as at the full rate, each the latest reading."""
+    read, offline = {}, PipelineOptions().face_rate
+    hold = round(VIDEO_RATE / offline)
+    assert hold > 1
+    for rate in (VIDEO_RATE, offline):
         asm, faults = Assembler(), Faults()
         frames = [
             item for item in FileSource(talk["talk"], video_rate=rate) if isinstance(item, Frame) and item.t < 2.0
@@ -60,10 +63,11 @@ def test_faces_read_at_half_the_rate_stand_for_the_frames_between(talk):
         run(FaceStage(faults, hold=round(VIDEO_RATE / rate)), frames, asm, faults)
         assert faults.errors == [] and asm.streams["face"].until == math.inf
         read[rate] = asm.streams["face"].take(0.0, 2.0)
-    full, half = read[VIDEO_RATE], read[VIDEO_RATE / 2]
-    assert abs(len(half) - len(full)) <= 1 and all(v[-1] == 1.0 for v in full + half)  # a face in every frame
-    assert all(np.array_equal(a, b) for a, b in zip(half[::2], half[1::2], strict=False))  # each held once
-    assert np.abs(np.mean(half, axis=0) - np.mean(full, axis=0)).max() < 0.1 * np.abs(np.mean(full, axis=0)).max()
+    full, part = read[VIDEO_RATE], read[offline]
+    assert abs(len(part) - len(full)) <= hold and all(v[-1] == 1.0 for v in full + part)  # a face in every frame
+    held = [part[i : i + hold] for i in range(0, len(part) - hold + 1, hold)]
+    assert all(np.array_equal(g[0], v) for g in held for v in g)  # each reading stands for ``hold`` frames
+    assert np.abs(np.mean(part, axis=0) - np.mean(full, axis=0)).max() < 0.1 * np.abs(np.mean(full, axis=0)).max()
 
 
 def test_a_stage_that_cannot_load_says_why_in_its_modalities_once(talk, caplog):

@@ -254,3 +254,35 @@ def test_an_utterance_goes_to_its_speaker_and_live_waits_until_the_voices_are_to
     asm.advance("asr", 7.0)
     assert said(asm.ready(now=8.0)) == []
     assert [w.heard for w in said(asm.ready(now=7.0 + SPEAKER_WAIT))] == ["and another thing here."]
+
+
+def test_a_face_reading_held_past_a_cut_is_not_a_face_of_the_next_window():
+    """Offline each face reading stands for several frames (``face_hold``); the reading made just before a
+    cut, held two frames past it, must not make the face before the cut one of the next window's faces.
+    And a frame exactly at a window's edge is named like the others (it was once skipped)."""
+    from dmsil.features.face import FACE_FEATURE_NAMES
+    from realtime.faces import Sighting
+
+    rng = np.random.default_rng(0)
+    looks = [rng.normal(size=576) / 24 for _ in range(2)]
+    boxes = [(0, 0, 100, 100), (300, 0, 400, 100)]
+    vector = np.zeros(len(FACE_FEATURE_NAMES), np.float32)
+
+    def faces(hold: int, start: float) -> dict[str, int]:
+        asm = Assembler(WindowOptions(4.0, 1.0, live=False), face_hold=hold)
+        for i in range(2, 8 * 15, hold):  # one reading every ``hold`` frames of 15 a second
+            who = 0 if i <= 29 else 1  # the last reading before the cut, frame 29 (1.93 s), holds frames 30, 31
+            for k in range(hold):
+                t = (i + k) / 15
+                asm.add("face", t, vector)
+                asm.add("faces", t, [Sighting(t, boxes[who], looks[who], vector, True)])
+        for stage in ("face", "asr", "acoustic"):
+            asm.finish(stage)
+        asm.saw(8.0)
+        windows = {w.start: w for w in regular(asm.ready())}
+        return {name: len(v) for name, v in windows[start].faces.items()}
+
+    assert len(faces(3, 2.0)) == 1
+    assert len(faces(1, 2.0)) == 1  # read every frame: the face before the cut is not held over it
+    # every frame's faces are named, those at a window's edge (every whole second) too
+    assert faces(3, 3.0) == faces(1, 3.0) == {"F2": 60}
