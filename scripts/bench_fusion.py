@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "scripts" / "results" / "bench_fusion.json"
 HELD_OUT_ACTORS = (23, 24)
 GRID = {"text": (0.25, 0.5, 1.0), "text_gain": (1.0, 2.0, 3.0), "voice": (0.25, 0.5, 1.0), "voice_gain": (0.0, 0.5),
-        "face": (0.25, 0.5, 1.0), "face_gain": (0.5, 1.0)}  # fmt: skip
+        "face": (0.25, 0.5, 1.0), "face_gain": (0.5, 1.0), "text_band": (0.0, 0.25)}  # fmt: skip
 log = logging.getLogger("bench_fusion")
 
 

@@ -107,7 +107,7 @@ def test_memory_stays_flat_on_a_long_stream(talk, scorer):
 
     source = FileSource(talk["talk"], loops=6)  # about a minute of talk
     sizes = Pipeline(scorer, PipelineOptions()).run([source], on_event).buffered
-    # buffers hold what the slowest stage has not finished (an ASR block, 23-28 s; more on a busy machine),
+    # buffers hold what the slowest stage has not finished (an ASR block, 20 s; more on a busy machine),
     # never the whole stream, and they do not grow as the stream goes on: keeping everything would double
     # the buffer from the first half of the stream to the second; what the stages hold swings by a quarter
     # (a fresh-clone run: 2302, 1822, 2171, 2464 frames, then 632 and 284 as the stream drained)
