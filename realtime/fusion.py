@@ -78,10 +78,12 @@ class FusionOptions:
         varied = _ramp(len(set(words)) / len(words), self.looped, self.varied)
         return clear * varied * min(1.0, len(words) / self.full_words)
 
-    def heard(self, scores: dict[str, float | None]) -> dict[str, float | None]:
-        """The scores as fusion reads them: words inside the neutral band as 0."""
+    def heard(self, scores: dict[str, float | None], confidence: dict[str, float]) -> dict[str, float | None]:
+        """The scores as fusion reads them: words inside the neutral band as 0 where the voice or face can lead
+        (words alone, a transcript, keep their own score)."""
         text = scores.get(TEXT.name)
-        if text is None or abs(text) >= self.text_band:
+        others = any(scores.get(m) is not None and confidence.get(m, 0.0) > 0 for m in (AUDIO.name, VIDEO.name))
+        if text is None or abs(text) >= self.text_band or not others:
             return scores
         return {**scores, TEXT.name: 0.0}
 
@@ -98,7 +100,7 @@ class FusionOptions:
     def __call__(self, scores: dict[str, float | None], confidence: dict[str, float]) -> tuple[float | None, float]:
         """The fused score (None when no head has any confidence) and its confidence: the heads' confidences
         averaged by their weights."""
-        scores = self.heard(scores)
+        scores = self.heard(scores, confidence)
         weights = self.weights(scores, confidence)
         total = sum(weights.values())
         if total <= 0.0:

@@ -69,6 +69,8 @@ def test_the_rule_weighs_heads_by_confidence_and_words_by_their_opinion():
     for voice in (0.5, -0.5):
         fused, _ = rule({"text": -0.2, "audio": voice, "video": 0.0}, {"text": 1.0, "audio": 1.0, "video": 1.0})
         assert np.sign(fused) == np.sign(voice)
+    # words alone (a transcript) keep their own score
+    assert rule({"text": -0.2, "audio": None, "video": None}, {"text": 1.0}) == pytest.approx((-0.2, 1.0))
     # words heard with no confidence count for nothing
     assert rule({"text": -2.0, "audio": 1.0, "video": None}, {"text": 0.0, "audio": 1.0}) == (1.0, 1.0)
     opinion = "the food was cold and the waiter was rude"
