@@ -566,7 +566,7 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
     ),
     "bench_realtime.json": (
         "The realtime pipeline on a generated talk: offline scoring beside an earlier version, live latency, "
-        "speech-to-score delay and start-up; what reading faces at half the rate offline changes.",
+        "speech-to-score delay and start-up; what reading faces at a fraction of the rate offline changes.",
         f"{PY} -m scripts.bench_realtime",
         render_realtime,
     ),
