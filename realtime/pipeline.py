@@ -151,13 +151,14 @@ class Pipeline:
         self._clock = clock_start if clock_start is not None else time.monotonic()
         has = {"video": any(s.has_video for s in sources), "audio": any(s.has_audio for s in sources)}
         absent = {m: Reason(STREAM_ABSENCE[k]) for k, there in has.items() if not there for m in of_stream(k)}
-        asm = Assembler(self.options.windows, self._face_workers, absent, face_hold=self._hold(sources))
+        hold = self._hold(sources)
+        asm = Assembler(self.options.windows, self._face_workers, absent, face_hold=hold)
         faults = Faults(
             self.stats.errors, on_first=lambda stage, why: asm.note(stage, of_stage(stage) or MODALITIES, why)
         )
         self._faults = faults
         self._people = self.scorer.people()
-        stages, video_q, audio_qs = self._stages(asm, faults, has, sources)
+        stages, video_q, audio_qs = self._stages(asm, faults, has, hold)
         threads = [
             threading.Thread(target=run_stage, args=(stage, q, asm, self._stop, faults, self._time),
                              name=f"{stage.name}-{i}", daemon=True)
@@ -186,7 +187,7 @@ class Pipeline:
         return self.stats
 
     def _stages(
-        self, asm: Assembler, faults: Faults, has: dict[str, bool], sources: list
+        self, asm: Assembler, faults: Faults, has: dict[str, bool], hold: int
     ) -> tuple[list[tuple[Stage, queue.Queue]], queue.Queue | None, list[queue.Queue]]:
         """The stages this run needs, each with its input queue; the streams of the others are finished."""
         opts = self.options
@@ -194,7 +195,6 @@ class Pipeline:
         video_q: queue.Queue | None = queue.Queue(maxsize=size) if has["video"] else None
         stages: list[tuple[Stage, queue.Queue]] = []
         if video_q is not None:
-            hold = self._hold(sources)
             stages += [(FaceStage(faults, i, opts.live, hold), video_q) for i in range(self._face_workers)]
         else:
             asm.finish("face")

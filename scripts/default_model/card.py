@@ -108,6 +108,8 @@ def bench_section(card: Path) -> str:
 
 def int8_summary(check: dict | None) -> str:
     """One sentence on the INT8 graph from the gate's measurements."""
+    from scripts.default_model.held_out import INT8_LOSS
+
     if not check:
         return "The INT8 graph was not checked."
     worst_r = max(
@@ -120,8 +122,8 @@ def int8_summary(check: dict | None) -> str:
         "so the app runs it by default"
         if check["holds"]
         else (
-            "more than the gate allows (0.01; RT AUC 0.005), so the app runs the float graph unless asked "
-            "(`--engine onnxruntime-int8`)"
+            f"more than the gate allows ({INT8_LOSS['r']:g}; RT AUC {INT8_LOSS['auc']:g}), so the app runs the "
+            "float graph unless asked (`--engine onnxruntime-int8`)"
         )
     )
     return (
