@@ -19,7 +19,11 @@ recognizer. Against each sentence's known span and polarity:
   through the live pipeline, where the utterance being spoken is scored as it grows: the same window
   metrics over every result shown, raw and smoothed with each time constant (the smoothing default is
   chosen here, where it matters); the utterance metrics of its utterance rows; and the live recognizer
-  alone, its talk's audio pushed as fast as it decodes (``incremental_wer``: the same words, without the clock).
+  alone, its talk's audio pushed as fast as it decodes (``incremental_wer``: the same words, without the clock);
+* **what a live gauge could show at best** (``ceiling``, :func:`causal_ceiling`): at each live window's end, the
+  text head's score of the words of the sentence already said, with perfect and instant hearing. A gauge
+  cannot know a sentence's opinion before its words are said, so this bounds what the live window metrics
+  can reach for a gauge led by the words.
 
 Writes ``scripts/results/bench_utterances.json`` and prints the tables.
 """
@@ -185,6 +189,47 @@ def incremental_wer(wav: Path, sentences: list[dict], asr_model: str) -> float:
     return wer([w for s in sentences for w in words(s["text"])], [w for x in heard for w in words(x.text)])
 
 
+def causal_ceiling(ends: list[float], sentences: list[dict], scores=None) -> dict:
+    """The window metrics of the text head's score of exactly the words already said at each of ``ends``,
+    each word taken as said when the sentence has reached its last character (characters spread evenly over
+    the sentence's span: espeak-ng speaks at an even pace). Between sentences and before a sentence's first
+    word, ``hold`` shows the last whole sentence's score (a gauge that always shows something: every window
+    counts, as in the benchmark) and ``from_N_words`` shows nothing until N words are said (those windows
+    leave the metrics; ``shown`` is the share left). ``scores``: texts -> scores (default: the shipped text
+    head through :class:`realtime.scorer.Scorer`)."""
+    if scores is None:
+        from realtime.scorer import Scorer
+
+        scores = Scorer(voice=False).text_scores
+    plan = []
+    for t in ends:
+        said = [s for s in sentences if s["start"] <= t]
+        now = said[-1] if said and t <= said[-1]["end"] + 0.5 else None
+        before = [s for s in said if s is not now]
+        plan.append((t, spoken_by(now, t) if now else [], before[-1]["text"] if before else ""))
+    texts = sorted({" ".join(w) for _, w, _ in plan} | {b for *_, b in plan} - {""})
+    value = dict(zip(texts, map(float, scores(texts)), strict=True))
+    out = {}
+    for name, least, hold in (("hold", 1, True), ("from_3_words", 3, False), ("from_6_words", 6, False)):
+        shown = [{"end": t, "fused": value[" ".join(w)] if len(w) >= least else (value.get(b) if hold else None)}
+                 for t, w, b in plan]  # fmt: skip
+        inner = [w for s in sentences for w in inside(shown, s)]
+        out[name] = {**window_metrics(shown, sentences, "fused"),
+                     "shown": float(np.mean([w["fused"] is not None for w in inner])) if inner else float("nan")}  # fmt: skip
+    return out
+
+
+def spoken_by(sentence: dict, t: float) -> list[str]:
+    """The words of ``sentence`` said by time ``t`` (characters spread evenly over its span)."""
+    text = sentence["text"].split()
+    total, reached, out = sum(len(w) + 1 for w in text), 0, []
+    for w in text:
+        reached += len(w) + 1
+        if sentence["start"] + (sentence["end"] - sentence["start"]) * reached / total <= t:
+            out.append(w)
+    return out
+
+
 def all_metrics(windows: list[dict], sentences: list[dict]) -> dict:
     """Window metrics of the raw text and fused scores and of the fused score smoothed with each time constant."""
     out = {key: window_metrics(windows, sentences, key) for key in ("text", "fused")}
@@ -262,6 +307,11 @@ def print_tables(report: dict) -> None:
             print(
                 f"{model:10s} {name:22s} {m['plain_agree']:12.3f} {m['negation_contrast_agree']:17.3f} {m['flips']:7.3f} {m['neutral_within_1']:15.3f}"
             )
+    if "live" in report and "ceiling" in report["live"]:
+        print("\nat best, live (the text head on the words already said, heard perfectly and at once; raw):")
+        for name, m in report["live"]["ceiling"].items():
+            print(f"{'ceiling':10s} {name:22s} {m['plain_agree']:12.3f} {m['negation_contrast_agree']:17.3f} "
+                  f"{m['flips']:7.3f} {m['neutral_within_1']:15.3f}   shown {m['shown']:.3f}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             live, spoken = live_windows(path, models[0])
             report["live"] = {"voice": args.live_voice, "asr_model": models[0], "seconds": seconds,
                               "windows": all_metrics(live, said), "utterances": utterance_metrics(spoken, said),
-                              "incremental_wer": incremental_wer(tmp / f"talk-{args.live_voice}.wav", said, models[0])}  # fmt: skip
+                              "incremental_wer": incremental_wer(tmp / f"talk-{args.live_voice}.wav", said, models[0]),
+                              "ceiling": causal_ceiling([w["end"] for w in live], said)}  # fmt: skip
             kept["live " + models[0]] = {"rows": live, "sentences": said}
     if args.rows:
         args.rows.write_text(json.dumps(kept) + "\n")

@@ -242,6 +242,14 @@ def render_utterances(d: dict) -> Lines:
                     ["opinion sign accuracy", u["opinion_sign_accuracy"]],
                     ["the live recognizer alone, without the clock: word error rate", live["incremental_wer"]]]  # fmt: skip
             out += ["Live utterance rows:", "", *table(["measure", "value"], rows)]
+        if "ceiling" in live:
+            cols = ["plain_agree", "negation_contrast_agree", "flips", "neutral_within_1", "shown"]
+            out += ["At best, live: the text head's score of the words already said at each live window's end, heard "
+                    "perfectly and at once (`hold`: the last sentence's score until the next one's first word; "
+                    "`from_N_words`: nothing shown before N words, those windows left out):", "",
+                    *table(["gauge", "plain: sign agrees", "negation/contrast: agrees", "sign flips",
+                            "neutral: within +-1", "windows shown"],
+                           ([name, *(m[c] for c in cols)] for name, m in live["ceiling"].items()))]  # fmt: skip
     return out
 
 
