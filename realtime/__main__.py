@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -101,28 +102,38 @@ def score_main(argv: list[str]) -> int:
         print(f"error: no media files in {' '.join(args.inputs)}", file=sys.stderr)
         return 1
     out = Path(args.out)
+    cut, failed, scored = threading.Event(), 0, 0
+    cut_on_signals(cut)
     try:
         options = _options(args, live=False)
         if args.ray:
             summaries = score_on_ray(files, args.ray, args.checkpoint, args.engine, options, out, formats,
                                      voice=not args.no_audio)  # fmt: skip
         else:
-            scorer = FileScorer(args.checkpoint, args.engine, options, out, formats, voice=not args.no_audio)
-            summaries = (scorer(path, progress=not args.quiet) for path in files)
-        failed = 0
+            scorer = FileScorer(args.checkpoint, args.engine, options, out, formats, voice=not args.no_audio, cut=cut)
+            summaries = (scorer(path, progress=not args.quiet) for path in files if not cut.is_set())
         for summary in summaries:
+            scored += 1
             if summary.error:
                 failed += 1
                 kept = f" ({summary.windows} windows before it written)" if summary.windows else ""
                 print(f"error: {summary.error}{kept}", file=sys.stderr)
             if summary.outputs:
                 print(summary)
+            if cut.is_set():
+                break
     except (DmsilError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # asked twice, outside a file's scoring (which keeps what it scored)
+        cut.set()
     finally:
         if args.ray:
             cluster.shutdown()
+    if cut.is_set():
+        if scored < len(files):
+            print(f"error: interrupted: {len(files) - scored} of {len(files)} files not scored", file=sys.stderr)
+        return 130
     return 1 if failed else 0
 
 
@@ -161,6 +172,23 @@ def stop_on_signals() -> None:
     and Python then keeps ignoring it."""
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+
+
+def cut_on_signals(cut: threading.Event) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM during ``realtime score``: the first sets ``cut`` (the file under way is
+    read no further, what was read is scored and written, the batch stops), the second stops scoring now
+    (what was scored is still written)."""
+
+    def handle(signum, frame) -> None:
+        if cut.is_set():
+            raise KeyboardInterrupt
+        cut.set()
+        # straight to the file descriptor: a handler that prints may land inside a write to stderr
+        # (the progress bar's), and the buffered writer refuses a reentrant call
+        os.write(sys.stderr.fileno(), b"\ninterrupted: scoring what was read (again to stop now)\n")
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
 
 
 def live_main(argv: list[str]) -> int:

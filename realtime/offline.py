@@ -5,13 +5,15 @@ The files go through the same pipeline as the live app, with nothing dropped, an
 from the same events (:class:`realtime.events.Record`). Damaged parts of a file are skipped as ffmpeg
 skips them and listed under ``damaged`` in the JSON (the windows mostly inside one say ``damaged`` for
 the modality they lost); the rest is scored and the file counts as done. A file that fails in another way keeps every finished window, counts as failed (one
-line saying where it broke) and makes the command exit non-zero once the batch is done.
+line saying where it broke) and makes the command exit non-zero once the batch is done. Interrupted
+(``cut``: Ctrl-C), a file stops being read and what was read is scored and written.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +52,12 @@ def score_file(
     formats: tuple[str, ...],
     progress: bool = True,
     on_progress: Callable[[float, float | None], None] | None = None,
+    cut: threading.Event | None = None,
 ) -> FileResult:
     """Scores one file into ``out_dir``; ``progress`` draws a bar on stderr, ``on_progress(seconds done,
-    duration or None)`` hears of each window (the page's progress bar)."""
+    duration or None)`` hears of each window (the page's progress bar). Once ``cut`` is set the file is
+    read no further; what was read is scored and written, and the result says where it was cut. Interrupted
+    again (KeyboardInterrupt), what was scored by then is written."""
     result = FileResult(path)
     if path.suffix.lower() in transcripts.SUFFIXES:
         return _score_transcript(path, scorer, out_dir, formats, result)
@@ -76,10 +81,22 @@ def score_file(
 
     # the whole recording is diarized beside the other stages; its windows wait for the turns
     turns = (lambda: speakers_of(path, options)) if source.has_audio and options.speakers is not None else None
-    stats = Pipeline(scorer, options).run([source], on_event, turns=turns)
-    bar.close()
+    pipeline = Pipeline(scorer, options)
+    try:
+        stats = pipeline.run([source], on_event, turns=turns, cut=cut)
+    except KeyboardInterrupt:  # asked twice: no more scoring, but what was scored is kept
+        stats = pipeline.stats
+        cut = cut or threading.Event()
+        cut.set()
+    finally:
+        bar.close()
     result.damage = source.damage
-    if stats.errors:
+    if cut is not None and cut.is_set():
+        of = f" of {total:.1f} s" if total else ""
+        result.error = f"{path}: interrupted, " + (
+            f"scored up to {result.rows[-1].end:.1f} s{of}" if result.rows else f"before anything was scored{of}"
+        )
+    elif stats.errors:
         result.error = stats.errors[0]
     if result.rows or result.error is None:
         result.outputs = write(result, scorer, out_dir, formats)
@@ -132,12 +149,16 @@ class FileScorer:
     """A model loaded once, scoring files in turn into ``out_dir``: the main process, or one Ray worker."""
 
     def __init__(self, checkpoint: str | None, engine: str, options: PipelineOptions, out_dir: Path,
-                 formats: tuple[str, ...], voice: bool = True):  # fmt: skip
+                 formats: tuple[str, ...], voice: bool = True, cut: threading.Event | None = None):  # fmt: skip
         self.scorer = Scorer(checkpoint, engine, voice=voice)
         self.options, self.out_dir, self.formats = options, out_dir, formats
+        self.cut = cut
+        """Set: the file being scored is read no further (:func:`score_file`)."""
 
     def __call__(self, path: Path, progress: bool = False) -> FileSummary:
-        return FileSummary.of(score_file(path, self.scorer, self.options, self.out_dir, self.formats, progress))
+        return FileSummary.of(
+            score_file(path, self.scorer, self.options, self.out_dir, self.formats, progress, cut=self.cut)
+        )
 
 
 def score_on_ray(

@@ -141,12 +141,15 @@ class Pipeline:
 
     def run(
         self, sources: Iterable, on_event: Callable[[Event], None], clock_start: float | None = None,
-        turns: list[Turn] | Callable[[], list[Turn]] | None = None,
+        turns: list[Turn] | Callable[[], list[Turn]] | None = None, cut: threading.Event | None = None,
     ) -> Stats:  # fmt: skip
         """Process until every source ends (or :meth:`stop`), handing every event to ``on_event`` from this
         thread; returns the statistics. ``turns``: who speaks when, known before, or a function that finds
         them (a recording diarized whole), run in a thread of its own beside the stages while the windows
-        wait for it; live, a speaker stage finds them as it goes."""
+        wait for it; live, a speaker stage finds them as it goes. Once ``cut`` is set (Ctrl-C during
+        ``realtime score``), reading stops where it is and what was read is still scored: the stages finish
+        their queues, and the windows no longer wait for a diarization still under way (they have no
+        speaker)."""
         sources = list(sources)
         self._clock = clock_start if clock_start is not None else time.monotonic()
         has = {"video": any(s.has_video for s in sources), "audio": any(s.has_audio for s in sources)}
@@ -180,9 +183,12 @@ class Pipeline:
             if self.options.sequential:
                 t.join()
         try:
-            self._assemble(asm, on_event)
+            self._assemble(asm, on_event, sources, cut)
         finally:
-            self._end(sources, readers + threads)
+            # a diarization under way when the input was cut is not waited for (a daemon thread: it cannot
+            # keep the process alive)
+            cutting = cut is not None and cut.is_set()
+            self._end(sources, [t for t in readers + threads if not (cutting and t.name == "speaker")])
         self.stats.stage_seconds = dict(self._timers)
         return self.stats
 
@@ -230,6 +236,14 @@ class Pipeline:
         alive = [t.name for t in threads if t.is_alive()]
         if alive:  # daemon threads: they cannot keep the process alive
             log.warning("threads still running %.1f s after stop: %s", self.options.stop_within, alive)
+
+    @staticmethod
+    def _cut(sources: list, asm: Assembler) -> None:
+        """Stop reading: the stages drain what was read and the windows stop waiting for the speakers."""
+        for s in sources:
+            if hasattr(s, "stop"):
+                s.stop()
+        asm.finish("speaker")
 
     def _diarize(self, find: Callable[[], list[Turn]], asm: Assembler) -> None:
         """The body of the offline speaker thread: the turns found (none when that fails: one speaker)."""
@@ -312,9 +326,15 @@ class Pipeline:
 
     # -- events ------------------------------------------------------------------------------------
 
-    def _assemble(self, asm: Assembler, on_event: Callable[[Event], None]) -> None:
+    def _assemble(
+        self, asm: Assembler, on_event: Callable[[Event], None], sources: list, cut: threading.Event | None
+    ) -> None:
         opts = self.options
+        reading = True
         while not self._stop.is_set():
+            if reading and cut is not None and cut.is_set():
+                self._cut(sources, asm)
+                reading = False
             now = time.monotonic() - self._clock
             events = asm.ready(now if opts.live else None, limit=1 if opts.live else opts.batch)
             if events:

@@ -69,6 +69,29 @@ def test_offline_events_come_in_one_order_and_a_failed_diarization_leaves_one_sp
     assert pipeline_threads() == []
 
 
+def test_a_cut_file_scores_what_was_read_and_no_further(talk, scorer):
+    """Ctrl-C during ``realtime score`` (``cut``): the file is read no further, and every window up to where
+    reading stopped is still scored, its words included. Read at the talk's own pace, cut 4 s in."""
+    from realtime.offline import speakers_of
+
+    pipeline, record, cut = Pipeline(scorer, PipelineOptions()), Record(), threading.Event()
+    path = talk["talk"]
+
+    def cut_at_4s() -> None:
+        while pipeline.stats.audio_seconds < 4.0:
+            time.sleep(0.02)
+        cut.set()
+
+    threading.Thread(target=cut_at_4s, daemon=True).start()
+    turns = lambda: speakers_of(path, pipeline.options)  # noqa: E731
+    stats = pipeline.run([FileSource(path, pace=True)], record, turns=turns, cut=cut)
+    rows = record.windows
+    assert rows and rows[-1].end < FileSource(path).duration - 3.0, "read no further than the cut"
+    assert rows[-1].end >= stats.audio_seconds - 0.5, (rows[-1].end, stats.audio_seconds)
+    assert [r.end for r in rows] == sorted({r.end for r in rows}) and not stats.errors
+    assert "loved" in " ".join(r.recent for r in rows).lower(), "the words heard before the cut are scored"
+
+
 def test_stop_ends_a_live_stream(talk, scorer):
     """Bounded by one shared deadline (``stop_within``); the time itself is measured by scripts/bench_shutdown.py."""
     pipeline, record = Pipeline(scorer, LIVE), Record()

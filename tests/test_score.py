@@ -143,6 +143,51 @@ def test_ctrl_c_and_sigterm_stop_the_live_app_cleanly(talk, name):
     assert "stopped" in stderr  # what the command had to say was written before it exited
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("signals", [("SIGINT",), ("SIGTERM",), ("SIGINT", "SIGINT")])
+def test_an_interrupted_score_writes_what_it_scored(talk, tmp_path, signals):
+    """Ctrl-C or SIGTERM while a file is scored: the file is read no further, what was read is scored and
+    written, one line says where it stopped, and the exit status is 130; a second signal stops at once,
+    still writing what was scored. Never a traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "realtime", "score", str(talk["talk"]), "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    while b"talk.mp4:" not in seen:  # the progress bar: the file is being scored
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        assert chunk, seen.decode()
+        seen += chunk
+    for name in signals:
+        proc.send_signal(getattr(signal, name))
+    out, err = proc.communicate(timeout=300)
+    stdout, stderr = out.decode(), (seen + err).decode(errors="replace")
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    errors = one_line_errors(stderr)
+    assert len(errors) == 1 and "talk.mp4: interrupted, " in errors[0], errors
+    written = re.search(r"\((\d+) windows before it written\)", errors[0])
+    if written:  # what was scored is on disk, and the command says where
+        assert len(read_csv(tmp_path / "talk.csv")) == int(written.group(1)) and "talk.csv" in stdout
+
+
+def test_a_file_cut_once_scoring_began_is_written_and_says_so(talk, scorer, tmp_path):
+    import threading
+
+    from realtime.offline import score_file
+    from realtime.pipeline import PipelineOptions
+
+    cut = threading.Event()
+    result = score_file(talk["talk"], scorer, PipelineOptions(), tmp_path, ("csv", "json"), progress=False,
+                        on_progress=lambda done, total: cut.set(), cut=cut)  # fmt: skip
+    assert result.rows and result.error.startswith(f"{talk['talk']}: interrupted, scored up to "), result.error
+    assert len(read_csv(tmp_path / "talk.csv")) == len(result.rows)
+    assert json.loads((tmp_path / "talk.json").read_text())["windows"]
+
+
 def test_the_console_is_quiet_unless_verbose(talk, tmp_path, scored_batch):
     noise = ("W0000", "Loading weights", "XNNPACK", "absl::InitializeLog")
     quiet, _ = scored_batch  # faces were read there, too
