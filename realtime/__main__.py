@@ -102,6 +102,12 @@ def score_main(argv: list[str]) -> int:
         print(f"error: no media files in {' '.join(args.inputs)}", file=sys.stderr)
         return 1
     out = Path(args.out)
+    try:  # before the models load: a bad --out is told at once, not after the scoring
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file, not a folder" if out.is_file() else f"cannot make the folder ({exc.strerror or exc})"
+        print(f"error: --out {out}: {why}", file=sys.stderr)
+        return 2
     cut, failed, scored = threading.Event(), 0, 0
     cut_on_signals(cut)
     try:

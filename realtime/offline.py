@@ -99,8 +99,16 @@ def score_file(
     elif stats.errors:
         result.error = stats.errors[0]
     if result.rows or result.error is None:
-        result.outputs = write(result, scorer, out_dir, formats)
+        _write(result, scorer, out_dir, formats)
     return result
+
+
+def _write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str, ...]) -> None:
+    """The outputs, or one line in ``result.error`` when they cannot be written (a full disk, no permission)."""
+    try:
+        result.outputs = write(result, scorer, out_dir, formats)
+    except OSError as exc:
+        result.error = f"{exc.filename or out_dir}: cannot write the results ({exc.strerror or exc})"
 
 
 def _score_transcript(path: Path, scorer: Scorer, out_dir: Path, formats: tuple[str, ...], result: FileResult
@@ -111,7 +119,7 @@ def _score_transcript(path: Path, scorer: Scorer, out_dir: Path, formats: tuple[
         result.error = str(exc)
         return result
     transcripts.score(cues, scorer, Record(result.rows, result.utterances))
-    result.outputs = write(result, scorer, out_dir, formats)
+    _write(result, scorer, out_dir, formats)
     return result
 
 

@@ -213,7 +213,8 @@ def plot(result: FileResult, out: Path) -> Path:
     ax.set_ylim(-3.2, 3.2)
     ax.set_yticks([-3, -2, -1, 0, 1, 2, 3], ["-3 very neg.", "-2", "-1", "0 neutral", "+1", "+2", "+3 very pos."])
     ax.set_ylabel("sentiment (MOSI scale)")
-    ax.legend(loc="upper right", ncol=4, fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # a file too short to score has nothing to name
+        ax.legend(loc="upper right", ncol=4, fontsize=8)
     title = result.path.name + ("" if result.error is None else "  (incomplete: decoding stopped)")
     ax.set_title(title)
     tx.set_ylim(0, 1)

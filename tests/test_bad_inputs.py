@@ -104,3 +104,25 @@ def test_a_broken_checkpoint_is_one_line(tmp_path, talk):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert len(errors) == 1 and "model.safetensors" in errors[0]
+
+
+def test_an_output_folder_that_is_a_file_is_one_line_before_any_scoring(tmp_path, talk):
+    (tmp_path / "scores").write_text("not a folder")
+    proc = run_module("realtime", "score", str(talk["talk"]), "--out", str(tmp_path / "scores"), check=False)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert errors == [f"error: --out {tmp_path / 'scores'}: a file, not a folder"]
+
+
+def test_results_that_cannot_be_written_are_one_line_and_the_batch_goes_on(tmp_path, talk, scorer):
+    """A result file's name taken by a folder (as a full disk or a read-only folder would fail): that file's
+    error says which path, the next file is written."""
+    from realtime.offline import score_file
+    from realtime.pipeline import PipelineOptions
+
+    (tmp_path / "talk.csv").mkdir()
+    result = score_file(talk["talk"], scorer, PipelineOptions(), tmp_path, ("csv",), progress=False)
+    assert result.rows and result.error == f"{tmp_path / 'talk.csv'}: cannot write the results (Is a directory)"
+    other = score_file(shutil.copy(talk["wav"], tmp_path / "other.wav"), scorer, PipelineOptions(), tmp_path,
+                       ("csv",), progress=False)  # fmt: skip
+    assert other.error is None and (tmp_path / "other.csv") in other.outputs
