@@ -82,6 +82,8 @@ class PipelineOptions:
     def __post_init__(self) -> None:
         if self.sequential and self.live:
             raise ValueError("sequential mode is for offline benchmarks only")
+        if not self.smooth >= 0:
+            raise ValueError(f"--smooth must be 0 (off) or a positive time constant in seconds (got {self.smooth})")
 
     @property
     def live(self) -> bool:

@@ -64,6 +64,11 @@ def run_module(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+def one_line_errors(stderr: str) -> list[str]:
+    """The ``error: ...`` lines a command wrote (each user mistake is one)."""
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
+
+
 def made_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
     """The folder ``name``, filled by ``build`` once per test run. With pytest-xdist (``./scripts/test.sh``
     runs two workers) the first worker to ask builds it under a lock and the others reuse it, so a fixture

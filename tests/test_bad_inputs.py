@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from realtime.sources import FileSource, Frame
-from tests.conftest import run_module
+from tests.conftest import one_line_errors, run_module
 
 
 def ffmpeg(*args) -> None:
@@ -101,7 +101,7 @@ def test_a_broken_checkpoint_is_one_line(tmp_path, talk):
     data = (ck / "model.safetensors").read_bytes()
     (ck / "model.safetensors").write_bytes(data[: len(data) // 2])
     proc = run_module("realtime", "score", str(talk["talk"]), "--checkpoint", str(ck), check=False)
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    errors = one_line_errors(proc.stderr)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert len(errors) == 1 and "model.safetensors" in errors[0]
 
@@ -109,7 +109,7 @@ def test_a_broken_checkpoint_is_one_line(tmp_path, talk):
 def test_an_output_folder_that_is_a_file_is_one_line_before_any_scoring(tmp_path, talk):
     (tmp_path / "scores").write_text("not a folder")
     proc = run_module("realtime", "score", str(talk["talk"]), "--out", str(tmp_path / "scores"), check=False)
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    errors = one_line_errors(proc.stderr)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert errors == [f"error: --out {tmp_path / 'scores'}: a file, not a folder"]
 
@@ -126,3 +126,20 @@ def test_results_that_cannot_be_written_are_one_line_and_the_batch_goes_on(tmp_p
     other = score_file(shutil.copy(talk["wav"], tmp_path / "other.wav"), scorer, PipelineOptions(), tmp_path,
                        ("csv",), progress=False)  # fmt: skip
     assert other.error is None and (tmp_path / "other.csv") in other.outputs
+
+
+@pytest.mark.parametrize("command", [("score", "{talk}", "--out", "{tmp}"), ("--camera", "{talk}", "--no-ui")])
+def test_a_mistyped_recognizer_model_is_one_line_before_anything_runs(tmp_path, talk, command):
+    """Not text missing from every window of every file (the model loads in the recognition thread)."""
+    args = [a.format(talk=talk["talk"], tmp=tmp_path) for a in command]
+    proc = run_module("realtime", *args, "--asr-model", "tiny-en", check=False)
+    errors = one_line_errors(proc.stderr)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+    assert errors == ["error: --asr-model tiny-en: not tiny.en or base, nor a folder with a CTranslate2 model.bin"]
+
+
+def test_a_negative_smoothing_constant_is_one_line(tmp_path, talk):
+    proc = run_module("realtime", "score", str(talk["talk"]), "--out", str(tmp_path), "--smooth", "-1", check=False)
+    errors = one_line_errors(proc.stderr)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert errors == ["error: --smooth must be 0 (off) or a positive time constant in seconds (got -1.0)"]

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from realtime.outputs import COLUMNS, UTTERANCE_COLUMNS
-from tests.conftest import TALK, run_module
+from tests.conftest import TALK, one_line_errors, run_module
 
 
 def score(*args):
@@ -15,10 +15,6 @@ def score(*args):
 def read_csv(path):
     with path.open() as f:
         return list(csv.DictReader(f))
-
-
-def one_line_errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from realtime.transcripts import Cue, TranscriptError, read
-from tests.conftest import run_module
+from tests.conftest import one_line_errors, run_module
 
 CHAT = """Ross: I got the job, this is the best day of my life!
 Rachel: Oh.
@@ -85,7 +85,7 @@ def test_transcripts_are_scored_by_the_command_and_other_text_is_refused(tmp_pat
     out = tmp_path / "out"
     proc = run_module("realtime", "score", "--quiet", str(chat), str(srt), str(notes), "--out", str(out), check=False)
     assert proc.returncode == 1
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    errors = one_line_errors(proc.stderr)
     assert errors == [f"error: {notes}: a text file, not a recording (a transcript is scored as .txt, .srt or .vtt)"]
     with (out / "chat.csv").open() as f:
         rows = list(csv.DictReader(f))

@@ -59,6 +59,18 @@ class ASROptions:
     threads: int = 0
     """CPU threads for CTranslate2 (0 = its default)."""
 
+    def check(self) -> None:
+        """A clear error now for a model that is not there: the model itself loads in the
+        recognition stage's thread, where a mistyped name would only show as text missing from every window."""
+        if self.model in PACKAGED_MODELS:
+            return
+        path = Path(self.model).expanduser()
+        openai_file = self.backend == "openai-whisper" and path.suffix == ".pt" and path.is_file()
+        if not (openai_file or (path / "model.bin").is_file()):
+            other = ", a .pt file" if self.backend == "openai-whisper" else ""
+            raise DmsilError(f"--asr-model {self.model}: not {' or '.join(PACKAGED_MODELS)}, nor a folder with a "
+                             f"CTranslate2 model.bin{other}")  # fmt: skip
+
 
 class Transcriber(Protocol):
     name: str
