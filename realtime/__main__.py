@@ -110,7 +110,7 @@ def score_main(argv: list[str]) -> int:
         print(f"error: --out {out}: {why}", file=sys.stderr)
         return 2
     cut, failed, scored = threading.Event(), 0, 0
-    cut_on_signals(cut)
+    cut_on_signals(cut, "waiting for the files under way" if args.ray else "scoring what was read")
     try:
         options = _options(args, live=False)
         if args.ray:
@@ -137,7 +137,7 @@ def score_main(argv: list[str]) -> int:
     finally:
         if args.ray:
             cluster.shutdown()
-    if cut.is_set():
+    if cut.is_set() and (scored < len(files) or failed):  # (a signal after the last file changed nothing)
         if scored < len(files):
             print(f"error: interrupted: {len(files) - scored} of {len(files)} files not scored", file=sys.stderr)
         return 130
@@ -181,10 +181,11 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-def cut_on_signals(cut: threading.Event) -> None:
+def cut_on_signals(cut: threading.Event, then: str) -> None:
     """Ctrl-C (SIGINT) or SIGTERM during ``realtime score``: the first sets ``cut`` (the file under way is
     read no further, what was read is scored and written, the batch stops), the second stops scoring now
-    (what was scored is still written)."""
+    (what was scored is still written). ``then``: what happens after the first, as the command says it. With
+    ``--ray`` the workers finish the files they have."""
 
     def handle(signum, frame) -> None:
         if cut.is_set():
@@ -192,7 +193,7 @@ def cut_on_signals(cut: threading.Event) -> None:
         cut.set()
         # straight to the file descriptor: a handler that prints may land inside a write to stderr
         # (the progress bar's), and the buffered writer refuses a reentrant call
-        os.write(sys.stderr.fileno(), b"\ninterrupted: scoring what was read (again to stop now)\n")
+        os.write(sys.stderr.fileno(), f"\ninterrupted: {then} (again to stop now)\n".encode())
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
