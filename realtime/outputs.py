@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,8 @@ UTTERANCE_COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, "
 SPEAKER_COLUMNS = ("speaker", "talk_seconds", "turns", "utterances",
                    *(f"{k}_{stat}" for k in SCORES for stat in ("mean", "min", "max")))  # fmt: skip
 FORMATS = ("csv", "json", "png")
+DPI = 110
+LEFT, RIGHT = 0.105, 0.99
 
 
 @dataclass
@@ -191,6 +195,12 @@ def _speakers(ax, tx, utterances: list[Scores]) -> None:
 def plot(result: FileResult, out: Path) -> Path:
     """The smoothed scores over time (untrained or absent ones left out; the raw fused score thin), the
     transcript under them."""
+    figure(result).savefig(out, dpi=DPI)
+    return out
+
+
+def figure(result: FileResult):
+    """The figure :func:`plot` saves."""
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure registry to touch
 
     rows = result.rows
@@ -215,17 +225,54 @@ def plot(result: FileResult, out: Path) -> Path:
     ax.set_ylabel("sentiment (MOSI scale)")
     if ax.get_legend_handles_labels()[0]:  # a file too short to score has nothing to name
         ax.legend(loc="upper right", ncol=4, fontsize=8)
-    title = result.path.name + ("" if result.error is None else "  (incomplete: decoding stopped)")
+    why = None if result.error is None else result.error.removeprefix(f"{result.path}: ")
+    title = result.path.name + ("" if why is None else f"  (incomplete: {why})")
     ax.set_title(title)
     tx.set_ylim(0, 1)
     tx.set_yticks([])
     for side in ("left", "right", "top"):
         tx.spines[side].set_visible(False)
-    for i, s in enumerate(r for r in rows if r.recent):
-        tx.text(s.end, 0.95 - 0.3 * (i % 3), s.recent, fontsize=7, ha="right", va="top", clip_on=True)
     tx.set_xlabel("time (s)")
     # fixed margins that fit the labels above: tight_layout measured every transcript line's extent, a
     # tenth of the CPU time of scoring a short file
-    fig.subplots_adjust(left=0.105, right=0.99, top=0.94, bottom=0.09, hspace=0.06)
-    fig.savefig(out, dpi=110)
+    fig.subplots_adjust(left=LEFT, right=RIGHT, top=0.94, bottom=0.09, hspace=0.06)
+    _transcript(tx, result.utterances, fig.get_figwidth() * DPI * (RIGHT - LEFT))
+    return fig
+
+
+CHAR_PX = 6.5
+"""Room for a character of the transcript (7 pt at :data:`DPI`; DejaVu Sans averages about 5.5 on English,
+wide letters more)."""
+
+
+def _fitted(text: str, width: int, lines: int) -> list[str]:
+    """``text`` in at most ``lines`` lines of ``width`` characters, cut with "…" at the first that cannot
+    hold its words (a word longer than a line is cut there too: the rest would read out of order)."""
+    out = []
+    for line in textwrap.wrap(text, width, max_lines=lines, placeholder=" …", break_long_words=False):
+        if len(line) > width:
+            return [*out, line[: width - 1] + "…"]
+        out.append(line)
     return out
+
+
+def _transcript(tx, utterances: list[Scores], width_px: float) -> None:
+    """Each utterance's words from its start up to the next one's, wrapped to that width and cut with "…"
+    where they do not fit: the last words of every window, labelled at its end, overlapped one another and
+    read out of order on a long file. Utterances at the same time (two voices) take a second lane."""
+    said = sorted((u for u in utterances if u.transcript.strip()), key=lambda u: u.start)
+    lo, hi = tx.get_xlim()
+    chars_per_s = width_px / (hi - lo) / CHAR_PX
+    overlap = any(b.start < a.end for a, b in zip(said, said[1:], strict=False))
+    lanes = [-math.inf, -math.inf] if overlap else [-math.inf]
+    lines = 6 // len(lanes)
+    for i, u in enumerate(said):
+        lane = next((k for k, free in enumerate(lanes) if free <= u.start + 1e-6), None)
+        later = [v.start for v in said[i + 1 :] if v.start >= u.end]
+        until = min([*later[:1], hi])
+        width = int((until - max(u.start, lo)) * chars_per_s) - 1  # a space before the next label
+        if lane is None or width < 4:  # a third voice at once, or too short to read here: the CSV has it
+            continue
+        lanes[lane] = until
+        text = "\n".join(_fitted(u.transcript, width, lines))
+        tx.text(max(u.start, lo), 0.95 - 0.45 * lane, text, fontsize=7, ha="left", va="top", clip_on=True)

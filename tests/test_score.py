@@ -190,3 +190,32 @@ def test_the_console_is_quiet_unless_verbose(talk, tmp_path, scored_batch):
     assert not [n for n in noise if n in quiet.stderr], quiet.stderr
     loud = score(talk["silent"], "--out", tmp_path, "--format", "csv", "-v")  # a face: MediaPipe speaks
     assert loud.returncode == 0 and "XNNPACK" in loud.stderr
+
+
+def test_the_timeline_picture_labels_each_utterance_under_its_span_without_overlap(scored_talk):
+    """The talk's utterances ten times over (110 s): each label is its utterance's own words, in order,
+    starting where it starts, and no two labels overlap (every window's last words, labelled at its end,
+    did on a long file)."""
+    import dataclasses
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from realtime.outputs import FileResult, figure
+
+    talk = scored_talk.rows[-1].end
+    shift = lambda s, k: dataclasses.replace(s, start=s.start + k * talk, end=s.end + k * talk)  # noqa: E731
+    long = FileResult(scored_talk.path, [shift(s, k) for k in range(10) for s in scored_talk.rows],
+                      [shift(s, k) for k in range(10) for s in scored_talk.utterances])  # fmt: skip
+    fig = figure(long)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    labels = [t for t in fig.axes[1].texts if t.get_text()]
+    assert len(labels) >= 10, [t.get_text() for t in labels]
+    starts = {round(u.start, 3): u.transcript for u in long.utterances}
+    for label in labels:
+        said = starts[round(label.get_position()[0], 3)].split()
+        shown = label.get_text().replace("\n", " ").removesuffix(" …").split()
+        assert shown and shown[:-1] == said[: len(shown) - 1] and said[len(shown) - 1].startswith(shown[-1].rstrip("…"))
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
+    assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False)), [
+        (a.x1, b.x0) for a, b in zip(boxes, boxes[1:], strict=False) if a.x1 > b.x0
+    ]
