@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from dmsil import checkpoint
+from dmsil.features.cache import staging
 from dmsil.model import DMSIL
 from engines.base import INPUTS, OUTPUTS, FusionModel, example_batch, parity_tolerance, to_torch
 
@@ -53,7 +54,7 @@ def export_model(model: DMSIL, out: Path) -> Path:
     }
     dynamic.update({k: {0: "batch"} for k in OUTPUTS})
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = staging(out)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the LSTM batch-size note does not apply: no initial state is exported
         torch.onnx.export(
@@ -134,7 +135,7 @@ def quantize(onnx_path: Path, per_channel: bool = True, float_down_projections: 
         return out
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = out.with_suffix(".tmp.onnx")
+    tmp = staging(out, ".onnx")
     root = logging.getLogger()
     was, root.disabled = root.disabled, True  # it warns on the root logger about optional pre-processing
     try:

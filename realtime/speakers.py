@@ -131,10 +131,11 @@ class OrtSpeakerEncoder:
         import onnxruntime as ort
         import torch
 
+        from dmsil.features.cache import staging
         from engines.onnx_export import OPSET
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = staging(path)
         feats = torch.randn(3, 150, 80, generator=torch.Generator().manual_seed(0))
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")

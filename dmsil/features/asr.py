@@ -23,7 +23,7 @@ import numpy as np
 
 from dmsil.errors import DmsilError
 from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
-from dmsil.features.cache import cache_root
+from dmsil.features.cache import cache_root, staging
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _joined_base() -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
         shutil.copyfile(part1 / "data" / name, dest / name)
-    tmp = dest / "model.bin.tmp"
+    tmp = staging(dest / "model.bin")
     with tmp.open("wb") as out:
         for part in parts:
             with part.open("rb") as f:

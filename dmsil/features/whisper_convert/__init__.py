@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import struct
 from pathlib import Path
 
@@ -37,7 +36,7 @@ import whisper
 from whisper.model import AudioEncoder, ModelDimensions, TextDecoder
 
 from dmsil.errors import DmsilError
-from dmsil.features.cache import cache_root
+from dmsil.features.cache import cache_root, staging
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +303,7 @@ def convert(ct2_dir: str | Path, out: str | Path) -> Path:
     if heads is not None:
         checkpoint["alignment_heads"] = heads
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")  # same folder, so the rename is atomic
+    tmp = staging(out)  # same folder, so the rename is atomic
     try:
         with open(tmp, "xb") as f:  # honours the umask, unlike mkstemp's 0600
             torch.save(checkpoint, f)
