@@ -79,8 +79,11 @@ def add_asr_arguments(p: argparse.ArgumentParser, purpose: str = "speech recogni
 
 
 def asr_options(args: argparse.Namespace, **fixed) -> ASROptions:
-    """The :class:`ASROptions` the flags of :func:`add_asr_arguments` ask for, with ``fixed`` settings."""
-    return ASROptions(backend=args.asr, model=args.asr_model, language=args.language, **fixed)
+    """The :class:`ASROptions` the flags of :func:`add_asr_arguments` ask for, with ``fixed`` settings; a
+    model that is not there is a :class:`~dmsil.errors.DmsilError` now (:meth:`ASROptions.check`)."""
+    options = ASROptions(backend=args.asr, model=args.asr_model, language=args.language, **fixed)
+    options.check()
+    return options
 
 
 def benchmark_parser(doc: str, out: Path, engine_kinds: Sequence[str] = ()) -> argparse.ArgumentParser:

@@ -234,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     add_verbosity(p)
     args = p.parse_args(argv)
     setup_logging(args, logging.INFO)
-    options = PrepareOptions(args.text_model, args.text_max_length, asr_options(args))
     try:
+        options = PrepareOptions(args.text_model, args.text_max_length, asr_options(args))
         failed = prepare(Path(args.labels), Path(args.raw), Path(args.out), options, args.workers, args.ray)
     except DmsilError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -81,7 +81,6 @@ def _options(args, live: bool):
 
     # live decodes its rolling buffer every second: greedy search keeps it ahead of the speaker on a CPU
     asr = asr_options(args, beam_size=1 if live else 5, threads=1)
-    asr.check()
     windows = WindowOptions(window=args.window, hop=args.hop, live=live, pause=args.pause)
     speakers = None if args.no_speakers else SpeakerOptions()
     return PipelineOptions(windows, asr=asr, smooth=args.smooth, speakers=speakers)
