@@ -81,17 +81,15 @@ def score_file(
 
     # the whole recording is diarized beside the other stages; its windows wait for the turns
     turns = (lambda: speakers_of(path, options)) if source.has_audio and options.speakers is not None else None
-    pipeline = Pipeline(scorer, options)
+    pipeline, interrupted = Pipeline(scorer, options), False
     try:
         stats = pipeline.run([source], on_event, turns=turns, cut=cut)
     except KeyboardInterrupt:  # asked twice: no more scoring, but what was scored is kept
-        stats = pipeline.stats
-        cut = cut or threading.Event()
-        cut.set()
+        stats, interrupted = pipeline.stats, True
     finally:
         bar.close()
     result.damage = source.damage
-    if cut is not None and cut.is_set():
+    if interrupted or (cut is not None and cut.is_set()):
         of = f" of {total:.1f} s" if total else ""
         result.error = f"{path}: interrupted, " + (
             f"scored up to {result.rows[-1].end:.1f} s{of}" if result.rows else f"before anything was scored{of}"

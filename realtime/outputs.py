@@ -10,6 +10,7 @@ modality declarations (:mod:`realtime.modalities`), so a new modality is a new c
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import textwrap
@@ -268,8 +269,7 @@ def _transcript(tx, utterances: list[Scores], width_px: float) -> None:
     lines = 6 // len(lanes)
     for i, u in enumerate(said):
         lane = next((k for k, free in enumerate(lanes) if free <= u.start + 1e-6), None)
-        later = [v.start for v in said[i + 1 :] if v.start >= u.end]
-        until = min([*later[:1], hi])
+        until = min(next((v.start for v in itertools.islice(said, i + 1, None) if v.start >= u.end), hi), hi)
         width = int((until - max(u.start, lo)) * chars_per_s) - 1  # a space before the next label
         if lane is None or width < 4:  # a third voice at once, or too short to read here: the CSV has it
             continue

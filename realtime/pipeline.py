@@ -169,9 +169,11 @@ class Pipeline:
                              name=f"{stage.name}-{i}", daemon=True)
             for i, (stage, q) in enumerate(stages)
         ]  # fmt: skip
+        diarizing = None
         if callable(turns):
             asm.expect("speaker")
-            threads.append(threading.Thread(target=self._diarize, args=(turns, asm), name="speaker", daemon=True))
+            diarizing = threading.Thread(target=self._diarize, args=(turns, asm), name="speaker", daemon=True)
+            threads.append(diarizing)
         elif turns:
             asm.set_turns(turns)
         readers = [
@@ -190,7 +192,7 @@ class Pipeline:
             # a diarization under way when the input was cut is not waited for (a daemon thread: it cannot
             # keep the process alive)
             cutting = cut is not None and cut.is_set()
-            self._end(sources, [t for t in readers + threads if not (cutting and t.name == "speaker")])
+            self._end(sources, [t for t in readers + threads if not (cutting and t is diarizing)])
         self.stats.stage_seconds = dict(self._timers)
         return self.stats
 

@@ -307,13 +307,10 @@ class BrowserSource:
         now, problems = time.monotonic(), []
         # Gradio 6.31 sometimes leaves a stream silent that was started at once with the other (measured:
         # 6 of 11 runs with both started within 50 ms on a busy machine); pressing its buttons again mends it
-        for device, button in (
-            ("camera", "its Record, or Stop then Record"),
-            ("microphone", "Record, or Stop then Record"),
-        ):
+        for device in ("camera", "microphone"):  # each has a Record button that turns into Stop while streaming
             last = self._arrived.get(device)
             if last is None:
-                problems.append(f"nothing from your {device} yet (press {button})")
+                problems.append(f"nothing from your {device} yet (press Record, or Stop then Record)")
             elif now - last > self.STALE_S:
                 problems.append(f"your {device} stopped sending {now - last:.0f} s ago")
         return "; ".join(problems) or None
