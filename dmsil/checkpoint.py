@@ -17,14 +17,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from dmsil.calibration import Calibration, to_runtime
 from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.errors import CheckpointError, DmsilError
-from dmsil.model import DMSIL, HEADS
+from dmsil.model import DMSIL, HEADS, POLARITY
 from dmsil.version import __version__
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,23 @@ def set_runtime(
         runtime["onnx_int8"] = bool(onnx_int8)
     (Path(ckpt_dir) / CONFIG).write_text(json.dumps(document, indent=2) + "\n")
     return runtime
+
+
+def set_polarity(ckpt_dir: str | Path, weight: np.ndarray, bias: np.ndarray, source: str) -> None:
+    """Give a checkpoint the text's class readout (``ModelConfig.polarity``): a linear map from the pooled text
+    (``weight`` 3 x width, ``bias`` 3, in :data:`~dmsil.model.POLARITY_CLASSES` order) fitted after training, so
+    no other weight changes. ``source`` (what it was fitted on) is kept in ``config.json`` ``heads``."""
+    ckpt = Path(ckpt_dir)
+    document = read_config(ckpt)
+    with safe_open(str(ckpt / WEIGHTS), "pt") as f:
+        metadata = f.metadata()
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    state["polarity.weight"] = torch.from_numpy(np.ascontiguousarray(weight, np.float32))
+    state["polarity.bias"] = torch.from_numpy(np.ascontiguousarray(bias, np.float32))
+    document["model"]["polarity"] = True
+    document.setdefault("heads", {})[POLARITY] = asdict(HeadProvenance(True, source))
+    save_file(state, str(ckpt / WEIGHTS), metadata=metadata)
+    (ckpt / CONFIG).write_text(json.dumps(document, indent=2) + "\n")
 
 
 def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> DMSIL:

@@ -51,6 +51,21 @@ def options_from(args: argparse.Namespace, options: type):
     return options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(options)})
 
 
+def run_recipe(prog: str, doc: str, options: type, run, argv: list[str] | None = None) -> int:
+    """A recipe's ``main``: its options from the command line, then ``run(options)``; a :class:`DmsilError`
+    (missing data, a bad file) is one logged line and exit status 1."""
+    from dmsil.errors import DmsilError
+
+    args = options_parser(prog, doc, options).parse_args(argv)
+    setup_logging(args)
+    try:
+        run(options_from(args, options))
+    except DmsilError as exc:
+        logging.getLogger(prog.split()[-1]).error("%s", exc)
+        return 1
+    return 0
+
+
 def setup_logging(args: argparse.Namespace, default: int = logging.INFO) -> None:
     """The root logger for one program: ``-v`` everything from INFO up (also with ``-q``, which then only
     hides progress bars), ``-q`` warnings only, else ``default``."""

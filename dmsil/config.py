@@ -108,6 +108,10 @@ class ModelConfig:
     post_text_dropout: float = 0.1
     post_audio_dropout: float = 0.1
     post_video_dropout: float = 0.0
+    polarity: bool = False
+    """Also read the pooled text as three classes (negative, neutral, positive): output ``P``, whose weights are
+    fitted after training on lines labelled that way (``scripts/default_model/polarity.py``). Whether a line
+    states an opinion at all is a question of its own: one score through a neutral band misses it."""
     label_bound: float = 3.0
     """H: generated unimodal labels are clamped to [-H, H] (3 for MOSI/MOSEI, 1 for SIMS)."""
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)

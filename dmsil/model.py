@@ -19,6 +19,9 @@ from dmsil.config import ModelConfig
 from dmsil.errors import DmsilError
 
 HEADS = ("M", "T", "A", "V")
+POLARITY = "P"
+POLARITY_CLASSES = ("negative", "neutral", "positive")
+"""The order of output ``P``'s probabilities."""
 _LAYER = re.compile(r"\blayers?\.(\d+)\.")
 
 
@@ -173,8 +176,9 @@ class DMSIL(nn.Module):
     """Shared (covariance alignment) and private (Self-MM multi-task) information learning.
 
     ``forward`` returns the four scores ``M, T, A, V`` (batch,), Self-MM's head features
-    ``Feature_f/t/a/v`` used by ULGM, and the shared-space projections ``Shared_T/A/V`` of the
-    modalities that take part in alignment.
+    ``Feature_f/t/a/v`` used by ULGM, the shared-space projections ``Shared_T/A/V`` of the
+    modalities that take part in alignment and, with ``config.polarity``, the text's class
+    probabilities ``P`` (batch, 3; :data:`POLARITY_CLASSES`).
     """
 
     def __init__(self, config: ModelConfig, pretrained: bool = True):
@@ -201,6 +205,7 @@ class DMSIL(nn.Module):
                 "V": Head(config.video_out, config.post_video_dim, config.post_video_dropout),
             }
         )
+        self.polarity = nn.Linear(config.text_out, len(POLARITY_CLASSES)) if config.polarity else None
 
     def forward(
         self,
@@ -230,6 +235,8 @@ class DMSIL(nn.Module):
         out["M"], out["Feature_f"] = self.heads["M"](torch.cat(fused_parts, dim=-1))
         for m, name in (("T", "t"), ("A", "a"), ("V", "v")):
             out[m], out[f"Feature_{name}"] = self.heads[m](unimodal[m])
+        if self.polarity is not None:
+            out[POLARITY] = torch.softmax(self.polarity(unimodal["T"]), dim=-1)
         return out
 
     def alignment_losses(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -13,10 +13,18 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from dmsil.model import DMSIL
+from dmsil.model import DMSIL, POLARITY
 
 INPUTS = ("text", "text_mask", "audio", "audio_lengths", "video", "video_lengths")
 OUTPUTS = ("M", "T", "A", "V")
+"""The scores every model gives; :func:`outputs` adds what a model has beyond them."""
+
+
+def outputs(model: DMSIL) -> tuple[str, ...]:
+    """The outputs engines return for ``model``: :data:`OUTPUTS`, and the text's class probabilities ``P``
+    where the model reads them (``ModelConfig.polarity``)."""
+    return OUTPUTS + ((POLARITY,) if model.polarity is not None else ())
+
 
 AUTO_ORDER = ("tensorrt", "torch-compile", "onnxruntime", "torch")
 """What ``auto`` tries, in turn: the first that can run here wins."""
@@ -46,15 +54,16 @@ class Engine(Protocol):
 
 
 class FusionModel(torch.nn.Module):
-    """DMSIL with positional inputs and the four scores as a tuple: the form exporters and compilers need."""
+    """DMSIL with positional inputs and its :func:`outputs` as a tuple: the form exporters and compilers need."""
 
     def __init__(self, model: DMSIL):
         super().__init__()
         self.model = model
+        self.names = outputs(model)
 
     def forward(self, text, text_mask, audio, audio_lengths, video, video_lengths):
         out = self.model(text, text_mask, audio, audio_lengths, video, video_lengths)
-        return tuple(out[k] for k in OUTPUTS)
+        return tuple(out[k] for k in self.names)
 
 
 def example_batch(model: DMSIL, batch: int = 1, lengths: tuple[int, int, int] = (50, 500, 375), seed: int = 0):
@@ -102,5 +111,5 @@ def parity_tolerance(model: DMSIL, reference: dict[str, np.ndarray]) -> float:
     """
     linears = [m.in_features for m in model.modules() if isinstance(m, torch.nn.Linear)]
     lstms = [m.input_size + m.hidden_size for m in model.modules() if isinstance(m, torch.nn.LSTM)]
-    scale = max(1.0, *(float(np.abs(reference[k]).max()) for k in OUTPUTS))
+    scale = max(1.0, *(float(np.abs(v).max()) for v in reference.values()))
     return float32_tolerance(scale, len(linears) + len(lstms), max(linears + lstms))

@@ -18,7 +18,7 @@ import torch
 from dmsil import checkpoint
 from dmsil.features.cache import staging
 from dmsil.model import DMSIL
-from engines.base import INPUTS, OUTPUTS, FusionModel, example_batch, parity_tolerance, to_torch
+from engines.base import INPUTS, FusionModel, example_batch, parity_tolerance, to_torch
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -52,7 +52,7 @@ def export_model(model: DMSIL, out: Path) -> Path:
         "video": {0: "batch", 1: "video_len"},
         "video_lengths": {0: "batch"},
     }
-    dynamic.update({k: {0: "batch"} for k in OUTPUTS})
+    dynamic.update({k: {0: "batch"} for k in fusion.names})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging(out)
     with warnings.catch_warnings(), torch.no_grad():
@@ -62,7 +62,7 @@ def export_model(model: DMSIL, out: Path) -> Path:
             tuple(sample),
             str(tmp),
             input_names=list(INPUTS),
-            output_names=list(OUTPUTS),
+            output_names=list(fusion.names),
             dynamic_axes=dynamic,
             opset_version=OPSET,
             dynamo=False,
@@ -81,7 +81,7 @@ def parity(model: DMSIL, onnx_path: Path, lengths: tuple[int, int, int] = (50, 5
     batch["audio_lengths"][1:] = [lengths[1] // 2, 1]
     batch["video_lengths"][1:] = [lengths[2] // 3, 0]
     ours, ref = OrtEngine(onnx_path, threads=1)(batch), TorchEngine(model)(batch)
-    return max(float(np.abs(ours[k] - ref[k]).max()) for k in OUTPUTS), parity_tolerance(model, ref)
+    return max(float(np.abs(ours[k] - ref[k]).max()) for k in ref), parity_tolerance(model, ref)
 
 
 def export(ckpt_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -98,7 +98,19 @@ def export(ckpt_dir: str | Path, out: str | Path | None = None) -> Path:
     if diff > tolerance:
         target.unlink()
         raise RuntimeError(f"{target}: ONNX output differs from PyTorch by {diff:.2e} (> {tolerance:.1e})")
+    if out is None:
+        prune(target)
     return target
+
+
+def prune(current: Path) -> None:
+    """Remove the cached graphs of earlier weights (or an earlier torch) beside ``current``, and their INT8
+    copies: each is the size of the model (440 MB for the default one), and nothing asks for them again."""
+    stale = [p for p in current.parent.glob("fusion-*.onnx") if not p.name.startswith(current.stem)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        log.info("removed %d cached graph(s) of earlier weights from %s", len(stale), current.parent)
 
 
 def down_projections(onnx_path: Path) -> list[str]:

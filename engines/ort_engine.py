@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.base import OUTPUTS, EngineUnavailable
+from engines.base import EngineUnavailable
 
 
 def default_threads() -> int:
@@ -35,10 +35,11 @@ class OrtEngine:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         # The exporter drops inputs the graph does not use (e.g. the text mask with [CLS] pooling).
         self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {k: np.ascontiguousarray(batch[k]) for k in self.inputs}
-        return dict(zip(OUTPUTS, self.session.run(list(OUTPUTS), feed), strict=True))
+        return dict(zip(self.outputs, self.session.run(self.outputs, feed), strict=True))
 
     def warmup(self) -> None:
         """One run on a small batch shaped from the session's own inputs (ids 1, lengths 8)."""

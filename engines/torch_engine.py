@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from dmsil.model import DMSIL
-from engines.base import OUTPUTS, EngineUnavailable, FusionModel, example_batch, to_torch
+from engines.base import EngineUnavailable, FusionModel, example_batch, to_torch
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class TorchEngine:
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = self.fusion(*to_torch(batch, self.device))
-        return {k: v.float().cpu().numpy() for k, v in zip(OUTPUTS, out, strict=True)}
+        return {k: v.float().cpu().numpy() for k, v in zip(self.fusion.names, out, strict=True)}
 
     def warmup(self) -> None:
         self(example_batch(self.model))
@@ -90,13 +90,13 @@ class CompiledTorchEngine(TorchEngine):
         if n <= top:
             return self._run(batch)
         parts = [self._run({k: v[i : i + top] for k, v in batch.items()}) for i in range(0, n, top)]
-        return {k: np.concatenate([p[k] for p in parts]) for k in OUTPUTS}
+        return {k: np.concatenate([p[k] for p in parts]) for k in self.fusion.names}
 
     @torch.no_grad()
     def _run(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         padded, n = pad_to_buckets(batch, self.BATCHES, self.LENGTHS)
         out = self.compiled(*to_torch(padded, self.device))
-        return {k: v[:n].float().cpu().numpy() for k, v in zip(OUTPUTS, out, strict=True)}
+        return {k: v[:n].float().cpu().numpy() for k, v in zip(self.fusion.names, out, strict=True)}
 
     def warmup(self) -> None:
         for _ in range(3):  # reduce-overhead records the graph after a couple of runs

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.base import OUTPUTS, EngineUnavailable
+from engines.base import EngineUnavailable
 
 log = logging.getLogger(__name__)
 PROFILE = {  # input -> (min, opt, max) shapes, batch first; feature sizes are filled in from the ONNX
@@ -90,6 +90,7 @@ class TensorRTEngine:
         self.stream = torch.cuda.Stream()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        self.outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         self._buffers: dict[str, object] = {}
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype) -> object:
@@ -111,7 +112,7 @@ class TensorRTEngine:
                 self.context.set_input_shape(name, tuple(host.shape))
                 self.context.set_tensor_address(name, dev.data_ptr())
             outputs = {}
-            for name in OUTPUTS:
+            for name in self.outputs:
                 shape = tuple(self.context.get_tensor_shape(name))
                 out = self._buffer(name, shape, torch.float32)
                 self.context.set_tensor_address(name, out.data_ptr())

@@ -28,7 +28,7 @@ from realtime.modalities import SCORES
 
 if TYPE_CHECKING:
     from realtime.pipeline import PipelineOptions
-    from realtime.scorer import Scorer
+    from realtime.scorer import Scorer, Scores
 
 NOISE = re.compile(
     rb"^(?:[WIE]\d{4} [\d:. ]+\s*\d+ \S+\.cc:\d+\]"  # absl/glog lines from C++
@@ -36,6 +36,11 @@ NOISE = re.compile(
     rb"|INFO: Created TensorFlow Lite"
     rb"|INFO: Initialized TensorFlow Lite)"
 )
+
+
+def words(s: Scores) -> str:
+    """`` (neutral 84%)``: the words' likeliest class, where the model reads it."""
+    return " ({} {:.0%})".format(*s.text_class) if s.text_class is not None else ""
 
 
 def _fmt(x: float | None, width: int = 6) -> str:
@@ -74,7 +79,7 @@ class Lines:
                 )
             case UtteranceScored(s):
                 self._print(
-                    f"{s.start:5.1f}-{s.end:5.1f} utterance: text {_fmt(s.text)} fused {_fmt(s.fused)}  "
+                    f"{s.start:5.1f}-{s.end:5.1f} utterance: text {_fmt(s.text)}{words(s)} fused {_fmt(s.fused)}  "
                     f"{s.speaker + ': ' if s.speaker else ''}{s.transcript}"
                 )
 

@@ -1,7 +1,8 @@
 """What a scored recording or session is written as: the window timeline (``NAME.csv``, ``NAME.json``,
 ``NAME.png``) and one row per utterance (``NAME.utterances.csv``, and ``utterances`` in the JSON).
 
-Every window row holds the raw scores and the smoothed ones beside them (``*_smooth``), then the face's
+Every window row holds the raw scores, the words' likeliest class (``text_class``: negative, neutral or
+positive, with its probability ``text_class_p``) and the smoothed scores (``*_smooth``), then the face's
 absolute reading (``video_raw``) and how far each score can be trusted (``*_confidence``); an utterance row
 scores the utterance's text alone, fused with the frames of its own span. The columns come from the
 modality declarations (:mod:`realtime.modalities`), so a new modality is a new column everywhere at once.
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
 CONFIDENT = (FUSED.name, *MODALITIES)
 """The scores that carry a confidence."""
 EVIDENCE = ("video_raw", *(f"{k}_confidence" for k in CONFIDENT))
-COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, *(f"{k}_smooth" for k in SCORES), "provisional", "present",
-           *EVIDENCE)  # fmt: skip
-UTTERANCE_COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, "present", *EVIDENCE)
+CLASS = ("text_class", "text_class_p")
+"""The words' likeliest class (negative, neutral, positive) and its probability, where the model reads them."""
+COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, *CLASS, *(f"{k}_smooth" for k in SCORES), "provisional",
+           "present", *EVIDENCE)  # fmt: skip
+UTTERANCE_COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, *CLASS, "present", *EVIDENCE)
 SPEAKER_COLUMNS = ("speaker", "talk_seconds", "turns", "utterances",
                    *(f"{k}_{stat}" for k in SCORES for stat in ("mean", "min", "max")))  # fmt: skip
 FORMATS = ("csv", "json", "png")
@@ -63,11 +66,17 @@ def row(s: Scores) -> dict:
         "face": s.face or "",
         "transcript": s.transcript,
         **{k: _round(getattr(s, k)) for k in SCORES},
+        **words_class(s),
         **{f"{k}_smooth": _round(s.smooth.get(k)) for k in SCORES},
         "provisional": s.provisional,
         "present": "+".join(s.present),
         **evidence(s),
     }
+
+
+def words_class(s: Scores) -> dict:
+    name, p = s.text_class or ("", None)
+    return dict(zip(CLASS, (name, _round(p)), strict=True))
 
 
 def evidence(s: Scores) -> dict:
@@ -88,6 +97,7 @@ def utterance_row(s: Scores) -> dict:
         "face": s.face or "",
         "transcript": s.transcript,
         **{k: _round(getattr(s, k)) for k in SCORES},
+        **words_class(s),
         "present": "+".join(s.present),
         **evidence(s),
     }

@@ -27,6 +27,7 @@ from dmsil import calibration, checkpoint
 from dmsil.config import FeatureSpec, ModelConfig
 from dmsil.data.store import pad_frames
 from dmsil.features import normalize, require_computable, resolve_text_model
+from dmsil.model import POLARITY, POLARITY_CLASSES
 from dmsil.voice import VoiceHead, VoiceReading
 from engines.base import OUTPUTS
 from realtime.fusion import FusionOptions
@@ -75,6 +76,17 @@ class Scores:
     faces: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Every face in the picture (``F1``, ...) -> its valence against its own neutral, and its absolute
     reading (the gauge's ``video`` is the one named by :attr:`face`)."""
+    polarity: tuple[float, ...] | None = None
+    """The words' class probabilities (:data:`dmsil.model.POLARITY_CLASSES`), present with ``text`` where the
+    model reads them (``ModelConfig.polarity``)."""
+
+    @property
+    def text_class(self) -> tuple[str, float] | None:
+        """The words' likeliest class (negative, neutral, positive) and its probability."""
+        if self.polarity is None:
+            return None
+        best = int(np.argmax(self.polarity))
+        return POLARITY_CLASSES[best], self.polarity[best]
 
     @classmethod
     def failed(cls, w: Window, reason: Reason) -> Scores:
@@ -83,23 +95,32 @@ class Scores:
                    recent=w.recent, provisional=w.provisional, speaker=w.speaker)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class TextReading:
+    """What the model reads from one text alone: the text head's raw score, and the class probabilities
+    where the model has them."""
+
+    score: float
+    polarity: tuple[float, ...] | None = None
+
+
 class TextScores:
-    """The text head's raw score of each text, computed once: the head reads the words alone (Self-MM's
+    """The text head's reading of each text, computed once: the head reads the words alone (Self-MM's
     private branch), so every window over the same sentence (offline, about five per sentence; live, each
     hop until new words come) reuses it instead of running the text encoder again. Least recently used
     texts are forgotten beyond ``size``."""
 
     def __init__(self, size: int = 4096):
         self.size = size
-        self._scores: OrderedDict[str, float] = OrderedDict()
+        self._scores: OrderedDict[str, TextReading] = OrderedDict()
 
-    def get(self, text: str) -> float | None:
+    def get(self, text: str) -> TextReading | None:
         score = self._scores.get(text)
         if score is not None:
             self._scores.move_to_end(text)
         return score
 
-    def put(self, text: str, score: float) -> None:
+    def put(self, text: str, score: TextReading) -> None:
         self._scores[text] = score
         self._scores.move_to_end(text)
         while len(self._scores) > self.size:
@@ -257,29 +278,31 @@ class Scorer:
         use = [self._present(w, v) for w, v in zip(windows, voices, strict=True)]
         model_use = [u - {AUDIO.name} if self.voice is not None else u for u in use]
         texts = [w.text if "text" in u else "" for w, u in zip(windows, model_use, strict=True)]
-        text_scores = self._text_head(texts)
+        read = self._text_head(texts)
         frames = [w if u - {"text"} else None for w, u in zip(windows, model_use, strict=True)]
         if any(f is not None for f in frames):  # the face (or the model's own audio head): words masked
-            out = self._run([""] * len(windows), frames, model_use)
+            out = {k: v for k, v in self._run([""] * len(windows), frames, model_use).items() if k in OUTPUTS}
         else:
             out = {k: np.zeros(len(windows), np.float32) for k in OUTPUTS}
-        out["T"] = np.array([text_scores.get(t, 0.0) for t in texts], np.float32)
+        out["T"] = np.array([read[t].score if t in read else 0.0 for t in texts], np.float32)
         return [
-            self._scores(w, u, {k: float(v[i]) for k, v in out.items()}, voice)
-            for i, (w, u, voice) in enumerate(zip(windows, use, voices, strict=True))
+            self._scores(w, u, {k: float(v[i]) for k, v in out.items()}, voice, read.get(t))
+            for i, (w, u, voice, t) in enumerate(zip(windows, use, voices, texts, strict=True))
         ]
 
-    def _text_head(self, texts: list[str]) -> dict[str, float]:
-        """The text head's raw score of each distinct non-empty text: known ones from the cache, the rest
-        in engine calls of their own (shortest first, so little padding)."""
+    def _text_head(self, texts: list[str]) -> dict[str, TextReading]:
+        """The model's reading of each distinct non-empty text: known ones from the cache, the rest in engine
+        calls of their own (shortest first, so little padding)."""
         wanted = {t for t in texts if t}
         known = {t: s for t in wanted if (s := self.text_scores_cache.get(t)) is not None}
         new = sorted(wanted - known.keys(), key=len)
         for i in range(0, len(new), TEXT_BATCH):
             part = new[i : i + TEXT_BATCH]
-            for t, s in zip(part, self._run(part, [None] * len(part), [{"text"}] * len(part))["T"], strict=True):
-                known[t] = float(s)
-                self.text_scores_cache.put(t, float(s))
+            out = self._run(part, [None] * len(part), [{"text"}] * len(part))
+            for j, t in enumerate(part):
+                classes = tuple(float(p) for p in out[POLARITY][j]) if POLARITY in out else None
+                known[t] = TextReading(float(out["T"][j]), classes)
+                self.text_scores_cache.put(t, known[t])
         return known
 
     def _run(self, texts: list[str], frames: list[Window | None], use: list[set[str]]) -> dict[str, np.ndarray]:
@@ -298,12 +321,15 @@ class Scorer:
             batch[name], batch[f"{name}_lengths"] = pad_frames(seqs, dim)
         return self.engine(batch)
 
+    def texts(self, texts: list[str], batch: int = 64) -> list[Scores]:
+        """Each sentence scored on its own (no audio, no face), through the engine."""
+        return [
+            s for i in range(0, len(texts), batch) for s in self([Window(0.0, 0.0, t) for t in texts[i : i + batch]])
+        ]
+
     def text_scores(self, texts: list[str], batch: int = 64) -> np.ndarray:
-        """The text head's score for each sentence on its own (no audio, no face), through the engine."""
-        out: list[float | None] = []
-        for i in range(0, len(texts), batch):
-            out += [s.text for s in self([Window(0.0, 0.0, t) for t in texts[i : i + batch]])]
-        return np.array([np.nan if v is None else v for v in out], np.float64)
+        """The text head's score for each sentence on its own (NaN where it has no words)."""
+        return np.array([np.nan if s.text is None else s.text for s in self.texts(texts, batch)], np.float64)
 
     def _present(self, w: Window, voice: VoiceReading | None) -> set[str]:
         have = set()
@@ -315,7 +341,9 @@ class Scorer:
             have.add("video")
         return have - set(self.untrained)
 
-    def _scores(self, w: Window, use: set[str], out: dict[str, float], voice: VoiceReading | None) -> Scores:
+    def _scores(
+        self, w: Window, use: set[str], out: dict[str, float], voice: VoiceReading | None, read: TextReading | None
+    ) -> Scores:
         out = {h: float(self.calibration[h](v)) if h in self.calibration else v for h, v in out.items()}
         missing = {m: self._why_missing(w, m) for m in MODALITIES if m not in use}
         per = {m.name: out[m.head] if m.name in use else None for m in ALL}
@@ -337,6 +365,7 @@ class Scorer:
             arousal=voice.arousal if voice is not None else None,
             speaker=w.speaker,
             face=w.face if "video" in use else None,
+            polarity=read.polarity if read is not None and TEXT.name in use else None,
         )
 
     def _why_missing(self, w: Window, modality: str) -> Reason:

@@ -434,6 +434,8 @@ def utterance_list(
             if score is not None
             else "not scored: " + str(next(iter(u.missing.values()), ""))
         )
+        if u.text_class is not None:
+            label += " · words {} {:.0%}".format(*u.text_class)
         items.append(
             f'<li class="utt" data-score="{"" if score is None else f"{score:.3f}"}" '
             f'style="background:{tint(score)};border-left-color:{_edge(score)}">'

@@ -12,10 +12,9 @@ right." takes its sentiment from what it answers. VADER's compound score, with i
 the baseline when ``vaderSentiment`` is importable. Published: the MELD paper's text-only CNN, weighted F1
 0.6673 on test (its Table 6, sentiment).
 
-``--probe`` (a diagnosis, not the product) asks how much of MELD's sentiment the text head's input holds: a
-logistic regression on the model's pooled text representation, trained on MELD train (``C`` chosen on dev),
-as a three-class classifier and collapsed to one score, P(positive) - P(negative), read through a band
-chosen on dev as the head's score is.
+``text classes``: the model's own class readout (output ``P``, where the checkpoint has one:
+``scripts/default_model/polarity.py``, fitted on MELD train and chosen on MELD dev), its likeliest class per
+line; nothing of it is chosen here.
 
 Writes ``scripts/results/bench_meld.json``.
 """
@@ -75,51 +74,10 @@ def report(dev, test, shares=(0.0,)) -> dict:
             "test_weighted_f1": weighted_f1(labels, with_context(scores, previous, share), band)}  # fmt: skip
 
 
-PROBE_C = (0.01, 0.1, 1.0)
-
-
-def text_features(ckpt: str | None, texts: list[str]) -> np.ndarray:
-    """The model's pooled text representation of each text: what its text head reads."""
-    import torch
-
-    from dmsil import checkpoint, default_checkpoint
-    from dmsil.evaluate import text_batches
-
-    model = checkpoint.load(ckpt or default_checkpoint()).eval()
-    out = np.zeros((len(texts), model.text_encoder.out_dim), np.float32)
-    with torch.no_grad():
-        for idx, ids, mask in text_batches(model, texts, 128):
-            out[idx] = model.text_encoder(ids, mask).numpy()
-    return out
-
-
-def probe(folder: Path, ckpt: str | None, sets: dict) -> dict:
-    """The text head's input probed on MELD: three classes, and one score read through a dev-chosen band."""
-    from sklearn.linear_model import LogisticRegression
-
-    texts, labels, _ = read(folder / "train_sent_emo.csv")
-    features = {"train": text_features(ckpt, texts)}
-    for split in ("dev", "test"):
-        features[split] = text_features(ckpt, read(folder / f"{split}_sent_emo.csv")[0])
-    fits = {c: LogisticRegression(C=c, max_iter=3000).fit(features["train"], labels) for c in PROBE_C}
-    c, clf = max(
-        fits.items(), key=lambda kv: f1_score(sets["dev"][0], kv[1].predict(features["dev"]), average="weighted")
-    )
-    three = {s: float(f1_score(sets[s][0], clf.predict(features[s]), average="weighted")) for s in ("dev", "test")}
-    positive, negative = list(clf.classes_).index(1), list(clf.classes_).index(-1)
-    one = {}
-    for split in ("dev", "test"):
-        p = clf.predict_proba(features[split])
-        one[split] = (sets[split][0], p[:, positive] - p[:, negative], sets[split][2])
-    return {"train_utterances": len(texts), "C": c, "three_classes": {f"{s}_weighted_f1": v for s, v in three.items()},
-            "one_score": report(one["dev"], one["test"])}  # fmt: skip
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m scripts.bench_meld", description=__doc__.split("\n")[0])
     p.add_argument("--meld", type=Path, required=True, help="folder with dev_sent_emo.csv and test_sent_emo.csv")
     p.add_argument("--checkpoint", help="model directory (default: the shipped default model)")
-    p.add_argument("--probe", action="store_true", help="also probe the text head's input (needs train_sent_emo.csv)")
     add_verbosity(p)
     args = p.parse_args(argv)
     setup_logging(args)
@@ -127,11 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     from realtime.scorer import Scorer
 
     scorer = Scorer(args.checkpoint)
-    sets = {}
+    sets, classes_f1 = {}, {}
     for split in ("dev", "test"):
         texts, labels, previous = read(args.meld / f"{split}_sent_emo.csv")
-        scores = np.nan_to_num(scorer.text_scores(texts))
-        sets[split] = (labels, scores, previous)
+        read_alone = scorer.texts(texts)
+        sets[split] = (labels, np.nan_to_num([np.nan if s.text is None else s.text for s in read_alone]), previous)
+        if all(s.polarity is not None for s in read_alone if s.text is not None):
+            predicted = [0 if s.text is None else np.argmax(s.polarity) - 1 for s in read_alone]
+            classes_f1[f"{split}_weighted_f1"] = float(f1_score(labels, predicted, average="weighted"))
     out = {"utterances": {k: int(len(v[0])) for k, v in sets.items()},
            "published": {"MELD paper, text-only CNN (test)": 0.6673},
            "text head": report(sets["dev"], sets["test"]),
@@ -147,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             texts, labels, previous = read(args.meld / f"{split}_sent_emo.csv")
             graded[split] = (labels, 3 * np.array([vader.polarity_scores(t)["compound"] for t in texts]), previous)
         out["VADER"] = report(graded["dev"], graded["test"])
-    if args.probe:
-        out["probe of the text head's input (diagnosis)"] = probe(args.meld, args.checkpoint, sets)
+    if len(classes_f1) == 2:
+        out["text classes"] = classes_f1
     RESULTS.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0

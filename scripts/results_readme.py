@@ -338,14 +338,9 @@ def render_meld(d: dict) -> Lines:
     rows = [[name, r["band"], r["context_share"], r["dev_weighted_f1"], r["test_weighted_f1"]]
             for name, r in d.items() if isinstance(r, dict) and "band" in r]  # fmt: skip
     rows += [[name, None, None, None, v] for name, v in d.get("published", {}).items()]
-    for name, r in d.items():  # the probe of the text head's input: three classes, and one score through a band
-        if isinstance(r, dict) and "three_classes" in r:
-            three, one = r["three_classes"], r["one_score"]
-            rows.append([f"{name}, three classes (C {r['C']:g})", None, None, three["dev_weighted_f1"],
-                         three["test_weighted_f1"]])  # fmt: skip
-            rows.append(
-                [f"{name}, P(pos) - P(neg)", one["band"], None, one["dev_weighted_f1"], one["test_weighted_f1"]]
-            )
+    if "text classes" in d:  # the model's class readout: its likeliest class, nothing chosen on MELD here
+        r = d["text classes"]
+        rows.append(["text classes (output P)", None, None, r["dev_weighted_f1"], r["test_weighted_f1"]])
     return table(["scored by", "neutral band", "previous turn's share", "dev weighted F1", "test weighted F1"], rows)
 
 
@@ -602,8 +597,9 @@ RENDERERS: dict[str, tuple[str, str | None, Renderer]] = {
         render_conversation,
     ),
     "bench_meld.json": (
-        "Conversational text: the text head on MELD's dev and test sets, 3 classes (neutral band chosen on dev).",
-        f"{PY} -m scripts.bench_meld --meld DIR --probe",
+        "Conversational text on MELD's dev and test sets, 3 classes: the text score through a neutral band chosen on dev, "
+        "and the model's text classes.",
+        f"{PY} -m scripts.bench_meld --meld DIR",
         render_meld,
     ),
     "bench_shutdown.json": ("Ctrl-C under load: seconds from SIGINT to exit.", f"{BENCH}shutdown.py", render_shutdown),

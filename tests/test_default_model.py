@@ -15,6 +15,13 @@ NEUTRAL = [
     "Please send the signed form back to the office by Friday.",
     "My cousin is studying chemistry in Lisbon.",
 ]
+CONVERSATION = {  # lines of a conversation, none of them in MELD
+    "Thank you so much for the flowers, they are lovely!": "positive",
+    "Oh my God, I can't believe you got the job!": "positive",
+    "Get out of my apartment, I never want to see you again!": "negative",
+    "I'm so sorry about your dad.": "negative",
+    "Where did you put the keys?": "neutral",
+}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +75,17 @@ def test_neutral_statements_score_near_zero(scorer):
     opinion = np.abs(scorer.text_scores(POSITIVE + NEGATIVE))
     assert neutral.max() < 1.0, neutral
     assert neutral.mean() < 0.35 * opinion.mean(), (neutral, opinion)
+
+
+def test_the_words_class_says_whether_a_line_states_an_opinion_and_which(scorer):
+    """The class readout (``scripts/default_model/polarity.py``): opinions, negated and contrasted ones too, on
+    their side; facts, requests and questions neutral."""
+    lines = {**dict.fromkeys(POSITIVE, "positive"), **dict.fromkeys(NEGATIVE, "negative"),
+             **dict.fromkeys(NEUTRAL, "neutral"), **CONVERSATION}  # fmt: skip
+    read = scorer.texts(list(lines))
+    assert {s.transcript: s.text_class[0] for s in read} == lines
+    assert all(sum(s.polarity) == pytest.approx(1.0, abs=1e-5) for s in read)
+    assert "MELD train" in checkpoint.read_config(default_checkpoint())["heads"]["P"]["source"]
 
 
 def test_nothing_present_gives_no_fused_score(scorer):

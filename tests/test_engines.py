@@ -12,7 +12,7 @@ from dmsil import checkpoint
 from dmsil.config import ModelConfig
 from dmsil.model import DMSIL
 from engines.base import OUTPUTS, example_batch, parity_tolerance
-from engines.onnx_export import export
+from engines.onnx_export import export, quantize
 from engines.ort_engine import OrtEngine
 from engines.torch_engine import CompiledTorchEngine, TorchEngine, pad_to_buckets
 from tests.conftest import require_module, run_module
@@ -66,6 +66,17 @@ def test_export_is_cached_and_keyed_by_the_weights(ckpt, tmp_path):
     model.heads["M"].layer_3.bias.data += 1.0
     checkpoint.save(model, other)
     assert export(other).name != first.name
+
+
+def test_a_new_export_removes_the_graphs_of_earlier_weights(ckpt, tmp_path):
+    """A cached graph is the model's size (440 MB for the default one): new weights must not pile them up."""
+    own = Path(shutil.copytree(ckpt, tmp_path / "own", ignore=shutil.ignore_patterns("onnx")))
+    quantize(export(own))
+    model = checkpoint.load(own)
+    model.heads["M"].layer_3.bias.data += 1.0
+    checkpoint.save(model, own)
+    new = export(own)
+    assert [p.name for p in (own / "onnx").iterdir()] == [new.name]
 
 
 def test_fine_tuned_text_encoder_is_exported_with_token_ids(tmp_path):
@@ -181,3 +192,23 @@ def test_down_projections_are_the_matmuls_that_narrow(tmp_path):
     path = tmp_path / "ffn.onnx"
     onnx.save(helper.make_model(graph), str(path))
     assert down_projections(path) == ["ffn/down"]
+
+
+def test_a_class_readout_is_an_output_of_every_engine_and_changes_nothing_else(ckpt, tmp_path):
+    """A checkpoint given the text's class readout (``checkpoint.set_polarity``) returns ``P`` from torch and
+    ONNX Runtime alike: three probabilities a row, equal within float32 rounding; the scores stay as they were."""
+    model = checkpoint.load(ckpt)
+    before = TorchEngine(model)(varied_batch(model))
+    target = Path(shutil.copytree(ckpt, tmp_path / "ckpt", ignore=shutil.ignore_patterns("onnx")))
+    rng = np.random.default_rng(0)
+    checkpoint.set_polarity(target, 0.1 * rng.normal(size=(3, model.config.text_out)), rng.normal(size=3), "a test")
+    with_classes = checkpoint.load(target)
+    batch = varied_batch(with_classes)
+    ref, ours = TorchEngine(with_classes)(batch), OrtEngine(export(target))(batch)
+    assert set(ref) == set(ours) == {*OUTPUTS, "P"}
+    assert ref["P"].shape == (5, 3) and np.allclose(ref["P"].sum(1), 1.0) and (ref["P"] > 0).all()
+    assert np.abs(ours["P"] - ref["P"]).max() < parity_tolerance(with_classes, ref)
+    for k in OUTPUTS:
+        np.testing.assert_allclose(ref[k], before[k], rtol=0, atol=1e-6)
+    assert checkpoint.read_config(target)["heads"]["P"] == {"trained": True, "source": "a test"}
+    assert "P" not in TorchEngine(model)(batch)  # a checkpoint without it gives the four scores only

@@ -93,8 +93,10 @@ def test_transcripts_are_scored_by_the_command_and_other_text_is_refused(tmp_pat
     assert [r["speaker"] for r in rows] == ["Ross", "Rachel", "Rachel", "Ross"]
     assert float(rows[0]["fused"]) > 1 and float(rows[2]["fused"]) < -1
     assert all(r["fused"] == r["text"] and r["audio"] == r["video"] == "" for r in rows)
+    assert [r["text_class"] for r in rows] == ["positive", "neutral", "negative", "neutral"]  # "Oh." states nothing
     document = json.loads((out / "film.json").read_text())
     assert [(w["start"], w["end"]) for w in document["windows"]] == [(1.0, 3.5), (4.0, 6.0)]
+    assert [u["text_class"] for u in document["utterances"]] == ["positive", "negative"]
     assert document["windows"][0]["missing"] == {
         "audio": "a transcript has no sound",
         "video": "a transcript has no picture",

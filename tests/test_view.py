@@ -96,7 +96,7 @@ def test_utterances_are_tinted_by_score_with_the_number_beside(scored):
     assert [i[3] for i in items] == [u.speaker for u in said] == ["S1"] * len(said)  # one voice: one speaker
     for (score, background, meta, _, _), u in zip(items, said, strict=True):
         assert background == view.tint(u.fused) and float(score) == pytest.approx(u.fused, abs=1e-3)
-        assert meta.endswith(f"{u.fused:+.2f} {view.verdict(u.fused)}")
+        assert meta.endswith(f"{u.fused:+.2f} {view.verdict(u.fused)} · words {u.text_class[0]} {u.text_class[1]:.0%}")
     newest_first = view.utterance_list(said, newest_first=True)
     assert newest_first.index(said[-1].transcript) < newest_first.index(said[0].transcript)
     speaking = dataclasses.replace(scored.rows[-1], transcript="and one more thing", provisional=True)

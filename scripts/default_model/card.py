@@ -168,7 +168,35 @@ def render(ckpt: Path) -> str:
         int8_line=int8_summary(m.get("int8_check")),
         size_mb=f"{(ckpt / checkpoint.WEIGHTS).stat().st_size / 1e6:.1f}",
         voice=voice_section(ckpt),
+        classes=classes_section(m.get("polarity")),
     )
+
+
+def classes_section(p: dict | None) -> str:
+    """The text classes' part of the card, from ``metrics.json`` ``polarity`` (``scripts/default_model/polarity.py``)."""
+    if not p:
+        return "## The text classes\n\nNot in this checkpoint: a line's class is its score through the neutral band.\n"
+    chosen = p["chosen"]
+    rows = "\n".join(
+        f"| {s} | {p['held_out_band_accuracy'][s]:.3f} | {a:.3f} |" for s, a in p["held_out_accuracy"].items()
+    )
+    return f"""## The text classes
+
+Output `P`: P(negative), P(neutral), P(positive) of the words, a multinomial logistic regression on the pooled
+text (what the text head reads), fitted by `python -m scripts.default_model.polarity --meld DIR` on
+{p["sentences"]["train"]:,} sentences: MELD's {p["meld_train_lines"]:,} train lines (GPL-3.0) counted
+x{chosen["meld_weight"]:g}, and the recipe's training sentences in classes (|target| >= {p["neutral_band"]:g} an
+opinion). Whether a line states an opinion at all is a question of its own; in conversation one score through a
+band answers it badly. Chosen on validation: the best MELD dev weighted F1 ({chosen["meld_dev_weighted_f1"]:.3f},
+C {chosen["C"]:g}) among fits whose 3-class accuracy on no other source fell more than {p["slice_loss"]:g} below the band's. MELD
+test: `scripts/bench_meld.py`.
+
+Held-out test sentences, 3-class accuracy:
+
+| source | the text score through the band | the classes |
+|---|---|---|
+{rows}
+"""
 
 
 PUBLISHED = (

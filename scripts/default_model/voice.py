@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dmsil.cli import options_from, options_parser, setup_logging
+from dmsil.cli import run_recipe
 from dmsil.errors import DmsilError
 from dmsil.voice import (
     CONFIG,
@@ -470,14 +470,7 @@ def run(opts: VoiceOptions) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = options_parser("python -m scripts.default_model.voice", __doc__, VoiceOptions).parse_args(argv)
-    setup_logging(args)
-    try:
-        run(options_from(args, VoiceOptions))
-    except DmsilError as exc:
-        log.error("%s", exc)
-        return 1
-    return 0
+    return run_recipe("python -m scripts.default_model.voice", __doc__, VoiceOptions, run, argv)
 
 
 if __name__ == "__main__":
