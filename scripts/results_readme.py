@@ -338,9 +338,10 @@ def render_meld(d: dict) -> Lines:
     rows = [[name, r["band"], r["context_share"], r["dev_weighted_f1"], r["test_weighted_f1"]]
             for name, r in d.items() if isinstance(r, dict) and "band" in r]  # fmt: skip
     rows += [[name, None, None, None, v] for name, v in d.get("published", {}).items()]
-    if "text classes" in d:  # the model's class readout: its likeliest class, nothing chosen on MELD here
-        r = d["text classes"]
-        rows.append(["text classes (output P)", None, None, r["dev_weighted_f1"], r["test_weighted_f1"]])
+    for name in ("text classes", "text classes with context"):  # the model's readout: its likeliest class
+        if name in d:
+            r = d[name]
+            rows.append([f"{name} (output P)", None, r["context_share"], r["dev_weighted_f1"], r["test_weighted_f1"]])
     return table(["scored by", "neutral band", "previous turn's share", "dev weighted F1", "test weighted F1"], rows)
 
 
