@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dmsil.model import POLARITY_CLASSES
 from realtime.modalities import COLOURS, DIMENSION, FUSED, MODALITIES, SCORES
 from realtime.scorer import Scorer, Scores
 from realtime.speakers import colour_of
@@ -34,7 +35,7 @@ CLASS = ("text_class", "text_class_p")
 COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, *CLASS, *(f"{k}_smooth" for k in SCORES), "provisional",
            "present", *EVIDENCE)  # fmt: skip
 UTTERANCE_COLUMNS = ("start", "end", "speaker", "face", "transcript", *SCORES, *CLASS, "present", *EVIDENCE)
-SPEAKER_COLUMNS = ("speaker", "talk_seconds", "turns", "utterances",
+SPEAKER_COLUMNS = ("speaker", "talk_seconds", "turns", "utterances", *(f"{c}_utterances" for c in POLARITY_CLASSES),
                    *(f"{k}_{stat}" for k in SCORES for stat in ("mean", "min", "max")))  # fmt: skip
 FORMATS = ("csv", "json", "png")
 DPI = 110
@@ -105,7 +106,8 @@ def utterance_row(s: Scores) -> dict:
 
 def speakers(utterances: list[Scores]) -> list[dict]:
     """One row per speaker of the utterances, in order of first speech: talk time, turns (runs of their
-    utterances), and the mean and range of each score over their utterances. Empty when no utterance has
+    utterances), how many of their utterances' words read negative, neutral and positive (empty where the model
+    has no classes), and the mean and range of each score over their utterances. Empty when no utterance has
     a speaker."""
     rows: dict[str, dict] = {}
     said: dict[str, list[Scores]] = {}
@@ -119,6 +121,8 @@ def speakers(utterances: list[Scores]) -> list[dict]:
         last = s.speaker
     for name, r in rows.items():
         r["utterances"], r["talk_seconds"] = len(said[name]), round(r["talk_seconds"], 3)
+        classes = [s.text_class[0] for s in said[name] if s.text_class is not None]
+        r.update({f"{c}_utterances": classes.count(c) if classes else None for c in POLARITY_CLASSES})
         for k in SCORES:
             values = [getattr(s, k) for s in said[name] if getattr(s, k) is not None]
             stats = (sum(values) / len(values), min(values), max(values)) if values else (None, None, None)

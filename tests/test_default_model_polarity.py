@@ -35,3 +35,18 @@ def test_the_best_dev_fit_that_keeps_every_other_source_is_chosen(caplog):
     assert choose([lost, kept, fit(0.63, 0.02)]) is kept
     assert choose([lost, fit(0.65, -2 * SLICE_LOSS)])["meld_dev_weighted_f1"] == pytest.approx(0.65)  # none kept
     assert "loses least" in caplog.text
+
+
+def test_a_run_warm_started_from_the_shipped_model_leaves_its_classes_behind():
+    """``train.py --warm-start``: the new encoder gets the start's weights but not its classes, which were
+    fitted to the old encoder (``polarity.py`` fits them again)."""
+    import dataclasses
+
+    from dmsil.model import DMSIL
+    from scripts.default_model.train import warm_start
+
+    shipped = checkpoint.load(default_checkpoint())
+    model = DMSIL(dataclasses.replace(shipped.config, polarity=False))
+    warm_start(model, default_checkpoint())
+    assert model.polarity is None and shipped.polarity is not None
+    assert torch.equal(model.heads["T"].layer_3.weight, shipped.heads["T"].layer_3.weight)

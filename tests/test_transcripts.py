@@ -104,4 +104,5 @@ def test_transcripts_are_scored_by_the_command_and_other_text_is_refused(tmp_pat
     with (out / "chat.speakers.csv").open() as f:
         speakers = {r["speaker"]: r for r in csv.DictReader(f)}
     assert speakers["Ross"]["turns"] == "2" and speakers["Rachel"]["utterances"] == "2"
+    assert [speakers["Rachel"][f"{c}_utterances"] for c in ("negative", "neutral", "positive")] == ["1", "1", "0"]
     assert float(speakers["Rachel"]["fused_mean"]) < 0 < float(speakers["Ross"]["fused_max"])

@@ -99,8 +99,11 @@ def build_model(opts: DefaultOptions) -> tuple[DMSIL, FeatureSpec]:
 
 def warm_start(model: DMSIL, ckpt: Path) -> dict:
     """Load ``ckpt``'s weights into ``model`` (the same architecture) and freeze its face branch, which no
-    face clip will train (AdamW's weight decay would otherwise wear it down); returns its face normalization."""
-    model.load_state_dict(checkpoint.load(ckpt).state_dict())
+    face clip will train (AdamW's weight decay would otherwise wear it down); returns its face normalization.
+    The start's text classes are left behind: they were fitted to its encoder, and ``polarity.py`` fits them
+    again to the new one."""
+    start = checkpoint.load(ckpt).state_dict()
+    model.load_state_dict({k: v for k, v in start.items() if not k.startswith("polarity.")})
     for part in (model.video_encoder, model.heads["V"], model.alignment.projections["V"] if model.alignment else None):
         if part is not None:
             part.requires_grad_(False)
