@@ -249,7 +249,12 @@ def with_voice(w: dict, weight: float) -> float | None:
 
 
 def utterance_metrics(utterances: list[dict], sentences: list[dict]) -> dict:
-    own, signs = 0, []
+    """Per sentence with one utterance row of its own: its text score's sign (opinions), and its class
+    (``text_class``, and the text score through the recipe's neutral band beside it) against the sentence's:
+    its polarity, or neutral."""
+    from scripts.default_model.sentences import three_class
+
+    own, signs, classes, banded = 0, [], [], []
     for s in sentences:
         rows = [
             u
@@ -259,12 +264,18 @@ def utterance_metrics(utterances: list[dict], sentences: list[dict]) -> dict:
         own += len(rows) == 1
         if len(rows) == 1 and s["group"] != "neutral" and rows[0]["text"] is not None:
             signs.append(np.sign(rows[0]["text"]) == (1 if s["polarity"] == "positive" else -1))
+        if len(rows) == 1 and rows[0]["text"] is not None:
+            said = "neutral" if s["group"] == "neutral" else s["polarity"]
+            classes.append(rows[0].get("text_class") == said)
+            banded.append(("negative", "neutral", "positive")[int(three_class([rows[0]["text"]])[0]) + 1] == said)
     ref = [w for s in sentences for w in words(s["text"])]
     hyp = [w for u in utterances for w in words(u["transcript"])]
     return {
         "one_row_per_sentence": own / len(sentences),
         "wer": wer(ref, hyp),
         "opinion_sign_accuracy": float(np.mean(signs)),
+        "class_accuracy": float(np.mean(classes)),
+        "band_class_accuracy": float(np.mean(banded)),
     }
 
 

@@ -198,13 +198,22 @@ def render_realtime(d: dict) -> Lines:
 
 def utterance_tables(models: dict) -> Lines:
     utt = table(
-        ["recognizer", "WER", "one utterance row per sentence", "opinion sign accuracy", "offline RTF", "start-up s"],
+        [
+            "recognizer",
+            "WER",
+            "one utterance row per sentence",
+            "opinion sign accuracy",
+            "class accuracy (band)",
+            "offline RTF",
+            "start-up s",
+        ],
         (
             [
                 m,
                 v["utterances"]["wer"],
                 v["utterances"]["one_row_per_sentence"],
                 v["utterances"]["opinion_sign_accuracy"],
+                classes(v["utterances"]),
             ]
             + [v["rtf"], v["startup_s"]]
             for m, v in models.items()
@@ -214,6 +223,11 @@ def utterance_tables(models: dict) -> Lines:
     for m, v in models.items():
         out += [f"Windows inside a sentence, offline, `{m}`:", "", *window_table(v["windows"])]
     return out
+
+
+def classes(u: dict) -> str | None:
+    """Utterance rows' class accuracy, the text score through the band beside it (older results: none)."""
+    return f"{u['class_accuracy']:.3f} ({u['band_class_accuracy']:.3f})" if "class_accuracy" in u else None
 
 
 def window_table(windows: dict) -> Lines:
@@ -239,7 +253,7 @@ def render_utterances(d: dict) -> Lines:
         if "utterances" in live:
             u = live["utterances"]
             rows = [["utterance rows' word error rate", u["wer"]], ["one utterance row per sentence", u["one_row_per_sentence"]],
-                    ["opinion sign accuracy", u["opinion_sign_accuracy"]],
+                    ["opinion sign accuracy", u["opinion_sign_accuracy"]], ["class accuracy (the score in the band)", classes(u)],
                     ["the live recognizer alone, without the clock: word error rate", live["incremental_wer"]]]  # fmt: skip
             out += ["Live utterance rows:", "", *table(["measure", "value"], rows)]
         if "ceiling" in live:
