@@ -298,15 +298,19 @@ def side_by_side(talks: list, tmp: Path, model: str, startup: float) -> tuple[li
 
 def print_tables(report: dict) -> None:
     print(f"\n{len(report['voices'])} talks, {report['talk_seconds']:.0f} s of speech")
-    print(f"{'recognizer':10s} {'WER':>6s} {'own row':>8s} {'utt. sign':>10s} {'RTF':>6s} {'start-up s':>11s}")
+    print(
+        f"{'recognizer':10s} {'WER':>6s} {'own row':>8s} {'utt. sign':>10s} {'class (band)':>14s} {'RTF':>6s} {'start-up s':>11s}"
+    )
     for model, e in report["models"].items():
         u = e["utterances"]
         print(
-            f"{model:10s} {u['wer']:6.3f} {u['one_row_per_sentence']:8.3f} {u['opinion_sign_accuracy']:10.3f} {e['rtf']:6.3f} {e['startup_s']:11.1f}"
+            f"{model:10s} {u['wer']:6.3f} {u['one_row_per_sentence']:8.3f} {u['opinion_sign_accuracy']:10.3f} "
+            f"{u['class_accuracy']:7.3f} ({u['band_class_accuracy']:.3f}) {e['rtf']:6.3f} {e['startup_s']:11.1f}"
         )
     if "live" in report and "utterances" in report["live"]:
         u = report["live"]["utterances"]
         print(f"{'live ' + report['live']['asr_model']:10s} {u['wer']:6.3f} {u['one_row_per_sentence']:8.3f} {u['opinion_sign_accuracy']:10.3f}"
+              f" {u['class_accuracy']:7.3f} ({u['band_class_accuracy']:.3f})"
               f"   (recognizer alone, without the clock: WER {report['live']['incremental_wer']:.3f})")  # fmt: skip
     print(
         f"\n{'recognizer':10s} {'score':22s} {'plain agree':>12s} {'neg/contr. agree':>17s} {'flips':>7s} {'neutral in +-1':>15s}"
