@@ -2,7 +2,8 @@
 
 Kinds: ``tensorrt`` (NVIDIA GPU with TensorRT), ``torch-compile`` (CUDA graphs on a GPU), ``onnxruntime``
 (CPU), ``torch`` (eager reference). ``auto`` takes the first that can run here, in that order, and logs
-the choice and every fallback reason once. Every engine maps numpy inputs to ``{"M","T","A","V"}``.
+the choice and every fallback reason once. Every engine maps numpy inputs to ``{"M","T","A","V"}``, plus
+``"P"`` (the text's class probabilities) for a checkpoint that has them (:func:`engines.base.outputs`).
 """
 
 from __future__ import annotations
