@@ -3,7 +3,7 @@ depend on what else is in the window or the batch (the text head reads the words
 
 import numpy as np
 
-from realtime.scorer import TextScores
+from realtime.scorer import TextReading, TextScores
 from realtime.windows import Window
 
 SAID = [
@@ -45,9 +45,10 @@ def test_each_text_is_encoded_once_and_scores_alike_in_any_window_or_batch(score
 
 
 def test_the_cache_forgets_the_least_recently_used_texts():
+    a, b, c = (TextReading(v, (0.1, 0.2, 0.7)) for v in (1.0, 2.0, 3.0))
     cache = TextScores(size=2)
-    cache.put("a", 1.0)
-    cache.put("b", 2.0)
-    assert cache.get("a") == 1.0  # "a" used: "b" is now the oldest
-    cache.put("c", 3.0)
-    assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (1.0, None, 3.0, 2)
+    cache.put("a", a)
+    cache.put("b", b)
+    assert cache.get("a") == a  # "a" used: "b" is now the oldest
+    cache.put("c", c)
+    assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (a, None, c, 2)
