@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import sys
+import textwrap
 from pathlib import Path
 from string import Template
 
@@ -180,16 +181,19 @@ def classes_section(p: dict | None) -> str:
     rows = "\n".join(
         f"| {s} | {p['held_out_band_accuracy'][s]:.3f} | {a:.3f} |" for s, a in p["held_out_accuracy"].items()
     )
+    about = (
+        "Output `P`: P(negative), P(neutral), P(positive) of the words, a multinomial logistic regression on the pooled "
+        "text (what the text head reads), fitted by `python -m scripts.default_model.polarity --meld DIR` on "
+        f"{p['sentences']['train']:,} sentences: MELD's {p['meld_train_lines']:,} train lines (GPL-3.0) counted "
+        f"x{chosen['meld_weight']:g}, and the recipe's training sentences in classes (|target| >= {p['neutral_band']:g} "
+        "an opinion). Whether a line states an opinion at all is a question of its own; in conversation one score "
+        "through a band answers it badly. Chosen on validation: the best MELD dev weighted F1 "
+        f"({chosen['meld_dev_weighted_f1']:.3f}, C {chosen['C']:g}) among fits whose 3-class accuracy on no other "
+        f"source fell more than {p['slice_loss']:g} below the band's. MELD test: `scripts/bench_meld.py`."
+    )
     return f"""## The text classes
 
-Output `P`: P(negative), P(neutral), P(positive) of the words, a multinomial logistic regression on the pooled
-text (what the text head reads), fitted by `python -m scripts.default_model.polarity --meld DIR` on
-{p["sentences"]["train"]:,} sentences: MELD's {p["meld_train_lines"]:,} train lines (GPL-3.0) counted
-x{chosen["meld_weight"]:g}, and the recipe's training sentences in classes (|target| >= {p["neutral_band"]:g} an
-opinion). Whether a line states an opinion at all is a question of its own; in conversation one score through a
-band answers it badly. Chosen on validation: the best MELD dev weighted F1 ({chosen["meld_dev_weighted_f1"]:.3f},
-C {chosen["C"]:g}) among fits whose 3-class accuracy on no other source fell more than {p["slice_loss"]:g} below the band's. MELD
-test: `scripts/bench_meld.py`.
+{textwrap.fill(about, width=115, break_on_hyphens=False, break_long_words=False)}
 
 Held-out test sentences, 3-class accuracy:
 
