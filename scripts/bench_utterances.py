@@ -252,6 +252,7 @@ def utterance_metrics(utterances: list[dict], sentences: list[dict]) -> dict:
     """Per sentence with one utterance row of its own: its text score's sign (opinions), and its class
     (``text_class``, and the text score through the recipe's neutral band beside it) against the sentence's:
     its polarity, or neutral."""
+    from dmsil.model import POLARITY_CLASSES
     from scripts.default_model.sentences import three_class
 
     own, signs, classes, banded = 0, [], [], []
@@ -267,7 +268,7 @@ def utterance_metrics(utterances: list[dict], sentences: list[dict]) -> dict:
         if len(rows) == 1 and rows[0]["text"] is not None:
             said = "neutral" if s["group"] == "neutral" else s["polarity"]
             classes.append(rows[0].get("text_class") == said)
-            banded.append(("negative", "neutral", "positive")[int(three_class([rows[0]["text"]])[0]) + 1] == said)
+            banded.append(POLARITY_CLASSES[int(three_class([rows[0]["text"]])[0]) + 1] == said)
     ref = [w for s in sentences for w in words(s["text"])]
     hyp = [w for u in utterances for w in words(u["transcript"])]
     return {
