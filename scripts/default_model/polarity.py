@@ -73,11 +73,12 @@ def encoder_key(model: DMSIL) -> str:
     return digest.hexdigest()[:16]
 
 
-def features(model: DMSIL, split: str, rows: list[Sentence], work: Path) -> np.ndarray:
-    """:func:`pooled_text` of ``rows``, cached under ``work`` by split, encoder and texts."""
+def features(model: DMSIL, encoder: str, split: str, rows: list[Sentence], work: Path) -> np.ndarray:
+    """:func:`pooled_text` of ``rows``, cached under ``work`` by split, ``encoder`` (:func:`encoder_key`) and
+    texts."""
     texts = [s.text for s in rows]
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
-    path = work / f"{split}-{encoder_key(model)}-{key}.npy"
+    path = work / f"{split}-{encoder}-{key}.npy"
     if path.is_file():
         return np.load(path)
     log.info("pooling %d %s sentences (cached in %s)", len(rows), split, work)
@@ -125,7 +126,8 @@ def run(opts: PolarityOptions) -> dict:
     split, _ = corpus(DefaultOptions(meld=str(opts.meld)))
     rows = {name: [s for s in split[name] if s.source not in LEFT_OUT] for name in ("train", "valid", "test")}
     model = checkpoint.load(opts.out)
-    x = {name: features(model, name, r, opts.work) for name, r in rows.items()}
+    encoder = encoder_key(model)
+    x = {name: features(model, encoder, name, r, opts.work) for name, r in rows.items()}
     y = {name: three_class([s.target for s in r]) for name, r in rows.items()}
     band = {name: accuracy_by_source(r, y[name], band_classes(model, x[name], opts.out)) for name, r in rows.items()}
     meld = {name: np.array([s.source == "meld" for s in r]) for name, r in rows.items()}
