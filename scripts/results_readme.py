@@ -337,12 +337,23 @@ def render_conversation(d: dict) -> Lines:
             )
     stage = d.get("ravdess live speaker stage") or {}
     rows += [[f"RAVDESS {group}", "live speaker stage", r["voices_found"], None, None, r["attributed"], None, None]
-             for group, r in stage.items() if isinstance(r, dict)]  # fmt: skip
+             for group, r in stage.items() if isinstance(r, dict) and group != "cost"]  # fmt: skip
     headers = ["talk", "by", "voices found", "DER", "DER, 0.25 s collar", "speech to the right speaker",
                "utterances inside one turn", "speakers of the right sign"]  # fmt: skip
     published = [[who, kv(v)] for who, v in d.get("published_der", {}).items()]
+    cost = stage.get("cost")
     return (
         table(headers, rows)
+        + (
+            []
+            if not cost
+            else [
+                f"Live speaker stage, CPU per diarization ({cost['diarizations']} on the four-actor talk): "
+                f"{cost['cpu_s_kept_work']:.2f} s with its work kept, {cost['cpu_s_whole_pipeline']:.2f} s for senko's "
+                f"whole pipeline on the same span ({cost['ratio']:.1f}x).",
+                "",
+            ]
+        )
         + ["Published diarization error rates on real recordings:", ""]
         + table(["system", "DER"], published)
     )
