@@ -84,8 +84,8 @@ def save(
         **({"text_base": base} if base else {}),
         **(extra or {}),
     }
-    (out / CONFIG).write_text(json.dumps(document, indent=2) + "\n")
-    (out / METRICS).write_text(json.dumps(metrics or {}, indent=2) + "\n")
+    _write_json(out / CONFIG, document)
+    _write_json(out / METRICS, metrics or {})
     return out
 
 
@@ -176,8 +176,20 @@ def set_runtime(
         runtime["calibration"] = to_runtime(calibration)
     if onnx_int8 is not None:
         runtime["onnx_int8"] = bool(onnx_int8)
-    (Path(ckpt_dir) / CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+    _write_json(Path(ckpt_dir) / CONFIG, document)
     return runtime
+
+
+def set_metrics(ckpt_dir: str | Path, key: str, value: Any) -> None:
+    """Record one result measured after training (``value``) under ``key`` in ``metrics.json``."""
+    path = Path(ckpt_dir) / METRICS
+    document = json.loads(path.read_text())
+    document[key] = value
+    _write_json(path, document)
+
+
+def _write_json(path: Path, document: dict) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def set_polarity(ckpt_dir: str | Path, weight: np.ndarray, bias: np.ndarray, source: str) -> None:
@@ -194,7 +206,7 @@ def set_polarity(ckpt_dir: str | Path, weight: np.ndarray, bias: np.ndarray, sou
     document["model"]["polarity"] = True
     document.setdefault("heads", {})[POLARITY] = asdict(HeadProvenance(True, source))
     save_file(state, str(ckpt / WEIGHTS), metadata=metadata)
-    (ckpt / CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+    _write_json(ckpt / CONFIG, document)
 
 
 def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> DMSIL:

@@ -175,3 +175,12 @@ def test_runtime_section_is_set_through_the_api_and_read_back(tmp_path):
     dmsil.load(ckpt)  # still a valid checkpoint
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         checkpoint.set_runtime(tmp_path / "missing", onnx_int8=True)
+
+
+def test_a_result_measured_after_training_joins_the_metrics_and_keeps_the_rest(tmp_path):
+    torch.manual_seed(0)
+    ckpt = checkpoint.save(DMSIL(ModelConfig(text_dim=32)), tmp_path / "ck", metrics={"test": {"corr": 0.5}})
+    checkpoint.set_metrics(ckpt, "int8_check", {"passed": False})
+    checkpoint.set_metrics(ckpt, "polarity", {"chosen": {"C": 0.1}})
+    metrics = json.loads((ckpt / checkpoint.METRICS).read_text())
+    assert metrics == {"test": {"corr": 0.5}, "int8_check": {"passed": False}, "polarity": {"chosen": {"C": 0.1}}}

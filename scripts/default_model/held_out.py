@@ -138,10 +138,7 @@ def recheck_int8(opts: DefaultOptions) -> dict:
     if counts != recorded:  # another corpus (archives, teacher labels): not the sentences the checkpoint held out
         raise SystemExit(f"{opts.out}: the rebuilt test sentences {counts} are not the recorded {recorded}")
     check = int8_gate(opts.out, split["test"], opts.seed)
-    path = opts.out / checkpoint.METRICS
-    document = json.loads(path.read_text())
-    document["int8_check"] = check
-    path.write_text(json.dumps(document, indent=2) + "\n")  # as train.py writes it
+    checkpoint.set_metrics(opts.out, "int8_check", check)
     card.write(opts.out)
     return check
 

@@ -17,7 +17,6 @@ The pooled text of each split is cached in ``--work`` (keyed by the encoder's we
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sys
 from dataclasses import dataclass, fields
@@ -158,10 +157,7 @@ def run(opts: PolarityOptions) -> dict:
         source = (f"MELD train ({report['meld_train_lines']} lines, GPL-3.0, x{chosen['meld_weight']:g}) and the recipe's "
                   f"{len(rows['train']) - report['meld_train_lines']} training sentences in classes")  # fmt: skip
         checkpoint.set_polarity(opts.out, clf.coef_[order], clf.intercept_[order], source)
-        path = opts.out / checkpoint.METRICS
-        document = json.loads(path.read_text())
-        document["polarity"] = report
-        path.write_text(json.dumps(document, indent=2) + "\n")
+        checkpoint.set_metrics(opts.out, "polarity", report)
         card.write(opts.out)
     report["options"] = {f.name: str(getattr(opts, f.name)) for f in fields(opts)}
     return report
