@@ -42,6 +42,7 @@ import numpy as np
 from dmsil.cli import add_verbosity, setup_logging
 from realtime.speakers import (
     RATE,
+    LiveSpeakers,
     Names,
     SpeakerOptions,
     Turn,
@@ -187,8 +188,6 @@ def ravdess_talk(
 
 def live_turns(audio: np.ndarray, piece: float = 0.5, options=None) -> list[Turn]:
     """The turns :class:`LiveSpeakers` has named once ``audio`` has been fed to it in ``piece`` second parts."""
-    from realtime.speakers import LiveSpeakers
-
     live, step = LiveSpeakers(options), int(piece * RATE)
     for i in range(0, audio.size, step):
         live.add(i / RATE, audio[i : i + step])
@@ -230,7 +229,7 @@ def long_talks(root: Path, spans: list[float]) -> dict:
     for way, turns_of in ways.items():
         shares = [attributed(ref, turns_of(audio))[0] for audio, ref in talks]
         out[way] = {"actors 1-20 mean": float(np.mean(shares[:-1])), "actors 1-20 worst": min(shares[:-1]),
-                                   "actors 21-24": shares[-1], "talks": shares}  # fmt: skip
+                    "actors 21-24": shares[-1], "talks": shares}  # fmt: skip
     return out
 
 
@@ -315,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             report["ravdess four actors"] = entry
             if args.live:
                 report["ravdess live speaker stage"] = live_voices(args.ravdess)
-                report["ravdess live speaker stage"]["cost"] = live_cost(audio)
+                report["ravdess live speaker stage cost"] = live_cost(audio)
                 spans = [float(s) for s in args.spans.split(",")] if args.spans else [SpeakerOptions().span]
                 report["ravdess long talks"] = long_talks(args.ravdess, spans)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")

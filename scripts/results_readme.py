@@ -337,16 +337,15 @@ def render_conversation(d: dict) -> Lines:
             )
     stage = d.get("ravdess live speaker stage") or {}
     rows += [[f"RAVDESS {group}", "live speaker stage", r["voices_found"], None, None, r["attributed"], None, None]
-             for group, r in stage.items() if isinstance(r, dict) and group != "cost"]  # fmt: skip
+             for group, r in stage.items() if isinstance(r, dict)]  # fmt: skip
     long = d.get("ravdess long talks") or {}
-    rows += [[f"RAVDESS ~580 s talks, {who}", way, None, None, None, r[key], None, None]
+    rows += [[f"RAVDESS ~580 s talks, {who}", way, None, None, None, r[who], None, None]
              for way, r in long.items() if isinstance(r, dict)
-             for who, key in (("actors 1-20 mean", "actors 1-20 mean"), ("actors 1-20 worst", "actors 1-20 worst"),
-                              ("actors 21-24", "actors 21-24"))]  # fmt: skip
+             for who in ("actors 1-20 mean", "actors 1-20 worst", "actors 21-24")]  # fmt: skip
     headers = ["talk", "by", "voices found", "DER", "DER, 0.25 s collar", "speech to the right speaker",
                "utterances inside one turn", "speakers of the right sign"]  # fmt: skip
     published = [[who, kv(v)] for who, v in d.get("published_der", {}).items()]
-    cost = stage.get("cost")
+    cost = d.get("ravdess live speaker stage cost")
     return (
         table(headers, rows)
         + (
