@@ -62,7 +62,7 @@ def score_file(
     if path.suffix.lower() in transcripts.SUFFIXES:
         return _score_transcript(path, scorer, out_dir, formats, result)
     try:
-        source = FileSource(path, video_rate=options.face_rate)
+        source = FileSource(path, video_rate=options.face_rate, audio_lead=options.audio_lead)
     except SourceError as exc:
         result.error = str(exc)
         return result

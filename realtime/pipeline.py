@@ -39,6 +39,9 @@ from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, Spe
 from realtime.windows import Assembler, Window, WindowOptions
 
 log = logging.getLogger(__name__)
+OFFLINE_POLL_S = 0.05
+"""Offline, seconds between looks for windows to score (live: 0.01). Each look costs about 0.5 ms of the
+GIL-holding thread; at 5 ms apart that was 0.9 s of CPU on a 100 s talk, taken from the stages."""
 OFFLINE_ACOUSTIC_BLOCK_S = 10.0
 """Seconds of audio per acoustic extraction offline (live: 1 s); see :class:`realtime.stages.AcousticStage`."""
 
@@ -60,6 +63,10 @@ class PipelineOptions:
     at 5/s r 0.998, 0.060, 0.26; at 3.75/s r 0.996, 0.067, 0.32 (``scripts/bench_realtime.py
     --only-face-rate``); a third of the rate saves a third of Face Mesh's time. Live reads every frame the
     camera gives."""
+    audio_lead: float = 30.0
+    """Offline, seconds a file's audio is read ahead of its video (:func:`realtime.offline.score_file`'s source):
+    the recognizer's 20 s blocks are then decoded while the faces are still being read, not the last one
+    alone after them."""
     face_workers: int = 1
     """Face threads taking turns on the frames, each with its own Face Mesh and tracker (0: one per core).
     One: Face Mesh runs a thread pool of its own, and a second worker only added threads contending for 2
@@ -351,7 +358,7 @@ class Pipeline:
                 continue
             if asm.finished:
                 return
-            time.sleep(0.01 if opts.live else 0.005)
+            time.sleep(0.01 if opts.live else OFFLINE_POLL_S)
 
     def _score(self, events: list[Event], ready: list[Window]) -> list[Event]:
         """The ``ready`` windows and utterances of ``events`` scored in one engine call; the other events as

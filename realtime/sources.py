@@ -69,11 +69,14 @@ class FileSource:
         loops: int = 1,
         video_rate: float = VIDEO_RATE,
         max_side: int = 640,
+        audio_lead: float = 0.0,
     ):
         import av
 
         self.path = Path(path)
         self.pace, self.loops, self.video_rate, self.max_side = pace, loops, video_rate, max_side
+        self.audio_lead = audio_lead
+        """Seconds the audio is read ahead of the video (:attr:`dmsil.features.media.ReadOptions.audio_lead`)."""
         self._stop = threading.Event()
         self.status: str | None = None
         self.damage: list[Damage] = []
@@ -126,7 +129,7 @@ class FileSource:
 
         damage: list[Damage] = []
         try:
-            for item in read(self.path, ReadOptions(self.video_rate, self.max_side)):
+            for item in read(self.path, ReadOptions(self.video_rate, self.max_side, audio_lead=self.audio_lead)):
                 if isinstance(item, Damage):
                     damage.append(item)
                 yield item

@@ -50,3 +50,30 @@ def test_bad_files_are_one_line_errors(tmp_path):
     (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(1).bytes(5000))
     with pytest.raises(DataError, match="noise.mp4: cannot decode"):
         decode(tmp_path / "noise.mp4")
+
+
+@pytest.mark.parametrize("name", ["talk", "cut_stream"])
+def test_audio_read_ahead_gives_the_same_media_in_another_order(talk, name):
+    """Offline the audio is given out ahead of the video (``ReadOptions.audio_lead``): the same frames, samples
+    and damage as in file order, the audio about the lead ahead of the frames."""
+    from dmsil.features.media import AudioChunk, Damage, Frame, ReadOptions, read
+
+    def split(lead: float):
+        items = list(read(talk[name], ReadOptions(5, audio_lead=lead)))
+        frames = [i for i in items if isinstance(i, Frame)]
+        audio = [i for i in items if isinstance(i, AudioChunk)]
+        ahead, last_frame = 0.0, 0.0
+        for i in items:
+            if isinstance(i, Frame):
+                last_frame = i.t
+            elif isinstance(i, AudioChunk):
+                ahead = max(ahead, i.t - last_frame)
+        damage = [(d.t, d.end, d.stream) for d in items if isinstance(d, Damage)]
+        return frames, np.concatenate([a.samples for a in audio]), damage, ahead
+
+    frames, samples, damage, ahead = split(0.0)
+    led_frames, led_samples, led_damage, led_ahead = split(2.0)
+    assert [f.t for f in led_frames] == [f.t for f in frames] and len(frames) > 10
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(frames, led_frames, strict=True))
+    assert np.array_equal(led_samples, samples) and led_damage == damage
+    assert ahead < 0.5 and 1.8 < led_ahead < 4.0  # the lead, plus the container's own interleaving (MPEG-TS)

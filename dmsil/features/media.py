@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,10 @@ class ReadOptions:
     lost audio does not pull what follows earlier."""
     video: bool = True
     """False: the audio stream only (the speakers of a recording are read from its sound alone)."""
+    audio_lead: float = 0.0
+    """Seconds the audio is given out ahead of the video: the file's video packets (compressed, small) are
+    held back, up to this many seconds of them, and the audio beside them given out. Offline, the recognizer decodes the sound in blocks of 20 s and would
+    otherwise decode its last block alone after the video is done."""
 
 
 def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame | AudioChunk | Damage]:
@@ -135,6 +140,9 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame
         declared = {s.type: _declared_end(s, container) for s in streams}
         state = _ReadState(opts, [s.type for s in streams], start, max(declared.values(), default=math.inf) + 1.0)
         packets = container.demux(streams)
+        lead = opts.audio_lead if len(streams) == 2 else 0.0
+        held: deque = deque()
+        """Video packets held back, in file order."""
         while state.failures < opts.max_failures:
             try:
                 packet = next(packets)
@@ -144,8 +152,21 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame
                 state.failures += 1
                 packets = container.demux(streams)
                 continue
-            yield from state.decoded(packet)
+            if lead and packet.stream.type == "video":
+                held.append(packet)
+            else:
+                yield from state.decoded(packet)
+            while held and _packet_time(held[-1]) - _packet_time(held[0]) > lead:
+                yield from state.decoded(held.popleft())
+        while held and state.failures < opts.max_failures:
+            yield from state.decoded(held.popleft())
         yield from state.finish(declared, bool(container.streams.audio))
+
+
+def _packet_time(packet) -> float:
+    """Seconds (a packet without a time, such as the end-of-stream one: 0)."""
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    return float(stamp * packet.time_base) if stamp is not None and packet.time_base else 0.0
 
 
 class _ReadState:
