@@ -15,12 +15,14 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from dmsil.errors import DmsilError
+from dmsil.features.asr import ASROptions, Transcriber, load_transcriber
 from realtime import transcripts
 from realtime.events import Record, WindowScored
 from realtime.outputs import FileResult, write
@@ -53,11 +55,13 @@ def score_file(
     progress: bool = True,
     on_progress: Callable[[float, float | None], None] | None = None,
     cut: threading.Event | None = None,
+    load_transcriber: Callable[[ASROptions], Transcriber] = load_transcriber,
 ) -> FileResult:
     """Scores one file into ``out_dir``; ``progress`` draws a bar on stderr, ``on_progress(seconds done,
     duration or None)`` hears of each window (the page's progress bar). Once ``cut`` is set the file is
     read no further; what was read is scored and written, and the result says where it was cut. Interrupted
-    again (KeyboardInterrupt), what was scored by then is written."""
+    again (KeyboardInterrupt), what was scored by then is written. ``load_transcriber``: the recognizer
+    (:class:`FileScorer` keeps one for all its files)."""
     result = FileResult(path)
     if path.suffix.lower() in transcripts.SUFFIXES:
         return _score_transcript(path, scorer, out_dir, formats, result)
@@ -81,7 +85,7 @@ def score_file(
 
     # the whole recording is diarized beside the other stages; its windows wait for the turns
     turns = (lambda: speakers_of(path, options)) if source.has_audio and options.speakers is not None else None
-    pipeline, interrupted = Pipeline(scorer, options), False
+    pipeline, interrupted = Pipeline(scorer, options, load_transcriber), False
     try:
         stats = pipeline.run([source], on_event, turns=turns, cut=cut)
     except KeyboardInterrupt:  # asked twice: no more scoring, but what was scored is kept
@@ -152,19 +156,52 @@ class FileSummary:
 
 
 class FileScorer:
-    """A model loaded once, scoring files in turn into ``out_dir``: the main process, or one Ray worker."""
+    """The models loaded once, scoring files in turn into ``out_dir``: the main process, or one Ray worker.
+
+    The stages' models are loaded here, beside the scorer's engine (ONNX Runtime builds its graph without
+    holding the GIL), not by each file's stages: the recognizer is kept for every file (each file loaded it
+    again, 0.3 s), the speaker models and the extractors' libraries are the process's. On a 100 s talk the
+    first file took 12.5 s and the next 9.9 s when the stages loaded their own (``scripts/bench_realtime.py``
+    measures start-up and processing apart)."""
 
     def __init__(self, checkpoint: str | None, engine: str, options: PipelineOptions, out_dir: Path,
                  formats: tuple[str, ...], voice: bool = True, cut: threading.Event | None = None):  # fmt: skip
-        self.scorer = Scorer(checkpoint, engine, voice=voice)
         self.options, self.out_dir, self.formats = options, out_dir, formats
+        with ThreadPoolExecutor(1, thread_name_prefix="load") as pool:
+            stages = pool.submit(self._load_stages, voice)
+            self.scorer = Scorer(checkpoint, engine, voice=voice)
+            self.load_transcriber = stages.result()
         self.cut = cut
         """Set: the file being scored is read no further (:func:`score_file`)."""
 
     def __call__(self, path: Path, progress: bool = False) -> FileSummary:
-        return FileSummary.of(
-            score_file(path, self.scorer, self.options, self.out_dir, self.formats, progress, cut=self.cut)
-        )
+        result = score_file(path, self.scorer, self.options, self.out_dir, self.formats, progress, cut=self.cut,
+                            load_transcriber=self.load_transcriber)  # fmt: skip
+        return FileSummary.of(result)
+
+    def _load_stages(self, acoustic: bool) -> Callable[[ASROptions], Transcriber]:
+        """Loads what the stages use and returns the recognizer's loader for the files' pipelines. A model that
+        does not load here is left to its stage, which says why in the windows."""
+        from dmsil.features.audio import AcousticExtractor
+        from dmsil.features.face import FaceExtractor
+        from realtime.speakers import diarizer
+
+        transcriber = _tried(lambda: load_transcriber(self.options.asr))
+        _tried(lambda: FaceExtractor().close())
+        if acoustic:
+            _tried(AcousticExtractor)
+        if self.options.speakers is not None:
+            _tried(diarizer)
+        return lambda asr: transcriber if transcriber is not None and asr == self.options.asr else load_transcriber(asr)
+
+
+def _tried(load: Callable[[], object]) -> object | None:
+    """``load()``, or None when it fails (its stage tries again and says why in the windows)."""
+    try:
+        return load()
+    except Exception as exc:
+        log.debug("left to its stage: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def score_on_ray(

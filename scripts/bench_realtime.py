@@ -51,8 +51,9 @@ talk, out = Path(sys.argv[1]), Path(sys.argv[2])
 files = FileScorer(None, "auto", PipelineOptions(), out, ("csv", "json", "png"))
 loaded = time.perf_counter()
 first = []
+kept = {"load_transcriber": files.load_transcriber} if hasattr(files, "load_transcriber") else {}
 result = score_file(talk, files.scorer, files.options, out, files.formats, progress=False,
-                    on_progress=lambda end, total: first or first.append(time.perf_counter()))
+                    on_progress=lambda end, total: first or first.append(time.perf_counter()), **kept)
 done = time.perf_counter()
 print(json.dumps({"startup_s": loaded - start, "processing_s": done - loaded,
                   "first_result_s": first[0] - start, "windows": len(result.rows)}))
