@@ -22,6 +22,20 @@ def pipeline_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith(PIPELINE_THREADS)]
 
 
+class Counted:
+    """A scorer that counts what each call scores."""
+
+    def __init__(self, scorer):
+        self.scorer, self.calls = scorer, []
+
+    def __call__(self, windows, people=None):
+        self.calls.append(len(windows))
+        return self.scorer(windows, people)
+
+    def __getattr__(self, name):
+        return getattr(self.scorer, name)
+
+
 def test_offline_covers_the_file_and_leaves_no_threads(talk, scorer):
     record = Record()
     stats = Pipeline(scorer, PipelineOptions()).run([FileSource(talk["talk"])], record)
@@ -44,6 +58,14 @@ def test_offline_covers_the_file_and_leaves_no_threads(talk, scorer):
     steps = lambda v: sum(abs(b - a) for a, b in zip(v, v[1:], strict=False))  # noqa: E731
     assert steps(smooth) < steps(fused)
     assert pipeline_threads() == []
+
+
+def test_offline_windows_are_scored_a_batch_at_a_time(talk, scorer):
+    """An engine call costs about the same for one window as for a batch: offline, they wait for each other."""
+    record, counted, options = Record(), Counted(scorer), PipelineOptions(batch=6)
+    Pipeline(counted, options).run([FileSource(talk["talk"], loops=2)], record)
+    assert len(counted.calls) >= 3 and all(n >= options.batch for n in counted.calls[:-1])
+    assert sum(counted.calls) == len(record.windows) + len(record.utterances)
 
 
 def test_offline_events_come_in_one_order_and_a_failed_diarization_leaves_one_speaker(talk, scorer):
