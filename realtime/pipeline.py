@@ -33,7 +33,7 @@ from realtime.events import Event, UtteranceReady, UtteranceScored, WindowReady,
 from realtime.modalities import MODALITIES, SOURCES, STREAM_ABSENCE, Absence, Reason, of_stage, of_stream
 from realtime.scorer import Scorer, Scores
 from realtime.smoothing import Smoother
-from realtime.sources import AudioChunk, Damage, Frame, SourceError, SourceStatus
+from realtime.sources import AudioChunk, AudioEnd, Damage, Frame, SourceError, SourceStatus
 from realtime.speakers import SpeakerOptions, Turn
 from realtime.stages import END, AcousticStage, ASRStage, FaceStage, Faults, SpeakerStage, Stage, run_stage
 from realtime.windows import Assembler, Window, WindowOptions
@@ -316,6 +316,10 @@ class Pipeline:
         """One item of a source to where it goes; returns its time."""
         if isinstance(item, SourceStatus):  # a camera lost or back, a browser stream silent
             asm.status(source.name, SOURCES.get(source.name, MODALITIES), item.text)
+            return item.t
+        if isinstance(item, AudioEnd):  # read ahead of the video: the audio stages finish now
+            for q in audio_qs:
+                self._put(q, END, drop_oldest=False)
             return item.t
         if isinstance(item, Damage):  # skipped as undecodable: the windows mostly inside it say so
             asm.trouble(of_stream(item.stream), item.t, item.end, Reason(Absence.DAMAGED), share=0.5)

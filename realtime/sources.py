@@ -25,6 +25,7 @@ from dmsil.features.audio import SAMPLE_RATE, to_mono_16k
 from dmsil.features.media import (
     VIDEO_RATE,
     AudioChunk,
+    AudioEnd,
     Damage,
     Frame,
     FrameGrid,
@@ -108,6 +109,8 @@ class FileSource:
         while not self._stop.is_set() and (self.loops == 0 or k < self.loops):
             offset = k * self.duration
             for item in self._once():
+                if isinstance(item, AudioEnd) and k + 1 != self.loops:  # another pass follows
+                    continue
                 item.t += offset
                 if isinstance(item, Damage):
                     item.end += offset

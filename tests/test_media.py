@@ -56,10 +56,16 @@ def test_bad_files_are_one_line_errors(tmp_path):
 def test_audio_read_ahead_gives_the_same_media_in_another_order(talk, name):
     """Offline the audio is given out ahead of the video (``ReadOptions.audio_lead``): the same frames, samples
     and damage as in file order, the audio about the lead ahead of the frames."""
-    from dmsil.features.media import AudioChunk, Damage, Frame, ReadOptions, read
+    from dmsil.features.media import AudioChunk, AudioEnd, Damage, Frame, ReadOptions, read
 
     def split(lead: float):
         items = list(read(talk[name], ReadOptions(5, audio_lead=lead)))
+        ends = [k for k, i in enumerate(items) if isinstance(i, AudioEnd)]
+        if lead:  # said once, after the last audio and before the video still held back
+            assert len(ends) == 1 and all(not isinstance(i, AudioChunk) for i in items[ends[0] :])
+            assert any(isinstance(i, Frame) for i in items[ends[0] :])
+        else:
+            assert not ends
         frames = [i for i in items if isinstance(i, Frame)]
         audio = [i for i in items if isinstance(i, AudioChunk)]
         ahead, last_frame = 0.0, 0.0

@@ -92,6 +92,14 @@ class AudioChunk:
 
 
 @dataclass
+class AudioEnd:
+    """The file's audio is over, said while video is still to come (only when the audio runs ahead:
+    :attr:`ReadOptions.audio_lead`), so what reads the audio can finish while the video is read."""
+
+    t: float
+
+
+@dataclass
 class Damage:
     """A span of one stream that could not be decoded: its packets were skipped and decoding went on."""
 
@@ -158,6 +166,9 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame
                 yield from state.decoded(packet)
             while held and _packet_time(held[-1]) - _packet_time(held[0]) > lead:
                 yield from state.decoded(held.popleft())
+        if held:
+            yield from state.tail()
+            yield AudioEnd(state.last["audio"])
         while held and state.failures < opts.max_failures:
             yield from state.decoded(held.popleft())
         yield from state.finish(declared, bool(container.streams.audio))
@@ -177,6 +188,8 @@ class _ReadState:
         self.opts, self.limit = opts, limit
         self.grid, self.resample = FrameGrid(opts.video_rate), MonoResampler()
         self.samples_out, self.failures = 0, 0
+        self.flushed = False
+        """The resampler's tail has been given out."""
         self.last = {kind: start for kind in kinds}
         self.broken: dict[str, float] = {}
         """Stream -> where its current damaged span began."""
@@ -222,13 +235,20 @@ class _ReadState:
             self.samples_out += x.size
         self.last["audio"] = self.samples_out / SAMPLE_RATE
 
+    def tail(self) -> Iterator[AudioChunk]:
+        """The resampler's last samples (once)."""
+        if self.flushed:
+            return
+        self.flushed = True
+        rest = self.resample(None)
+        if rest.size:
+            yield AudioChunk(self.samples_out / SAMPLE_RATE, rest)
+            self.last["audio"] = (self.samples_out + rest.size) / SAMPLE_RATE
+
     def finish(self, declared: dict[str, float], has_audio: bool) -> Iterator[AudioChunk | Damage]:
         """The resampler's tail, then the damage still open: given up, or a stream that stops short of its end."""
         if has_audio:
-            rest = self.resample(None)
-            if rest.size:
-                yield AudioChunk(self.samples_out / SAMPLE_RATE, rest)
-                self.last["audio"] = (self.samples_out + rest.size) / SAMPLE_RATE
+            yield from self.tail()
         for kind, end in declared.items():
             if kind not in self.broken and (self.failures >= self.opts.max_failures or end - self.last[kind] > 1.0):
                 self.broken[kind] = self.last[kind]  # given up, or the file stops short of its end: the rest is lost
