@@ -184,6 +184,22 @@ def test_a_file_cut_once_scoring_began_is_written_and_says_so(talk, scorer, tmp_
     assert json.loads((tmp_path / "talk.json").read_text())["windows"]
 
 
+def test_a_file_scorer_keeps_one_recognizer_for_all_its_files(talk, tmp_path):
+    from dataclasses import replace
+
+    from realtime.offline import FileScorer
+    from realtime.pipeline import PipelineOptions
+
+    files = FileScorer(None, "onnxruntime", PipelineOptions(), tmp_path, ("csv",))
+    kept = files.load_transcriber(files.options.asr)
+    assert files.load_transcriber(files.options.asr) is kept  # each file's pipeline gets the one loaded at start
+    assert files.load_transcriber(replace(files.options.asr, beam_size=1)) is not kept  # other options: their own
+    first, second = files(talk["talk"]), files(talk["no_face"])
+    assert first.error is None and second.error is None and first.windows == second.windows > 5
+    said = [r["transcript"] for r in read_csv(tmp_path / "no_face.utterances.csv")]
+    assert any("loved" in t.lower() for t in said)
+
+
 def test_the_console_is_quiet_unless_verbose(talk, tmp_path, scored_batch):
     noise = ("W0000", "Loading weights", "XNNPACK", "absl::InitializeLog")
     quiet, _ = scored_batch  # faces were read there, too
