@@ -124,14 +124,15 @@ class ReadOptions:
     """False: the audio stream only (the speakers of a recording are read from its sound alone)."""
     audio_lead: float = 0.0
     """Seconds the audio is given out ahead of the video: the file's video packets (compressed, small) are
-    held back, up to this many seconds of them, and the audio beside them given out. Offline, the recognizer decodes the sound in blocks of 20 s and would
-    otherwise decode its last block alone after the video is done."""
+    held back, up to this many seconds of them, and the audio beside them given out. Offline, the recognizer
+    decodes the sound in blocks of 20 s and would otherwise decode its last block alone after the video."""
 
 
-def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame | AudioChunk | Damage]:
-    """The first video and audio stream of a file, packet by packet in file order: :class:`Frame` on the
-    ``video_rate`` grid, :class:`AudioChunk` (16 kHz mono, on the file's clock) and, after the fact,
-    :class:`Damage` for each span that could not be decoded.
+def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame | AudioChunk | AudioEnd | Damage]:
+    """The first video and audio stream of a file, packet by packet in file order (the video held back by
+    ``audio_lead``, with :class:`AudioEnd` once the audio is over): :class:`Frame` on the ``video_rate`` grid,
+    :class:`AudioChunk` (16 kHz mono, on the file's clock) and, after the fact, :class:`Damage` for each span
+    that could not be decoded.
 
     Like ffmpeg, a packet that fails to decode is skipped and decoding goes on; only ``max_failures`` failures
     in a row end it. A frame stamped past the end the file declares (a damaged timestamp) is skipped too.
