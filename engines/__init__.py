@@ -30,15 +30,16 @@ def build(kind: str, ckpt: Path, threads: int | None) -> Engine:
 
         CompiledTorchEngine.require()  # before loading: on a CPU, "auto" would build the model for nothing
         return CompiledTorchEngine(checkpoint.load(ckpt))
-    from engines.onnx_export import cache_key, export, quantize
+    from engines.onnx_export import cache_key, export
 
     if kind in ONNX_KINDS:
         from engines.ort_engine import OrtEngine
+        from engines.quantize import Smoothing, quantize
 
         onnx_path = export(ckpt)
         asked = checkpoint.read_config(ckpt).get("runtime", {}).get("onnx_int8", False)
         int8 = kind == "onnxruntime-int8" or (kind == "onnxruntime" and asked)
-        return OrtEngine(quantize(onnx_path) if int8 else onnx_path, threads)
+        return OrtEngine(quantize(onnx_path, Smoothing.of(ckpt)) if int8 else onnx_path, threads)
     if kind == "tensorrt":
         from engines.trt_engine import TensorRTEngine, import_tensorrt
 

@@ -105,62 +105,9 @@ def export(ckpt_dir: str | Path, out: str | Path | None = None) -> Path:
 
 def prune(current: Path) -> None:
     """Remove the cached graphs of earlier weights (or an earlier torch) beside ``current``, and their INT8
-    copies: each is the size of the model (440 MB for the default one), and nothing asks for them again."""
+    copies (:mod:`engines.quantize`): each is the size of the model (440 MB for the default one), and nothing asks for them again."""
     stale = [p for p in current.parent.glob("fusion-*.onnx") if not p.name.startswith(current.stem)]
     for path in stale:
         path.unlink(missing_ok=True)
     if stale:
         log.info("removed %d cached graph(s) of earlier weights from %s", len(stale), current.parent)
-
-
-def down_projections(onnx_path: Path) -> list[str]:
-    """MatMuls whose constant weight narrows the width at least twofold: a transformer's feed-forward output.
-
-    Their input is the GELU activation, whose rare large values make one per-tensor activation scale
-    too coarse for the rest; quantized, they moved the default model's held-out scores several times as
-    far as everything else did (``scripts/bench_text_branch.py --checkpoint``).
-    """
-    import onnx
-
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    shapes = {i.name: tuple(i.dims) for i in graph.initializer}
-    return [
-        n.name
-        for n in graph.node
-        if n.op_type == "MatMul"
-        and len(shapes.get(n.input[1], ())) == 2
-        and shapes[n.input[1]][0] >= 2 * shapes[n.input[1]][1]
-    ]
-
-
-def quantize(onnx_path: Path, per_channel: bool = True, float_down_projections: bool = True) -> Path:
-    """ONNX Runtime's dynamic INT8 quantization of the MatMuls (weights int8 per output channel, activations
-    per batch), the feed-forward down-projections kept in float (:func:`down_projections`); cached.
-    The two switches give the older recipes, for the benchmark's comparison.
-
-    Accuracy is not checked here (no tolerance fits every model): a checkpoint opts in through
-    ``runtime.onnx_int8`` once its held-out metrics were measured on the quantized graph.
-    """
-    recipe = f"{'c' if per_channel else 't'}{'f' if float_down_projections else 'q'}"
-    out = onnx_path.with_name(onnx_path.stem + f"-int8{recipe}.onnx")
-    if out.is_file():
-        return out
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = staging(out, ".onnx")
-    root = logging.getLogger()
-    was, root.disabled = root.disabled, True  # it warns on the root logger about optional pre-processing
-    try:
-        quantize_dynamic(
-            str(onnx_path),
-            str(tmp),
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul"],
-            per_channel=per_channel,
-            nodes_to_exclude=down_projections(onnx_path) if float_down_projections else [],
-        )
-    finally:
-        root.disabled = was
-    tmp.replace(out)
-    log.info("quantized %s -> %s", onnx_path.name, out.name)
-    return out

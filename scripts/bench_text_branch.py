@@ -33,8 +33,9 @@ from dmsil.config import AlignmentConfig, ModelConfig  # noqa: E402
 from dmsil.features.text import MINILM, MPNET, packaged_text_model  # noqa: E402
 from dmsil.model import DMSIL  # noqa: E402
 from engines.base import example_batch  # noqa: E402
-from engines.onnx_export import export, quantize  # noqa: E402
+from engines.onnx_export import export  # noqa: E402
 from engines.ort_engine import OrtEngine  # noqa: E402
+from engines.quantize import Smoothing, quantize  # noqa: E402
 from engines.torch_engine import TorchEngine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "bench_text_branch.json"
@@ -66,10 +67,12 @@ def timed(engine, batch: dict, repeats: int) -> float:
 
 
 RECIPES = {
-    "int8 per-tensor, all MatMuls": (False, False),
-    "int8 per-channel, all MatMuls": (True, False),
-    "int8 per-channel, down-projections float (shipped)": (True, True),
+    "int8 per-tensor, all MatMuls": {"per_channel": False, "float_down_projections": False},
+    "int8 per-channel, all MatMuls": {"per_channel": True, "float_down_projections": False},
+    "int8 per-channel, down-projections float": {"per_channel": True, "float_down_projections": True},
 }
+SMOOTHED = "int8 per-channel, smoothed, all MatMuls"
+"""The recipe of a checkpoint with activation ranges (:mod:`engines.quantize`); the one above it otherwise."""
 PER_SLICE = 80
 
 
@@ -88,8 +91,11 @@ def recipes(ckpt: Path, fp32: Path, repeats: int, batch: dict) -> dict:
         "sentences": len(rows),
         "float": {"ms": timed(OrtEngine(fp32, threads=1), batch, repeats), **metrics.graded(base, y)},
     }
-    for name, (per_channel, keep) in RECIPES.items():
-        scorer.engine = OrtEngine(quantize(fp32, per_channel, keep), threads=1)
+    smoothing = Smoothing.of(ckpt)
+    shipped = {SMOOTHED: {"smoothing": smoothing}} if smoothing else {}
+    for name, recipe in {**RECIPES, **shipped}.items():
+        scorer = Scorer(ckpt, "onnxruntime-fp32", threads=1)  # a new one: a scorer keeps the scores it has given
+        scorer.engine = OrtEngine(quantize(fp32, **recipe), threads=1)
         got = scorer.text_scores(texts)
         out[name] = {
             "ms": timed(scorer.engine, batch, repeats),
@@ -104,7 +110,7 @@ def measure(ckpt: Path, repeats: int, compare: bool = False) -> dict:
     model = checkpoint.load(ckpt)
     batch = example_batch(model, batch=1, lengths=LENGTHS, seed=0)
     fp32 = export(ckpt)
-    int8 = quantize(fp32)
+    int8 = quantize(fp32, Smoothing.of(ckpt))
     torch.set_num_threads(1)
     row = {
         "ort_fp32_ms": timed(OrtEngine(fp32, threads=1), batch, repeats),

@@ -479,6 +479,13 @@ def render_engines(d: dict) -> Lines:
         out += [
             f"Speed-up of ONNX Runtime over torch at batch {batches[0]}: {num(run['speedup_onnxruntime_vs_torch'])}x."
         ]
+        if floor := run.get("float32_floor"):
+            out += [
+                "",
+                f"Float32 floor at batch 1: {num(floor['linear_gflop'])} GFLOP of Linear layers at this machine's "
+                f"{num(floor['gemm_gflops'])} GFLOPS (torch, 2048^3): {num(floor['ms'])} ms; a third of torch's "
+                f"{num(run['torch_ms'])} ms is {num(run['torch_ms'] / 3)} ms.",
+            ]
         out += [""] + [f"- skipped `{k}`: {why}" for k, why in run.get("skipped", {}).items()] + [""]
     return out
 

@@ -128,7 +128,8 @@ def int8_summary(check: dict | None) -> str:
         )
     )
     return (
-        f"The INT8 graph (per-channel weights, feed-forward down-projections in float) loses at most {worst_r:.3f} of "
+        f"The INT8 graph ({check.get('recipe', 'per-channel weights, feed-forward down-projections in float')}) "
+        f"loses at most {worst_r:.3f} of "
         f"Pearson r and {max(worst_acc, 0):.3f} of three-class accuracy on any held-out slice (`int8_check` in "
         f"`metrics.json`), {verdict}."
     )

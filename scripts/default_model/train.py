@@ -155,8 +155,8 @@ def metrics_document(
 
 
 def save(
-    opts: DefaultOptions, model: DMSIL, spec: FeatureSpec, stats: dict, metrics_doc: dict, test: list[Sentence],
-    test_faces: list[str], maps: dict,
+    opts: DefaultOptions, model: DMSIL, spec: FeatureSpec, stats: dict, metrics_doc: dict,
+    split: dict[str, list[Sentence]], test_faces: list[str], maps: dict,
 ) -> None:  # fmt: skip
     """The checkpoint with each head's provenance, ``held_out.json``, the runtime section, the INT8 verdict, the card."""
     w = opts.video_weight
@@ -182,6 +182,7 @@ def save(
         heads={"M": fused, **heads},
         half=True,
     )
+    test = split["test"]
     held = {
         "rule": SPLIT_RULE,
         "test_movies": sorted({s.group for s in test if s.binary}),
@@ -190,7 +191,7 @@ def save(
     }
     (opts.out / "held_out.json").write_text(json.dumps(held, indent=1) + "\n")
     checkpoint.set_runtime(opts.out, calibration=maps)
-    metrics_doc["int8_check"] = int8_gate(opts.out, test, opts.seed)
+    metrics_doc["int8_check"] = int8_gate(opts.out, split, opts.seed)
     (opts.out / checkpoint.METRICS).write_text(json.dumps(metrics_doc, indent=2) + "\n")
     card.write(opts.out)
 
@@ -224,7 +225,7 @@ def run(opts: DefaultOptions) -> dict:
         out.write_text(json.dumps(metrics_doc, indent=1))
         log.info("wrote %s", out)
         return metrics_doc
-    save(opts, model, spec, stats, metrics_doc, split["test"], test_faces, maps)
+    save(opts, model, spec, stats, metrics_doc, split, test_faces, maps)
     log.info("wrote %s in %.1f min", opts.out, (time.perf_counter() - started) / 60)
     return metrics_doc
 
