@@ -209,15 +209,21 @@ class DMSIL(nn.Module):
 
     def forward(
         self,
-        text: torch.Tensor,
-        text_mask: torch.Tensor,
+        text: torch.Tensor | None,
+        text_mask: torch.Tensor | None,
         audio: torch.Tensor,
         audio_lengths: torch.Tensor,
         video: torch.Tensor,
         video_lengths: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
+        """``text`` None: no sample has words. The pooled text is then all zeros, as the encoder gives for an
+        empty mask, without running the encoder (most of the model's cost, whatever the text's length)."""
+        if text is None:
+            words = audio.new_zeros(audio.shape[0], self.text_encoder.out_dim)
+        else:
+            words = self.text_encoder(text, text_mask)
         unimodal = {
-            "T": self.text_encoder(text, text_mask),
+            "T": words,
             "A": self.audio_encoder(audio, audio_lengths),
             "V": self.video_encoder(video, video_lengths),
         }

@@ -39,7 +39,8 @@ def build(kind: str, ckpt: Path, threads: int | None) -> Engine:
         onnx_path = export(ckpt)
         asked = checkpoint.read_config(ckpt).get("runtime", {}).get("onnx_int8", False)
         int8 = kind == "onnxruntime-int8" or (kind == "onnxruntime" and asked)
-        return OrtEngine(quantize(onnx_path, Smoothing.of(ckpt)) if int8 else onnx_path, threads)
+        graph = quantize(onnx_path, Smoothing.of(ckpt)) if int8 else onnx_path
+        return OrtEngine(graph, threads, wordless_path=export(ckpt, wordless=True))
     if kind == "tensorrt":
         from engines.trt_engine import TensorRTEngine, import_tensorrt
 

