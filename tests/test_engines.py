@@ -164,7 +164,8 @@ def test_bench_cli_json(ckpt):
     result = json.loads(proc.stdout)
     assert {"torch_ms", "onnxruntime_ms", "max_abs_diff"} <= set(result)
     assert result["max_abs_diff"] < result["parity_tolerance"]
-    assert set(result["engines"]["onnxruntime"]) == {"1", "4"}
+    assert set(result["engines"]["onnxruntime"]) == {"1", "4", "1 no words"}
+    assert result["engines"]["onnxruntime"]["1 no words"]["max_abs_diff"] < result["parity_tolerance"]
     assert "tensorrt" in result["skipped"]
 
 
