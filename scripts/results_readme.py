@@ -482,9 +482,9 @@ def render_engines(d: dict) -> Lines:
         if floor := run.get("float32_floor"):
             out += [
                 "",
-                f"Float32 floor at batch 1: {num(floor['linear_gflop'])} GFLOP of Linear layers at this machine's "
-                f"{num(floor['gemm_gflops'])} GFLOPS (torch, 2048^3): {num(floor['ms'])} ms; a third of torch's "
-                f"{num(run['torch_ms'])} ms is {num(run['torch_ms'] / 3)} ms.",
+                f"Float32 floor at batch 1: the {num(floor['linear_gflop'])} GFLOP of Linear products alone take "
+                f"{num(floor['products_ms'])} ms in torch ({num(floor['products_gflops'])} GFLOPS; a 2048^3 product: "
+                f"{num(floor['peak_gflops'])}); a third of torch's whole model is {num(run['torch_ms'] / 3)} ms.",
             ]
         out += [""] + [f"- skipped `{k}`: {why}" for k, why in run.get("skipped", {}).items()] + [""]
     return out
