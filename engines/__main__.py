@@ -75,7 +75,9 @@ def print_table(result: dict) -> None:
     for kind, per_batch in result["engines"].items():
         for b, r in per_batch.items():
             speed = torch_ms[b]["median_ms"] / r["median_ms"]
-            print(f"{kind:<15}{b:>12}{r['median_ms']:>11.3f}{r['p95_ms']:>9.3f}{speed:>9.2f}x{r['max_abs_diff']:>12.2e}")
+            print(
+                f"{kind:<15}{b:>12}{r['median_ms']:>11.3f}{r['p95_ms']:>9.3f}{speed:>9.2f}x{r['max_abs_diff']:>12.2e}"
+            )
     for kind, why in result["skipped"].items():
         print(f"{kind:<15} not run: {why}")
 
