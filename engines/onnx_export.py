@@ -7,6 +7,7 @@ hash of the weights, the config and the exporter versions, so a changed checkpoi
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
@@ -33,10 +34,18 @@ OPSET = 17
 
 
 def cache_key(ckpt_dir: Path) -> str:
+    """A hash of the weights, the config and the exporter versions, worked out once per state of the two files
+    (an engine asks for both of its graphs, and hashing the default model's weights takes up to 0.1 s)."""
+    files = (Path(ckpt_dir) / checkpoint.WEIGHTS, Path(ckpt_dir) / checkpoint.CONFIG)
+    return _hashed(tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+@functools.lru_cache(maxsize=16)
+def _hashed(files: tuple[tuple[str, int, int], ...]) -> str:
     import onnx
 
     versions = f"torch {torch.__version__} onnx {onnx.__version__} opset {OPSET}".encode()
-    return checkpoint.sha256(ckpt_dir / checkpoint.WEIGHTS, ckpt_dir / checkpoint.CONFIG, extra=versions)[:16]
+    return checkpoint.sha256(*(Path(name) for name, _, _ in files), extra=versions)[:16]
 
 
 def cache_dir(ckpt_dir: Path) -> Path:

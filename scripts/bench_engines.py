@@ -58,9 +58,8 @@ def linear_products(ckpt: str, lengths: tuple[int, int, int]) -> list[tuple[int,
 def float32_floor(shapes: list[tuple[int, int, int]], repeats: int = 20) -> dict:
     """The model's Linear products alone, timed one by one as torch multiplies them here (median of ``repeats``
     each): no exact float32 engine does the model in less. Beside it, the rate of a large square product."""
-    times = {}
-    for shape in sorted(set(shapes)):
-        rows, k, n = shape
+
+    def seconds(rows: int, k: int, n: int) -> float:
         a, w = torch.randn(rows, k), torch.randn(k, n)
         for _ in range(3):
             a @ w
@@ -69,16 +68,12 @@ def float32_floor(shapes: list[tuple[int, int, int]], repeats: int = 20) -> dict
             start = time.perf_counter()
             a @ w
             runs.append(time.perf_counter() - start)
-        times[shape] = float(np.median(runs))
-    square = torch.randn(2048, 2048)
-    for _ in range(3):
-        square @ square
-    start = time.perf_counter()
-    for _ in range(repeats):
-        square @ square
-    peak = 2 * 2048**3 * repeats / (time.perf_counter() - start) / 1e9
+        return float(np.median(runs))
+
+    times = {shape: seconds(*shape) for shape in set(shapes)}
     flop = sum(2 * r * k * n for r, k, n in shapes)
     ms = 1000 * sum(times[s] for s in shapes)
+    peak = 2 * 2048**3 / seconds(2048, 2048, 2048) / 1e9
     return {"linear_gflop": flop / 1e9, "products_ms": ms, "products_gflops": flop / ms / 1e6, "peak_gflops": peak}
 
 

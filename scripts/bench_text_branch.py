@@ -78,7 +78,7 @@ PER_SLICE = 80
 
 def recipes(ckpt: Path, fp32: Path, repeats: int, batch: dict) -> dict:
     """Each INT8 recipe beside the float graph: latency, and its scores on held-out human-rated sentences."""
-    from realtime.scorer import Scorer
+    from realtime.scorer import Scorer, TextScores
     from scripts.default_model import sentences
 
     archives = sentences.download(Path(__file__).resolve().parent.parent / ".data" / "packages")
@@ -94,8 +94,8 @@ def recipes(ckpt: Path, fp32: Path, repeats: int, batch: dict) -> dict:
     smoothing = Smoothing.of(ckpt)
     shipped = {SMOOTHED: {"smoothing": smoothing}} if smoothing else {}
     for name, recipe in {**RECIPES, **shipped}.items():
-        scorer = Scorer(ckpt, "onnxruntime-fp32", threads=1)  # a new one: a scorer keeps the scores it has given
         scorer.engine = OrtEngine(quantize(fp32, **recipe), threads=1)
+        scorer.text_scores_cache = TextScores()  # a scorer keeps the scores it has given
         got = scorer.text_scores(texts)
         out[name] = {
             "ms": timed(scorer.engine, batch, repeats),

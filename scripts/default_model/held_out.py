@@ -158,7 +158,7 @@ def alpha_sweep(ckpt: Path, split: dict[str, list[Sentence]], seed: int, alphas:
     from engines.onnx_export import export
     from engines.ort_engine import OrtEngine
     from engines.quantize import quantize
-    from realtime.scorer import Scorer
+    from realtime.scorer import Scorer, TextScores
 
     rows = [s.text for s in sentences.sample(split["valid"], n, seed)]
     scorer = Scorer(ckpt, "onnxruntime-fp32")
@@ -167,8 +167,8 @@ def alpha_sweep(ckpt: Path, split: dict[str, list[Sentence]], seed: int, alphas:
     out = {}
     for alpha in alphas:
         graph = quantize(export(ckpt), Smoothing(ranges, alpha))
-        scorer = Scorer(ckpt, "onnxruntime-fp32")
         scorer.engine = OrtEngine(graph)
+        scorer.text_scores_cache = TextScores()  # a scorer keeps the scores it has given
         got = scorer.text_scores(rows)
         out[alpha] = {
             "mean_abs_change": float(np.nanmean(np.abs(got - base))),
