@@ -81,15 +81,15 @@ def functionals(frames: np.ndarray, names: Sequence[str]) -> np.ndarray | None:
     count = rows.sum(0)
     mean = (x * rows).sum(0) / count
     std = np.sqrt(np.maximum(((x - mean) ** 2 * rows).sum(0) / count, 0.0))
-    spread, delta = [], []
+    spread, delta, levels = [], [], []
     for n in SPREAD:
         v = x[voiced if n.endswith("_sma3nz") else active, col[n]]
-        p20, p80 = np.percentile(v, [20, 80])
+        p20, p80, *at = np.percentile(v, [20, 80, *PERCENTILES])  # one sort for all of them
         spread.append(p80 - p20)
         delta.append(float(np.mean(np.abs(np.diff(v)))) if len(v) > 1 else 0.0)
+        levels.append(at)
     share = voiced.sum() / max(1, active.sum())
     change = np.abs(np.diff(x[active], axis=0)).mean(0) if active.sum() > 1 else np.zeros(len(names))
-    levels = [np.percentile(x[voiced if n.endswith("_sma3nz") else active, col[n]], PERCENTILES) for n in SPREAD]
     onsets = np.sum(np.diff(voiced.astype(int)) == 1) / max(1, active.sum()) * 100
     contour = _contour(x[:, col[PITCH]], voiced, loud[active])
     return np.concatenate([mean, std, spread, delta, [share], change, *levels, [onsets], contour]).astype(np.float32)

@@ -151,7 +151,7 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame
         packets = container.demux(streams)
         lead = opts.audio_lead if len(streams) == 2 else 0.0
         held: deque = deque()
-        """Video packets held back, in file order."""
+        """Video packets held back, in file order, each with its time (worked out once: a Fraction product)."""
         while state.failures < opts.max_failures:
             try:
                 packet = next(packets)
@@ -162,16 +162,16 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Iterator[Frame
                 packets = container.demux(streams)
                 continue
             if lead and packet.stream.type == "video":
-                held.append(packet)
+                held.append((_packet_time(packet), packet))
             else:
                 yield from state.decoded(packet)
-            while held and _packet_time(held[-1]) - _packet_time(held[0]) > lead:
-                yield from state.decoded(held.popleft())
+            while held and held[-1][0] - held[0][0] > lead:
+                yield from state.decoded(held.popleft()[1])
         if held:
             yield from state.tail()
             yield AudioEnd(state.last["audio"])
         while held and state.failures < opts.max_failures:
-            yield from state.decoded(held.popleft())
+            yield from state.decoded(held.popleft()[1])
         yield from state.finish(declared, bool(container.streams.audio))
 
 
