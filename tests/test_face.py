@@ -175,6 +175,34 @@ def test_two_faces_are_each_read_and_the_larger_is_chosen(caplog):
     assert len([r for r in caplog.records if "faces" in r.getMessage()]) == 1
 
 
+def test_a_face_that_enters_is_read_at_the_next_look_and_one_face_alone_as_mediapipe_reads_it():
+    # the big head throughout; its half-size copy beside it in frames 7-16. Tracking with looks every 5
+    # frames (the default) against MediaPipe's own detection on every frame (look_every=1).
+    big = _head(2.0)
+    small = cv2.resize(big, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    top = (big.shape[0] - small.shape[0]) // 2
+    frames = []
+    for t in range(24):
+        canvas = np.full((big.shape[0], 720, 3), BACKGROUND, np.uint8)
+        canvas[:, : big.shape[1]] = big
+        if 7 <= t < 17:
+            canvas[top : top + small.shape[0], -small.shape[1] :] = small
+        frames.append(canvas)
+    read = {}
+    for every in (1, 5):
+        with FaceExtractor(FaceOptions(look_every=every)) as extractor:
+            read[every] = [sorted(extractor.all(f), key=lambda f: f.box[0]) for f in frames]
+    own, looked = read[1], read[5]
+    assert [len(f) for f in own] == [1] * 7 + [2] * 10 + [1] * 7
+    assert [len(f) for f in looked] == [1] * 10 + [2] * 7 + [1] * 7  # found at frame 10, the first look after 7
+    for t in range(7):  # one face, the mesh never restarted: the very same reading
+        assert np.array_equal(own[t][0].vector, looked[t][0].vector)
+    for t in range(24):  # a restarted mesh starts from the detector's box: close to MediaPipe's own
+        if len(own[t]) == len(looked[t]):
+            for a, b in zip(own[t], looked[t], strict=True):
+                assert float(np.abs(a.vector - b.vector).max()) < 0.1
+
+
 def test_non_contiguous_input_and_no_expression():
     frames, _, _ = _moving_face_video(1)
     bgr = np.ascontiguousarray(frames[0][:, :, ::-1])
