@@ -25,7 +25,7 @@ from dmsil.errors import DmsilError
 from dmsil.features.asr import ASROptions, Transcriber, load_transcriber
 from realtime import transcripts
 from realtime.events import Record, WindowScored
-from realtime.outputs import FileResult, write
+from realtime.outputs import FileResult, import_plotting, write
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.scorer import Scorer, usable_checkpoint
 from realtime.sources import MEDIA_SUFFIXES, FileSource, SourceError
@@ -83,6 +83,8 @@ def score_file(
             if on_progress is not None:
                 on_progress(end, total)
 
+    if "png" in formats:
+        threading.Thread(target=import_plotting, name="import-plotting", daemon=True).start()
     # the whole recording is diarized beside the other stages; its windows wait for the turns
     turns = (lambda: speakers_of(path, options)) if source.has_audio and options.speakers is not None else None
     pipeline, interrupted = Pipeline(scorer, options, load_transcriber), False

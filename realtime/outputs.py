@@ -207,6 +207,17 @@ def _speakers(ax, tx, utterances: list[Scores]) -> None:
         tx.axvspan(s.start, s.end, ymin=0.0, ymax=0.08, color=colour, lw=0)
 
 
+def import_plotting() -> None:
+    """Imports what :func:`plot` draws with (matplotlib's figure and Agg canvas: 0.25-0.5 s, holding the GIL).
+    Offline scoring calls it on a thread of its own while a file is scored, where the cores have room; at
+    the end, the plot would wait for it with every stage done. A failure is left to :func:`plot` to report."""
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+    except Exception:  # noqa: S110
+        pass
+
+
 def plot(result: FileResult, out: Path) -> Path:
     """The smoothed scores over time (untrained or absent ones left out; the raw fused score thin), the
     transcript under them."""
