@@ -74,17 +74,20 @@ def score_file(
     bar = tqdm(total=total, desc=path.name, unit="s", disable=not progress, file=sys.stderr, leave=False)
 
     record = Record(result.rows, result.utterances)
+    plotting = (
+        threading.Thread(target=import_plotting, name="import-plotting", daemon=True) if "png" in formats else None
+    )
 
     def on_event(event) -> None:
         record(event)
         if isinstance(event, WindowScored):
+            if plotting is not None and plotting.ident is None:  # started at the first result, not before it
+                plotting.start()
             end = event.scores.end
             bar.update(max(0.0, end - bar.n) if total is None or end <= total else max(0.0, total - bar.n))
             if on_progress is not None:
                 on_progress(end, total)
 
-    if "png" in formats:
-        threading.Thread(target=import_plotting, name="import-plotting", daemon=True).start()
     # the whole recording is diarized beside the other stages; its windows wait for the turns
     turns = (lambda: speakers_of(path, options)) if source.has_audio and options.speakers is not None else None
     pipeline, interrupted = Pipeline(scorer, options, load_transcriber), False
