@@ -99,15 +99,19 @@ def score_file(
         bar.close()
     result.damage = source.damage
     if interrupted or (cut is not None and cut.is_set()):
-        of = f" of {total:.1f} s" if total else ""
-        result.error = f"{path}: interrupted, " + (
-            f"scored up to {result.rows[-1].end:.1f} s{of}" if result.rows else f"before anything was scored{of}"
-        )
+        result.error = _interrupted(result, total)
     elif stats.errors:
         result.error = stats.errors[0]
     if result.rows or result.error is None:
         _write(result, scorer, out_dir, formats)
     return result
+
+
+def _interrupted(result: FileResult, total: float | None) -> str:
+    """The one line for a file read no further: how far it was scored, of how long."""
+    of = f" of {total:.1f} s" if total else ""
+    scored = f"scored up to {result.rows[-1].end:.1f} s{of}" if result.rows else f"before anything was scored{of}"
+    return f"{result.path}: interrupted, {scored}"
 
 
 def _write(result: FileResult, scorer: Scorer, out_dir: Path, formats: tuple[str, ...]) -> None:

@@ -98,10 +98,12 @@ def main() -> None:
         ckpt = args.checkpoint or str(quick_checkpoint(Path(tmp) / "ckpt"))
         default_threads = torch.get_num_threads()
         report = {"machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__}}
+        lengths = (50, 500, 375)
+        products = linear_products(ckpt, lengths)  # the same at any thread count; the time they take is not
         for label, threads in ((f"torch {default_threads} threads (default)", default_threads), ("torch 1 thread", 1)):
             torch.set_num_threads(threads)
-            result = bench(ckpt, batches, (50, 500, 375), args.repeats, threads=threads)
-            floor = result["float32_floor"] = float32_floor(linear_products(ckpt, (50, 500, 375)))
+            result = bench(ckpt, batches, lengths, args.repeats, threads=threads)
+            floor = result["float32_floor"] = float32_floor(products)
             print(f"\n== {label}; ONNX Runtime {threads} thread(s) ==")
             print_table(result)
             print(
